@@ -1,0 +1,71 @@
+// File: cluster_config.hpp
+// The cluster file (TOML): heartbeat interval and the brokers in rank order.
+// Each broker listens on three ports derived from its endpoint tcp://HOST:P:
+//   P     requests (ROUTER): clients, replicas, operators
+//   P+1   publications (PUB): bus messages and committed state changes
+//   P+2   heartbeats (PUB): broker-to-broker liveness and state
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace starbus {
+
+// A broken cluster file or command line: the message says what to fix.
+class config_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// What an acknowledgement waits for (docs/protocol.md "Reliability").
+enum class ack_mode : std::uint8_t {
+    local,    // the server's own log only
+    replica,  // and the next live synchronised replica in rank order (default)
+    all,      // and every live synchronised replica
+};
+
+// How the change log reaches the disk.
+enum class fsync_mode : std::uint8_t {
+    batch,  // fdatasync once per reactor batch, before its acknowledgements (default)
+    never,  // write() only: survives a killed process, not a power cut
+};
+
+struct broker_info {
+    std::string name;
+    std::uint32_t rank = 0;
+    std::string endpoint;  // as written: tcp://HOST:P
+    std::string host;
+    std::uint16_t port = 0;
+
+    [[nodiscard]] std::string request_endpoint() const;    // tcp://HOST:P, to connect to
+    [[nodiscard]] std::string publish_endpoint() const;    // tcp://HOST:P+1
+    [[nodiscard]] std::string heartbeat_endpoint() const;  // tcp://HOST:P+2
+    // Where to bind each: HOST when it is a numeric address, else every interface.
+    [[nodiscard]] std::string bind_endpoint(std::uint16_t offset) const;
+};
+
+struct cluster_config {
+    std::chrono::milliseconds heartbeat{1000};
+    // A peer silent this long is considered dead. Default: 3 heartbeats.
+    std::chrono::milliseconds expiry{3000};
+    ack_mode ack = ack_mode::replica;
+    fsync_mode fsync = fsync_mode::batch;
+    std::vector<broker_info> brokers;  // rank order; brokers[0] is the primary
+
+    [[nodiscard]] const broker_info* find(std::string_view name) const;
+    [[nodiscard]] const broker_info& primary() const { return brokers.front(); }
+};
+
+// Parses a cluster file's text; `source` names it in error messages.
+[[nodiscard]] cluster_config parse_cluster(std::string_view toml_text, const std::string& source);
+[[nodiscard]] cluster_config load_cluster_file(const std::string& path);
+
+// The built-in configuration: `count` brokers named A, B, C... on 127.0.0.1,
+// ports 5670, 5680, 5690...; heartbeat 1000 ms. count 1 is the single primary.
+[[nodiscard]] cluster_config builtin_cluster(std::size_t count);
+
+}  // namespace starbus

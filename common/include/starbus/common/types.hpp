@@ -1,0 +1,78 @@
+// File: types.hpp
+// The vocabulary shared by brokers and clients: positions in the change log, the
+// two classes of change, one change record, and the limits every decoder enforces.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <msgpack.hpp>
+
+namespace starbus {
+
+// Where a change sits in the cluster's history. `seq` never goes back, across
+// epochs; `epoch` is raised by every takeover. Two replicas whose last change has
+// the same (epoch, seq) hold the same history up to it.
+struct position {
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;
+
+    friend bool operator==(const position&, const position&) = default;
+    MSGPACK_DEFINE(epoch, seq)
+};
+
+// Configuration changes are accepted only while the primary (rank 0) serves;
+// operational changes are accepted by whichever broker serves.
+enum class change_class : std::uint8_t { operational = 0, config = 1 };
+
+enum class change_op : std::uint8_t { put = 0, erase = 1 };
+
+[[nodiscard]] std::string_view to_string(change_class c);
+[[nodiscard]] std::string_view to_string(change_op o);
+
+// One entry of the ordered change log, as stored, replicated and published.
+struct change {
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;
+    change_op op = change_op::put;
+    change_class cls = change_class::operational;
+    std::string key;
+    std::string value;              // empty for erase
+    std::uint64_t client_id = 0;    // who asked for it (0: internal); with request_id, the dedupe key
+    std::uint64_t request_id = 0;
+
+    [[nodiscard]] position pos() const { return {epoch, seq}; }
+    friend bool operator==(const change&, const change&) = default;
+    MSGPACK_DEFINE(epoch, seq, op, cls, key, value, client_id, request_id)
+};
+
+// A request that was applied, remembered so that a retry is answered, not re-applied.
+struct request_record {
+    std::uint64_t client_id = 0;
+    std::uint64_t request_id = 0;
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;
+
+    friend bool operator==(const request_record&, const request_record&) = default;
+    MSGPACK_DEFINE(client_id, request_id, epoch, seq)
+};
+
+// Limits that every decoder and every broker enforce; larger input is refused
+// with an error reply, never truncated.
+namespace limits {
+inline constexpr std::size_t max_key_bytes = 1024;
+inline constexpr std::size_t max_value_bytes = 1024 * 1024;
+inline constexpr std::size_t max_topic_bytes = 1024;
+inline constexpr std::size_t max_payload_bytes = 1024 * 1024;
+inline constexpr std::size_t max_name_bytes = 64;
+// Whole frames above this are dropped by libzmq itself (ZMQ_MAXMSGSIZE).
+inline constexpr std::int64_t max_frame_bytes = 8 * 1024 * 1024;
+// How many applied requests each replica remembers for deduplication.
+inline constexpr std::size_t remembered_requests = 65536;
+}  // namespace limits
+
+}  // namespace starbus
+
+MSGPACK_ADD_ENUM(starbus::change_class);
+MSGPACK_ADD_ENUM(starbus::change_op);
