@@ -1,1 +1,82 @@
-int main() { return 0; }
+// File: main.cpp
+// starbus-broker: runs one broker in the foreground, logging to stderr.
+//   starbus-broker --cluster FILE --name NAME --data-dir DIR
+// Without --cluster: a single primary named A on tcp://127.0.0.1:5670.
+// SIGTERM or SIGINT stops it cleanly; after SIGKILL it recovers from its data dir.
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <starbus/broker/broker.hpp>
+#include <starbus/broker/durable_store.hpp>
+
+namespace {
+
+// The only process-wide state: what a signal handler may touch.
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_signal(int) { stop_requested.store(true); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"starbus-broker: one broker of a starbus cluster (see README.md)"};
+    std::string cluster_file;
+    std::string name;
+    std::string data_dir;
+    std::string log_level = "info";
+    app.add_option("--cluster", cluster_file, "cluster file (TOML); default: a single primary A on tcp://127.0.0.1:5670");
+    app.add_option("--name", name, "this broker's name in the cluster file");
+    app.add_option("--data-dir", data_dir, "where this broker keeps its replica (default: ./starbus-data/NAME)");
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
+    }
+
+    auto logger = spdlog::stderr_color_mt("starbus");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(log_level));
+
+    try {
+        starbus::broker_options options;
+        if (cluster_file.empty()) {
+            options.cluster = starbus::builtin_cluster(1);
+            if (name.empty()) name = options.cluster.primary().name;
+        } else {
+            options.cluster = starbus::load_cluster_file(cluster_file);
+            if (name.empty()) {
+                if (options.cluster.brokers.size() != 1)
+                    throw starbus::config_error("--name is required: say which broker of " + cluster_file +
+                                                " this process is");
+                name = options.cluster.primary().name;
+            }
+        }
+        options.name = name;
+        options.data_dir = data_dir.empty() ? std::filesystem::path("starbus-data") / name : std::filesystem::path(data_dir);
+        spdlog::set_pattern("%H:%M:%S.%e " + name + " %^%l%$ %v");
+
+        std::signal(SIGTERM, on_signal);
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGPIPE, SIG_IGN);
+        starbus::broker b(std::move(options));
+        b.run(stop_requested);
+        spdlog::info("stopped cleanly");
+        return 0;
+    } catch (const starbus::config_error& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+    } catch (const starbus::storage_error& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        spdlog::critical("broker stopped by an unexpected error: {}", e.what());
+        return 1;
+    }
+}

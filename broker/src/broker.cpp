@@ -1,0 +1,341 @@
+// File: broker.cpp
+// The reactor: one thread polls the request, heartbeat and replication
+// sockets, drains what is ready as one batch (so that one fdatasync and one
+// message per replica cover many requests), then lets the sensors turn what
+// changed into FSM events. No state outside broker::impl.
+#include "broker_impl.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace starbus {
+namespace {
+
+// How many messages one batch may take from a socket before the reactor
+// makes them durable, replicates and answers.
+constexpr int batch_limit = 4096;
+
+const broker_info& find_me(const broker_options& o) {
+    const broker_info* me = o.cluster.find(o.name);
+    if (!me) {
+        std::string names;
+        for (const auto& b : o.cluster.brokers) names += (names.empty() ? "" : ", ") + b.name;
+        throw config_error("no broker named \"" + o.name + "\" in the cluster file (brokers: " + names + ")");
+    }
+    return *me;
+}
+
+void bind_or_explain(zmq::socket_t& s, const broker_info& me, std::uint16_t offset, const char* what) {
+    const std::string endpoint = me.bind_endpoint(offset);
+    try {
+        s.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+        throw config_error("cannot bind the " + std::string(what) + " endpoint " + endpoint + " of broker " + me.name +
+                           ": " + e.what() + " (is another broker running on this port? change the endpoint of " +
+                           me.name + " in the cluster file)");
+    }
+}
+
+}  // namespace
+
+broker::impl::impl(broker_options options)
+    : _options(std::move(options)),
+      _me(find_me(_options)),
+      _router(_ctx, zmq::socket_type::router),
+      _publisher(_ctx, zmq::socket_type::pub),
+      _beacon(_ctx, zmq::socket_type::pub),
+      _peers_sub(_ctx, zmq::socket_type::sub),
+      _replica(_options.data_dir, _options.cluster.fsync, _options.history_capacity),
+      _peers(_options.cluster, _me.rank),
+      _follower(_ctx, _me.name, _me.rank) {
+    for (zmq::socket_t* s : {&_router, &_publisher, &_beacon, &_peers_sub}) s->set(zmq::sockopt::linger, 0);
+    _router.set(zmq::sockopt::maxmsgsize, limits::max_frame_bytes);
+    _router.set(zmq::sockopt::sndhwm, 100000);
+    _router.set(zmq::sockopt::rcvhwm, 100000);
+    _publisher.set(zmq::sockopt::sndhwm, 100000);
+    _peers_sub.set(zmq::sockopt::maxmsgsize, std::int64_t{64 * 1024});
+    _peers_sub.set(zmq::sockopt::subscribe, "");
+    bind_or_explain(_router, _me, 0, "request");
+    bind_or_explain(_publisher, _me, 1, "publish");
+    bind_or_explain(_beacon, _me, 2, "heartbeat");
+    for (const auto& b : _options.cluster.brokers)
+        if (b.name != _me.name) _peers_sub.connect(b.heartbeat_endpoint());
+    _commit_seq = _replica.last().seq;
+}
+
+void broker::impl::run(const std::atomic<bool>& stop) {
+    _started = std::chrono::steady_clock::now();
+    _next_heartbeat = _started;
+    spdlog::info("broker {} (rank {}) listening on {} (+1 publish, +2 heartbeat); heartbeat {} ms, expiry {} ms",
+                 _me.name, _me.rank, _me.endpoint, _options.cluster.heartbeat.count(),
+                 _options.cluster.expiry.count());
+    // Sensors are evaluated at least this often, so expiries are noticed promptly.
+    const auto tick_every = std::max(std::chrono::milliseconds(5), _options.cluster.heartbeat / 4);
+    auto next_tick = _started;
+    while (!stop.load()) {
+        std::vector<zmq::pollitem_t> items = {{_router.handle(), 0, ZMQ_POLLIN, 0},
+                                              {_peers_sub.handle(), 0, ZMQ_POLLIN, 0}};
+        if (zmq::socket_t* f = _follower.socket()) items.push_back({f->handle(), 0, ZMQ_POLLIN, 0});
+        auto now = std::chrono::steady_clock::now();
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
+        wait = std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(100));
+        try {
+            zmq::poll(items, wait);
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EINTR) continue;  // a signal: re-check `stop`
+            throw;
+        }
+        now = std::chrono::steady_clock::now();
+        if (items[1].revents & ZMQ_POLLIN) drain_heartbeats(now);
+        if (items.size() > 2 && (items[2].revents & ZMQ_POLLIN)) drain_follower(now);
+        if (items[0].revents & ZMQ_POLLIN) drain_requests(now);
+        end_of_batch(now);
+        if (now >= next_tick) {
+            tick(now);
+            next_tick = now + tick_every;
+        }
+    }
+    spdlog::info("broker {} stopping: flushing its replica", _me.name);
+    _replica.flush();
+}
+
+void broker::impl::drain_requests(steady_time now) {
+    for (int i = 0; i < batch_limit; ++i) {
+        zmq::message_t identity;
+        if (!_router.recv(identity, zmq::recv_flags::dontwait)) return;
+        zmq::message_t body;
+        if (!identity.more() || !_router.recv(body, zmq::recv_flags::dontwait)) continue;
+        if (body.more()) {
+            // Only single-frame requests exist: drop the rest and say so.
+            zmq::message_t extra;
+            while (body.more() && _router.recv(extra, zmq::recv_flags::dontwait) && extra.more()) {
+            }
+            reply_error(identity.to_string(), 0, error_code::bad_request,
+                        "a request is exactly one frame after the envelope; this one had more");
+            continue;
+        }
+        handle_request(identity.to_string(), body, now);
+    }
+}
+
+void broker::impl::drain_heartbeats(steady_time now) {
+    for (int i = 0; i < batch_limit; ++i) {
+        zmq::message_t frame;
+        if (!_peers_sub.recv(frame, zmq::recv_flags::dontwait)) return;
+        decode_result d = decode(frame);
+        const heartbeat* hb = d.ok() ? std::get_if<heartbeat>(&*d.value) : nullptr;
+        if (!hb || !_peers.record(*hb, now)) {
+            ++_bad_messages;
+            spdlog::warn("dropped a heartbeat that is not from a broker of this cluster ({})",
+                         d.ok() ? "unknown name or rank" : d.reason);
+        }
+    }
+}
+
+void broker::impl::drain_follower(steady_time now) {
+    for (int i = 0; i < batch_limit; ++i) {
+        zmq::socket_t* s = _follower.socket();
+        if (!s) return;
+        zmq::message_t frame;
+        if (!s->recv(frame, zmq::recv_flags::dontwait)) return;
+        decode_result d = decode(frame);
+        if (!d.ok()) {
+            spdlog::warn("replication: undecodable message from {}: {}; resyncing", _follower.server_name(),
+                         d.reason);
+            fire(fsm_event::sync_broken, now);
+            return;
+        }
+        switch (_follower.handle(*d.value, _replica, now)) {
+            case follower::outcome::nothing: break;
+            case follower::outcome::sync_complete: fire(fsm_event::sync_complete, now); break;
+            case follower::outcome::sync_broken: fire(fsm_event::sync_broken, now); return;
+            case follower::outcome::handover_go: fire(fsm_event::handover_go, now); return;
+        }
+    }
+}
+
+void broker::impl::end_of_batch(steady_time now) {
+    if (_follower.running()) _follower.end_of_batch(_replica);
+    if (serving()) {
+        replicate_batch();
+        _replica.flush();
+        advance_commit(now);
+    }
+    flush_immediate_acks();
+}
+
+void broker::impl::tick(steady_time now) {
+    if (_follower.running())
+        _follower.tick(_replica, now, std::max(_options.cluster.expiry, std::chrono::milliseconds(1000)));
+    for (const auto& name : _sessions.drop_silent(_peers, now))
+        spdlog::info("replica {} is silent: acknowledgements no longer wait for it", name);
+    if (serving()) advance_commit(now);
+    sense(now);
+    if (now >= _next_heartbeat) send_heartbeat(now);
+    // A synchronised broker that outranks the server asks for its role back, every heartbeat until it has it.
+    if (_state == broker_state::passive && _follower.synced() && now >= _next_handover_request) {
+        const broker_info* server = _options.cluster.find(_follower.server_name());
+        if (server && _me.rank < server->rank && _peers.alive(server->rank, now)) {
+            carry_out(fsm_action::request_handover, now);
+            _next_handover_request = now + _options.cluster.heartbeat;
+        }
+    }
+    if (_state == broker_state::handover && _go_sent && now >= _next_handover_request) {
+        send_handover_go();
+        _next_handover_request = now + _options.cluster.heartbeat;
+    }
+}
+
+void broker::impl::sense(steady_time now) {
+    const heartbeat* server = _peers.best_server(now);
+    const auto outranks_me = [&](const heartbeat& hb) {
+        return hb.epoch > _replica.epoch() || (hb.epoch == _replica.epoch() && hb.rank < _me.rank);
+    };
+    switch (_state) {
+        case broker_state::starting:
+            if (server) fire(fsm_event::server_seen, now);
+            else if (now - _started >= _options.cluster.expiry) fire(fsm_event::startup_expired, now);
+            break;
+        case broker_state::stalled:
+            if (server) fire(fsm_event::server_seen, now);
+            else if (_peers.cold_start_choice(_replica.last(), now)) fire(fsm_event::cold_start_elected, now);
+            break;
+        case broker_state::syncing:
+        case broker_state::passive:
+            // A different server, or the same one serving again under a new epoch (it restarted): resync.
+            if (server && (server->name != _follower.server_name() || server->epoch != _followed_epoch)) {
+                fire(fsm_event::server_seen, now);
+            } else if (!_peers.alive(_follower.server_name(), now)) {
+                if (!_server_lost_reported) {
+                    _server_lost_reported = true;
+                    fire(fsm_event::server_lost, now);
+                }
+            } else {
+                _server_lost_reported = false;
+            }
+            break;
+        case broker_state::active:
+            if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
+            break;
+        case broker_state::handover: {
+            const replica_session* s = _sessions.by_name(_successor);
+            if (server && server->name == _successor) fire(fsm_event::successor_active, now);
+            else if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
+            else if (!_peers.alive(_successor, now) || !s || now - _handover_started > 10 * _options.cluster.expiry)
+                fire(fsm_event::handover_timeout, now);
+            else if (!_go_sent && s->acked >= _replica.last().seq && _replica.flushed_seq() == _replica.last().seq)
+                fire(fsm_event::successor_caught_up, now);
+            break;
+        }
+    }
+}
+
+void broker::impl::fire(fsm_event e, steady_time now) {
+    const fsm_step step = transition(_state, e);
+    if (!step.handled) {
+        spdlog::debug("fsm: {} ignored in state {}", to_string(e), to_string(_state));
+        return;
+    }
+    const broker_state before = _state;
+    _state = step.next;
+    spdlog::info("fsm: {} --{}--> {} [{}]: {}", to_string(before), to_string(e), to_string(step.next),
+                 describe_actions(step.actions), step.why);
+    carry_out(step.actions, now);
+    if (before != _state) send_heartbeat(now);
+}
+
+void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
+    if (actions & fsm_action::stop_sync) _follower.stop();
+    if (actions & fsm_action::raise_epoch) become_server(now);
+    if (actions & fsm_action::start_sync) {
+        const heartbeat* server = _peers.best_server(now);
+        const broker_info* target = server ? &_peers.info(server->rank) : _options.cluster.find(_follower.server_name());
+        if (!target) {
+            // Nobody to follow after all (the server vanished in the meantime).
+            spdlog::info("fsm: no server to replicate from; stalled");
+            _follower.stop();
+            _state = broker_state::stalled;
+        } else {
+            _sessions.clear();
+            _pending.clear();
+            _uncommitted.clear();
+            _batch_changes.clear();
+            _server_lost_reported = false;
+            _followed_epoch = server ? server->epoch : 0;
+            _follower.start(*target, now, _options.cluster.heartbeat / 2);
+        }
+    }
+    if (actions & fsm_action::stop_writes) {
+        _handover_started = now;
+        _go_sent = false;
+        spdlog::info("handover: {} takes the role back; writes answer retry_later until it serves", _successor);
+    }
+    if (actions & fsm_action::resume_writes) {
+        spdlog::warn("handover to {} did not complete; serving again", _successor);
+        _successor.clear();
+        _go_sent = false;
+    }
+    const broker_info* followed = _options.cluster.find(_follower.server_name());
+    if ((actions & fsm_action::request_handover) && followed && _me.rank < followed->rank) {
+        if (zmq::socket_t* s = _follower.socket()) {
+            s->send(encode_frame(handover_request{_me.name, _me.rank, _replica.last().seq}), zmq::send_flags::dontwait);
+            spdlog::info("handover: asked {} for the role (I hold seq {})", _follower.server_name(),
+                         _replica.last().seq);
+        }
+    }
+    if (actions & fsm_action::send_handover_go) {
+        _go_sent = true;
+        _next_handover_request = now + _options.cluster.heartbeat;
+        send_handover_go();
+    }
+}
+
+void broker::impl::send_heartbeat(steady_time now) {
+    heartbeat hb;
+    hb.name = _me.name;
+    hb.rank = _me.rank;
+    hb.state = _state;
+    hb.epoch = _replica.epoch();
+    hb.seq = _replica.last().seq;
+    hb.last_epoch = _replica.last().epoch;
+    if (_follower.running()) hb.following = _follower.server_name();
+    _beacon.send(encode_frame(hb), zmq::send_flags::dontwait);
+    _next_heartbeat = now + _options.cluster.heartbeat;
+}
+
+std::string broker::impl::server_name(steady_time now) const {
+    if (serving()) return _me.name;
+    const heartbeat* s = _peers.best_server(now);
+    return s ? s->name : std::string{};
+}
+
+std::string broker::impl::note(steady_time now) const {
+    const std::string server = _follower.server_name();
+    switch (_state) {
+        case broker_state::starting:
+            return "starting: listening " + std::to_string(_options.cluster.expiry.count()) +
+                   " ms for a broker that already serves";
+        case broker_state::stalled: {
+            auto silent = _peers.silent_peers(now);
+            std::string names;
+            for (const auto& n : silent) names += (names.empty() ? "" : ", ") + n;
+            if (!silent.empty())
+                return "nobody serves and this broker cannot prove it holds every acknowledged change: waiting to "
+                       "hear " + names + "; if they are gone for good, run `starbus force " + _me.name + "`";
+            return "nobody serves: waiting for the broker with the newest changes to take over";
+        }
+        case broker_state::syncing: return "catching up with " + server;
+        case broker_state::passive:
+            if (_peers.alive(server, now)) return "replica of " + server;
+            if (_peers.may_take_over(now)) return server + " is silent: serves on the next client request";
+            return server + " is silent: a synchronised broker of lower rank takes over";
+        case broker_state::active: return "";
+        case broker_state::handover: return "handing the role over to " + _successor;
+    }
+    return "";
+}
+
+broker::broker(broker_options options) : _impl(std::make_unique<impl>(std::move(options))) {}
+broker::~broker() = default;
+void broker::run(const std::atomic<bool>& stop) { _impl->run(stop); }
+
+}  // namespace starbus

@@ -1,0 +1,136 @@
+// File: broker_impl.hpp
+// The broker's private state, shared by the units that make up its reactor:
+//   broker.cpp          reactor loop, sensors -> FSM events, actions, heartbeats
+//   request_handler.cpp client and operator requests
+//   serving.cpp         the serving side: writes, replication sessions, commit
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include <starbus/broker/broker.hpp>
+#include <starbus/broker/fsm.hpp>
+#include <starbus/common/codec.hpp>
+
+#include "follower.hpp"
+#include "local_replica.hpp"
+#include "peer_view.hpp"
+#include "replica_sessions.hpp"
+
+namespace starbus {
+
+// A write waiting for its commit before the client hears "ok".
+struct pending_reply {
+    std::string identity;
+    std::uint64_t request_id = 0;
+};
+
+struct broker::impl {
+    impl(broker_options options);
+
+    // ---- reactor (broker.cpp) ----
+    void run(const std::atomic<bool>& stop);
+    void drain_requests(steady_time now);
+    void drain_heartbeats(steady_time now);
+    void drain_follower(steady_time now);
+    void end_of_batch(steady_time now);
+    void tick(steady_time now);
+    void sense(steady_time now);
+    void fire(fsm_event e, steady_time now);
+    void carry_out(std::uint32_t actions, steady_time now);
+    void send_heartbeat(steady_time now);
+    [[nodiscard]] bool serving() const {
+        return _state == broker_state::active || _state == broker_state::handover;
+    }
+    [[nodiscard]] std::string note(steady_time now) const;
+    [[nodiscard]] std::string server_name(steady_time now) const;
+
+    // ---- requests (request_handler.cpp) ----
+    void handle_request(const std::string& identity, const zmq::message_t& body, steady_time now);
+    void consider_vote(steady_time now);
+    void note_client(std::uint64_t client_id, steady_time now);
+    void reply(const std::string& identity, const message& m);
+    void reply_error(const std::string& identity, std::uint64_t request_id, error_code code, std::string text);
+    void reply_not_serving(const std::string& identity, std::uint64_t request_id, steady_time now);
+    void handle_get(const std::string& identity, const get_request& r, steady_time now);
+    void handle_status(const std::string& identity, const status_request& r, steady_time now);
+    void handle_force(const std::string& identity, const force_request& r, steady_time now);
+    void send_snapshot(const std::string& identity, std::uint64_t request_id, position from);
+    [[nodiscard]] std::size_t client_count(steady_time now);
+
+    // ---- serving (serving.cpp) ----
+    void handle_set(const std::string& identity, const set_request& r, steady_time now);
+    void handle_publish(const std::string& identity, const publish_request& r, steady_time now);
+    void handle_hello(const std::string& identity, const repl_hello& r, steady_time now);
+    void handle_repl_ack(const std::string& identity, const repl_ack& r);
+    void handle_handover_request(const std::string& identity, const handover_request& r, steady_time now);
+    void replicate_batch();
+    void advance_commit(steady_time now);
+    void flush_immediate_acks();
+    void become_server(steady_time now);
+    void send_handover_go();
+
+    broker_options _options;
+    const broker_info& _me;
+    zmq::context_t _ctx{1};
+    zmq::socket_t _router;     // P: requests
+    zmq::socket_t _publisher;  // P+1: bus and committed changes
+    zmq::socket_t _beacon;     // P+2: my heartbeats
+    zmq::socket_t _peers_sub;  // every peer's P+2
+    local_replica _replica;
+    peer_view _peers;
+    replica_sessions _sessions;
+    follower _follower;
+
+    broker_state _state = broker_state::starting;
+    steady_time _started{};
+    steady_time _next_heartbeat{};
+    bool _server_lost_reported = false;
+    std::uint64_t _followed_epoch = 0;  // the epoch the followed server announced when the sync started
+
+    // Serving side.
+    std::uint64_t _commit_seq = 0;              // highest seq acknowledged to clients
+    std::deque<change> _uncommitted;            // applied, not yet acknowledged (seq order)
+    std::vector<change> _batch_changes;         // applied in this batch, not yet sent to replicas
+    std::multimap<std::uint64_t, pending_reply> _pending;  // seq -> who waits for it
+    std::map<std::string, std::vector<std::uint64_t>> _immediate_acks;  // identity -> request ids
+    std::string _successor;                     // handover: who takes the role
+    steady_time _handover_started{};
+    bool _go_sent = false;
+    steady_time _next_handover_request{};
+
+    std::unordered_map<std::uint64_t, steady_time> _clients;  // client id -> last heard
+    std::uint64_t _bad_messages = 0;
+    steady_time _bad_log_window{};
+    int _bad_logged_in_window = 0;
+};
+
+// Cuts `changes` into messages of at most `max_bytes` of payload (and at least
+// one change each), calling `send` for each piece.
+template <typename Fn>
+void for_each_chunk(const std::vector<change>& changes, std::size_t max_bytes, Fn&& send) {
+    std::vector<change> piece;
+    std::size_t bytes = 0;
+    for (const auto& c : changes) {
+        const std::size_t size = c.key.size() + c.value.size() + 48;
+        if (!piece.empty() && bytes + size > max_bytes) {
+            send(std::move(piece));
+            piece = {};
+            bytes = 0;
+        }
+        piece.push_back(c);
+        bytes += size;
+    }
+    if (!piece.empty()) send(std::move(piece));
+}
+
+inline constexpr std::size_t chunk_bytes = 1u << 20;
+
+}  // namespace starbus

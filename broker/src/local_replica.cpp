@@ -1,0 +1,54 @@
+// File: local_replica.cpp
+#include "local_replica.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace starbus {
+
+local_replica::local_replica(const std::filesystem::path& dir, fsync_mode mode, std::size_t history_capacity)
+    : _store(dir, mode), _history(history_capacity) {
+    durable_store::recovered r = _store.recover();
+    _state = std::move(r.state);
+    _history.reset(r.snapshot_position);
+    for (const auto& c : r.tail) _history.append(c);
+    _epoch = std::max(r.epoch, _state.last().epoch);
+    _flushed_seq = _state.last().seq;
+    if (r.torn_bytes > 0)
+        spdlog::warn("recovery cut {} bytes of a torn or corrupt tail off the change log in {}", r.torn_bytes,
+                     dir.string());
+    spdlog::info("recovered {} keys up to position ({}, {}) from {}; epoch {}", _state.entries().size(),
+                 _state.last().epoch, _state.last().seq, dir.string(), _epoch);
+}
+
+void local_replica::set_epoch(std::uint64_t e) {
+    if (e == _epoch) return;
+    _store.save_epoch(e);
+    _epoch = e;
+}
+
+bool local_replica::apply(const change& c) {
+    if (!_state.apply(c)) return false;
+    _history.append(c);
+    _store.append(c);
+    _dirty = true;
+    return true;
+}
+
+void local_replica::install(std::vector<change> entries, position at, std::vector<request_record> requests) {
+    _state.install_snapshot(std::move(entries), at, std::move(requests));
+    _store.install_snapshot(_state);
+    _history.reset(at);
+    _flushed_seq = at.seq;
+    _dirty = false;
+    if (at.epoch > _epoch) set_epoch(at.epoch);
+}
+
+void local_replica::flush() {
+    if (!_dirty) return;
+    _store.flush();
+    _store.maybe_compact(_state);
+    _flushed_seq = _state.last().seq;
+    _dirty = false;
+}
+
+}  // namespace starbus

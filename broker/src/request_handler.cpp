@@ -1,0 +1,196 @@
+// File: request_handler.cpp
+// Requests on the broker's request endpoint: decode defensively, answer every
+// request at once (an error names who serves, so a client never waits a whole
+// timeout to learn it asked the wrong broker), and count client requests as
+// votes for a passive broker whose server has gone silent.
+#include "broker_impl.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace starbus {
+namespace {
+
+// Bad input is logged, but at most this many lines per second.
+constexpr int bad_input_log_lines_per_second = 10;
+
+}  // namespace
+
+void broker::impl::reply(const std::string& identity, const message& m) {
+    zmq::message_t id(identity.data(), identity.size());
+    if (!_router.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
+    _router.send(encode_frame(m), zmq::send_flags::dontwait);
+}
+
+void broker::impl::reply_error(const std::string& identity, std::uint64_t request_id, error_code code,
+                               std::string text) {
+    error_reply e;
+    e.request_id = request_id;
+    e.code_value = code;
+    e.text = std::move(text);
+    e.server = server_name(std::chrono::steady_clock::now());
+    e.primary = _options.cluster.primary().name;
+    reply(identity, e);
+}
+
+void broker::impl::reply_not_serving(const std::string& identity, std::uint64_t request_id, steady_time now) {
+    if (_state == broker_state::handover) {
+        reply_error(identity, request_id, error_code::retry_later,
+                    "broker " + _me.name + " is handing its role over to " + _successor + ": retry in a moment");
+        return;
+    }
+    const std::string server = server_name(now);
+    std::string text = "broker " + _me.name + " does not serve (" + std::string(to_string(_state)) + ")";
+    text += server.empty() ? "; nobody serves right now: " + note(now) : "; the server is " + server;
+    reply_error(identity, request_id, error_code::not_serving, std::move(text));
+}
+
+void broker::impl::note_client(std::uint64_t client_id, steady_time now) {
+    if (client_id != 0) _clients[client_id] = now;
+}
+
+std::size_t broker::impl::client_count(steady_time now) {
+    const auto horizon = std::max(std::chrono::milliseconds(3000), 3 * _options.cluster.heartbeat);
+    std::erase_if(_clients, [&](const auto& kv) { return now - kv.second > horizon; });
+    return _clients.size();
+}
+
+void broker::impl::consider_vote(steady_time now) {
+    // Binary Star's vote: a client that reaches this broker while its server
+    // is silent is the evidence that this broker should serve.
+    if (_state == broker_state::passive && !_peers.alive(_follower.server_name(), now) && _peers.may_take_over(now))
+        fire(fsm_event::vote, now);
+}
+
+void broker::impl::handle_request(const std::string& identity, const zmq::message_t& body, steady_time now) {
+    decode_result d = decode(body);
+    if (!d.ok()) {
+        ++_bad_messages;
+        if (now - _bad_log_window > std::chrono::seconds(1)) {
+            _bad_log_window = now;
+            _bad_logged_in_window = 0;
+        }
+        if (++_bad_logged_in_window <= bad_input_log_lines_per_second)
+            spdlog::warn("rejected a request ({} bytes): {} [{} rejected so far]", body.size(), d.reason,
+                         _bad_messages);
+        reply_error(identity, d.request_id, d.error, d.reason);
+        return;
+    }
+    std::visit(
+        [&](const auto& m) {
+            using T = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<T, set_request>) {
+                note_client(m.client_id, now);
+                consider_vote(now);
+                handle_set(identity, m, now);
+            } else if constexpr (std::is_same_v<T, publish_request>) {
+                note_client(m.client_id, now);
+                consider_vote(now);
+                handle_publish(identity, m, now);
+            } else if constexpr (std::is_same_v<T, get_request>) {
+                consider_vote(now);
+                handle_get(identity, m, now);
+            } else if constexpr (std::is_same_v<T, snapshot_request>) {
+                consider_vote(now);
+                if (m.require_serving && !serving()) reply_not_serving(identity, m.request_id, now);
+                else send_snapshot(identity, m.request_id, {m.from_epoch, m.from_seq});
+            } else if constexpr (std::is_same_v<T, status_request>) {
+                consider_vote(now);
+                handle_status(identity, m, now);
+            } else if constexpr (std::is_same_v<T, ping>) {
+                note_client(m.client_id, now);
+                consider_vote(now);
+                reply(identity, pong{_state, _replica.epoch(), serving() ? _commit_seq : _replica.last().seq,
+                                     server_name(now)});
+            } else if constexpr (std::is_same_v<T, force_request>) {
+                handle_force(identity, m, now);
+            } else if constexpr (std::is_same_v<T, repl_hello>) {
+                handle_hello(identity, m, now);
+            } else if constexpr (std::is_same_v<T, repl_ack>) {
+                handle_repl_ack(identity, m);
+            } else if constexpr (std::is_same_v<T, handover_request>) {
+                handle_handover_request(identity, m, now);
+            } else {
+                ++_bad_messages;
+                spdlog::warn("rejected {}: it is not a request", to_string(T::code));
+                reply_error(identity, d.request_id, error_code::unknown_command,
+                            std::string(to_string(T::code)) + " is not a request a broker accepts");
+            }
+        },
+        *d.value);
+}
+
+void broker::impl::handle_get(const std::string& identity, const get_request& r, steady_time now) {
+    if (!serving()) return reply_not_serving(identity, r.request_id, now);
+    value_reply v;
+    v.request_id = r.request_id;
+    if (const change* c = _replica.state().find(r.key)) {
+        v.found = true;
+        v.value = c->value;
+        v.cls = c->cls;
+        v.epoch = c->epoch;
+        v.seq = c->seq;
+    }
+    reply(identity, v);
+}
+
+void broker::impl::handle_status(const std::string& identity, const status_request& r, steady_time now) {
+    status_reply s;
+    s.request_id = r.request_id;
+    s.name = _me.name;
+    s.rank = _me.rank;
+    s.state = _state;
+    s.epoch = _replica.epoch();
+    s.seq = _replica.last().seq;
+    if (serving()) {
+        s.pending = s.seq - std::min(s.seq, _commit_seq);
+    } else if (_follower.running()) {
+        std::uint64_t server_seq = _follower.server_seq();
+        if (const broker_info* b = _options.cluster.find(_follower.server_name()))
+            if (const heartbeat* hb = _peers.last(b->rank)) server_seq = std::max(server_seq, hb->seq);
+        s.pending = server_seq > s.seq ? server_seq - s.seq : 0;
+    }
+    s.clients = static_cast<std::uint32_t>(client_count(now));
+    s.server = server_name(now);
+    s.note = note(now);
+    reply(identity, s);
+}
+
+void broker::impl::handle_force(const std::string& identity, const force_request& r, steady_time now) {
+    if (serving()) {
+        reply(identity, ack_reply{{r.request_id}, _replica.epoch(), _replica.last().seq});
+        return;
+    }
+    if (const heartbeat* s = _peers.best_server(now)) {
+        reply_error(identity, r.request_id, error_code::refused,
+                    "broker " + s->name + " serves: force is only for when nobody serves");
+        return;
+    }
+    spdlog::warn("operator forced broker {} to serve at position ({}, {})", _me.name, _replica.last().epoch,
+                 _replica.last().seq);
+    fire(fsm_event::force, now);
+    if (serving()) reply(identity, ack_reply{{r.request_id}, _replica.epoch(), _replica.last().seq});
+    else reply_error(identity, r.request_id, error_code::refused, "broker " + _me.name + " could not take over");
+}
+
+void broker::impl::send_snapshot(const std::string& identity, std::uint64_t request_id, position from) {
+    const position at = _replica.last();
+    // A delta when the asker's position is in our recent history; else everything.
+    if (from.seq > 0) {
+        if (auto delta = _replica.history().after(from)) {
+            for_each_chunk(*delta, chunk_bytes, [&](std::vector<change> piece) {
+                reply(identity, change_batch{std::move(piece), _commit_seq});
+            });
+            reply(identity, snapshot_end{request_id, at.epoch, at.seq, true, {}});
+            return;
+        }
+    }
+    std::vector<change> entries;
+    entries.reserve(_replica.state().entries().size());
+    for (const auto& [key, c] : _replica.state().entries()) entries.push_back(c);
+    for_each_chunk(entries, chunk_bytes, [&](std::vector<change> piece) {
+        reply(identity, snapshot_part{request_id, std::move(piece)});
+    });
+    reply(identity, snapshot_end{request_id, at.epoch, at.seq, false, _replica.state().requests()});
+}
+
+}  // namespace starbus

@@ -1,0 +1,171 @@
+// File: serving.cpp
+// The serving broker: applies writes in order, streams them to replicas,
+// and acknowledges each one only when the ack rule holds (in its own log and
+// held by the replicas the cluster's `ack` setting requires). Bus publishes
+// are forwarded at once and acknowledged locally.
+#include "broker_impl.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace starbus {
+
+void broker::impl::handle_set(const std::string& identity, const set_request& r, steady_time now) {
+    if (_state != broker_state::active) return reply_not_serving(identity, r.request_id, now);
+    if (r.cls == change_class::config && _me.rank != 0) {
+        const std::string primary = _options.cluster.primary().name;
+        reply_error(identity, r.request_id, error_code::config_refused,
+                    "configuration changes are accepted only while the primary configuration server " + primary +
+                        " serves; " + _me.name + " serves now (" + primary +
+                        " is down). Operational changes are accepted; retry this change once " + primary +
+                        " is back");
+        return;
+    }
+    // A retry of a request already applied (here or by a previous server) is answered, not applied again.
+    if (auto done = _replica.state().find_request(r.client_id, r.request_id)) {
+        if (done->seq <= _commit_seq) _immediate_acks[identity].push_back(r.request_id);
+        else _pending.emplace(done->seq, pending_reply{identity, r.request_id});
+        return;
+    }
+    change c;
+    c.epoch = _replica.epoch();
+    c.seq = _replica.last().seq + 1;
+    c.op = r.op;
+    c.cls = r.cls;
+    c.key = r.key;
+    if (r.op == change_op::put) c.value = r.value;
+    c.client_id = r.client_id;
+    c.request_id = r.request_id;
+    const bool applied = _replica.apply(c);
+    assert(applied);  // seq was computed from last(): it always follows
+    (void)applied;
+    _uncommitted.push_back(c);
+    _batch_changes.push_back(std::move(c));
+    _pending.emplace(_replica.last().seq, pending_reply{identity, r.request_id});
+}
+
+void broker::impl::handle_publish(const std::string& identity, const publish_request& r, steady_time now) {
+    if (_state != broker_state::active) return reply_not_serving(identity, r.request_id, now);
+    std::string topic_frame;
+    topic_frame.reserve(bus_prefix.size() + r.topic.size());
+    topic_frame.append(bus_prefix).append(r.topic);
+    _publisher.send(zmq::buffer(topic_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    _publisher.send(zmq::buffer(r.payload), zmq::send_flags::dontwait);
+    _immediate_acks[identity].push_back(r.request_id);
+}
+
+void broker::impl::handle_hello(const std::string& identity, const repl_hello& r, steady_time now) {
+    const broker_info* peer = _options.cluster.find(r.name);
+    if (!peer || peer->rank != r.rank || peer->name == _me.name) {
+        spdlog::warn("replication: refused repl_hello from \"{}\" (rank {}): not a peer in this cluster", r.name,
+                     r.rank);
+        reply_error(identity, r.session, error_code::refused,
+                    "\"" + r.name + "\" is not another broker of this cluster: check the cluster file");
+        return;
+    }
+    if (_state != broker_state::active) return reply_not_serving(identity, r.session, now);
+    replica_session& s = _sessions.open(identity, r.name, r.rank, r.session);
+    send_snapshot(identity, r.session, {r.epoch, r.seq});
+    s.sent = _replica.last().seq;
+    s.acked = 0;
+    s.synced = true;
+    spdlog::info("replication: {} joined from ({}, {}); it now holds up to seq {}", r.name, r.epoch, r.seq, s.sent);
+}
+
+void broker::impl::handle_repl_ack(const std::string& identity, const repl_ack& r) {
+    if (replica_session* s = _sessions.by_identity(identity)) s->acked = std::max(s->acked, r.seq);
+}
+
+void broker::impl::handle_handover_request(const std::string& identity, const handover_request& r, steady_time now) {
+    replica_session* s = _sessions.by_identity(identity);
+    if (!s || !s->synced || s->rank >= _me.rank) {
+        // Not an error for the asker's replication stream: it simply is not its turn.
+        spdlog::warn("handover request from {} ignored: only a synchronised replica of lower rank than {} may ask",
+                     r.name, _me.name);
+        return;
+    }
+    if (_state != broker_state::active) return;  // already handing over, or not serving: nothing to do
+    _successor = s->name;
+    fire(fsm_event::handover_requested, now);
+}
+
+void broker::impl::send_handover_go() {
+    replica_session* s = _sessions.by_name(_successor);
+    if (!s) return;
+    reply(s->identity, handover_go{_replica.epoch(), _replica.last().seq});
+    spdlog::info("handover: told {} to serve from ({}, {})", _successor, _replica.epoch(), _replica.last().seq);
+}
+
+void broker::impl::replicate_batch() {
+    if (_batch_changes.empty()) return;
+    for (auto& s : _sessions.all()) {
+        if (!s.synced) continue;
+        for_each_chunk(_batch_changes, chunk_bytes, [&](std::vector<change> piece) {
+            reply(s.identity, change_batch{std::move(piece), _commit_seq});
+        });
+        s.sent = _replica.last().seq;
+    }
+    _batch_changes.clear();
+}
+
+void broker::impl::advance_commit(steady_time now) {
+    const std::uint64_t commit =
+        _sessions.committable(_replica.flushed_seq(), _options.cluster.ack, _peers, now);
+    if (commit <= _commit_seq) return;
+    _commit_seq = commit;
+    // Clients that mirror the state see only what is acknowledged.
+    std::vector<change> committed;
+    while (!_uncommitted.empty() && _uncommitted.front().seq <= commit) {
+        committed.push_back(std::move(_uncommitted.front()));
+        _uncommitted.pop_front();
+    }
+    for_each_chunk(committed, chunk_bytes, [&](std::vector<change> piece) {
+        _publisher.send(zmq::buffer(state_prefix), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        _publisher.send(encode_frame(change_batch{std::move(piece), commit}), zmq::send_flags::dontwait);
+    });
+    // One ack_reply per client for everything of theirs that is now committed.
+    std::map<std::string, ack_reply> acks;
+    auto end = _pending.upper_bound(commit);
+    for (auto it = _pending.begin(); it != end; ++it) {
+        ack_reply& a = acks[it->second.identity];
+        a.request_ids.push_back(it->second.request_id);
+        a.epoch = _replica.epoch();
+        a.seq = std::max(a.seq, it->first);
+    }
+    _pending.erase(_pending.begin(), end);
+    for (const auto& [identity, a] : acks) reply(identity, a);
+}
+
+void broker::impl::flush_immediate_acks() {
+    for (auto& [identity, ids] : _immediate_acks) {
+        if (ids.empty()) continue;
+        reply(identity, ack_reply{std::move(ids), 0, 0});
+    }
+    _immediate_acks.clear();
+}
+
+void broker::impl::become_server(steady_time now) {
+    const std::uint64_t epoch = std::max(_replica.epoch(), _peers.max_epoch()) + 1;
+    _replica.set_epoch(epoch);
+    // What the previous server had not acknowledged is acknowledged by us only
+    // under our own ack rule, once our replicas hold it.
+    const std::uint64_t inherited_commit =
+        _follower.server_commit() > 0 ? std::min(_follower.server_commit(), _replica.last().seq) : _replica.last().seq;
+    _sessions.clear();
+    _pending.clear();
+    _uncommitted.clear();
+    _batch_changes.clear();
+    _commit_seq = inherited_commit;
+    if (inherited_commit < _replica.last().seq) {
+        position from = _replica.history().base();
+        if (auto tail = _replica.history().after(from))
+            for (auto& c : *tail)
+                if (c.seq > inherited_commit) _uncommitted.push_back(std::move(c));
+    }
+    _successor.clear();
+    _go_sent = false;
+    spdlog::info("serving at epoch {} from position ({}, {}); committed up to seq {}", epoch, _replica.last().epoch,
+                 _replica.last().seq, _commit_seq);
+    (void)now;
+}
+
+}  // namespace starbus

@@ -1,0 +1,150 @@
+// File: cluster_harness.hpp
+// A real starbus cluster for multi-process tests: N starbus-broker processes
+// on a random loopback address, a cluster file, data directories that clean
+// themselves, and the `starbus` CLI to drive and observe it. Brokers are
+// killed for real (SIGKILL) and restarted on the same data directory.
+#pragma once
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+#include "testutil.hpp"
+
+#ifndef STARBUS_BIN_DIR
+#error "STARBUS_BIN_DIR must name the directory holding starbus-broker and starbus"
+#endif
+
+namespace starbus::test {
+
+class test_cluster {
+  public:
+    // `extra` is appended to the cluster file's top level (e.g. "ack = \"all\"\n").
+    explicit test_cluster(std::size_t brokers, int heartbeat_ms = 50, const std::string& extra = {})
+        : _host(random_loopback_host()), _base_port(random_base_port()) {
+        std::ofstream f(cluster_file());
+        f << "heartbeat_ms = " << heartbeat_ms << "\n" << extra;
+        for (std::size_t i = 0; i < brokers; ++i) {
+            const std::string name = std::string(1, static_cast<char>('A' + i));
+            _names.push_back(name);
+            f << "\n[[broker]]\nname = \"" << name << "\"\nendpoint = \"tcp://" << _host << ":"
+              << (_base_port + 10 * static_cast<int>(i)) << "\"\n";
+        }
+        _procs.resize(brokers);
+    }
+
+    [[nodiscard]] std::string cluster_file() const { return (_dir.path() / "cluster.toml").string(); }
+    [[nodiscard]] const std::vector<std::string>& names() const { return _names; }
+    [[nodiscard]] std::string log_path(std::size_t i) const { return (_dir.path() / (_names[i] + ".log")).string(); }
+    [[nodiscard]] std::string data_dir(std::size_t i) const { return (_dir.path() / ("data-" + _names[i])).string(); }
+
+    void start(std::size_t i) {
+        _procs[i].start({std::string(STARBUS_BIN_DIR) + "/starbus-broker", "--cluster", cluster_file(), "--name",
+                         _names[i], "--data-dir", data_dir(i)},
+                        log_path(i));
+    }
+    void start_all() {
+        for (std::size_t i = 0; i < _names.size(); ++i) start(i);
+    }
+    // A crash: SIGKILL, no chance to flush anything.
+    void kill(std::size_t i) { _procs[i].kill_now(); }
+    // A polite stop: SIGTERM; returns the exit status (nullopt if it hung).
+    std::optional<int> stop(std::size_t i) {
+        _procs[i].signal(SIGTERM);
+        return _procs[i].wait_exit(std::chrono::seconds(10));
+    }
+    void freeze(std::size_t i) { _procs[i].signal(SIGSTOP); }
+    void thaw(std::size_t i) { _procs[i].signal(SIGCONT); }
+    [[nodiscard]] bool running(std::size_t i) { return _procs[i].running(); }
+
+    // Runs `starbus --cluster FILE --timeout-ms T ARGS...`.
+    run_result cli(const std::vector<std::string>& args, int timeout_ms = 5000, const std::string& input = {}) {
+        std::vector<std::string> argv = {std::string(STARBUS_BIN_DIR) + "/starbus", "--cluster", cluster_file(),
+                                         "--timeout-ms", std::to_string(timeout_ms)};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_program(argv, std::chrono::milliseconds(timeout_ms + 10000), input);
+    }
+
+    // name -> role, from `starbus status --json` (empty when it failed).
+    std::map<std::string, std::string> roles() {
+        std::map<std::string, std::string> out;
+        run_result r = cli({"status", "--json"}, 1000);
+        if (r.exit_code != 0) return out;
+        try {
+            for (const auto& b : nlohmann::json::parse(r.out)) out[b.at("name")] = b.at("role");
+        } catch (const std::exception&) {
+        }
+        return out;
+    }
+
+    // Waits until broker `name` has `role`; a `set` of a probe key on every try
+    // when `vote` is set (a backup takes over only when a client asks).
+    bool wait_role(const std::string& name, const std::string& role, std::chrono::milliseconds timeout,
+                   bool vote = true) {
+        return wait_until(
+            [&] {
+                if (vote) cli({"set", "harness.probe", "x"}, 500);
+                return roles()[name] == role;
+            },
+            timeout, std::chrono::milliseconds(50));
+    }
+
+    // Waits until exactly `name` is active and every other listed broker is passive.
+    bool wait_settled(const std::string& active, const std::vector<std::string>& passives,
+                      std::chrono::milliseconds timeout) {
+        return wait_until(
+            [&] {
+                cli({"set", "harness.probe", "x"}, 500);
+                auto r = roles();
+                if (r[active] != "active") return false;
+                for (const auto& p : passives)
+                    if (r[p] != "passive") return false;
+                return true;
+            },
+            timeout, std::chrono::milliseconds(50));
+    }
+
+    // key -> value from `starbus dump --json [--from NAME]`; nullopt if it failed.
+    std::optional<std::map<std::string, std::string>> dump(const std::string& from = {}) {
+        std::vector<std::string> args = {"dump", "--json"};
+        if (!from.empty()) args.insert(args.end(), {"--from", from});
+        run_result r = cli(args, 3000);
+        if (r.exit_code != 0) return std::nullopt;
+        std::map<std::string, std::string> out;
+        try {
+            for (const auto& e : nlohmann::json::parse(r.out).at("entries")) out[e.at("key")] = e.at("value");
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+        return out;
+    }
+
+    // The last lines of every broker's log, for a failure message.
+    std::string logs() const {
+        std::string all;
+        for (std::size_t i = 0; i < _names.size(); ++i) {
+            std::ifstream f(log_path(i));
+            std::vector<std::string> lines;
+            for (std::string line; std::getline(f, line);) lines.push_back(line);
+            all += "---- " + _names[i] + " ----\n";
+            for (std::size_t k = lines.size() > 40 ? lines.size() - 40 : 0; k < lines.size(); ++k)
+                all += lines[k] + "\n";
+        }
+        return all;
+    }
+
+  private:
+    temp_dir _dir;
+    std::string _host;
+    int _base_port;
+    std::vector<std::string> _names;
+    std::vector<child_process> _procs;
+};
+
+}  // namespace starbus::test
