@@ -118,7 +118,8 @@ class test_cluster {
         if (r.exit_code != 0) return std::nullopt;
         std::map<std::string, std::string> out;
         try {
-            for (const auto& e : nlohmann::json::parse(r.out).at("entries")) out[e.at("key")] = e.at("value");
+            const nlohmann::json doc = nlohmann::json::parse(r.out);  // named: .at() of a temporary would dangle
+            for (const auto& e : doc.at("entries")) out[e.at("key").get<std::string>()] = e.at("value").get<std::string>();
         } catch (const std::exception&) {
             return std::nullopt;
         }

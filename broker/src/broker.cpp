@@ -54,6 +54,9 @@ broker::impl::impl(broker_options options)
     _publisher.set(zmq::sockopt::sndhwm, 100000);
     _peers_sub.set(zmq::sockopt::maxmsgsize, std::int64_t{64 * 1024});
     _peers_sub.set(zmq::sockopt::subscribe, "");
+    // A restarted peer must be heard again within a heartbeat, not after libzmq's default 100 ms back-off.
+    _peers_sub.set(zmq::sockopt::reconnect_ivl, static_cast<int>(std::clamp<long>(
+                                                    _options.cluster.heartbeat.count() / 4, 5, 100)));
     bind_or_explain(_router, _me, 0, "request");
     bind_or_explain(_publisher, _me, 1, "publish");
     bind_or_explain(_beacon, _me, 2, "heartbeat");
@@ -166,7 +169,7 @@ void broker::impl::end_of_batch(steady_time now) {
 void broker::impl::tick(steady_time now) {
     if (_follower.running())
         _follower.tick(_replica, now, std::max(_options.cluster.expiry, std::chrono::milliseconds(1000)));
-    for (const auto& name : _sessions.drop_silent(_peers, now))
+    for (const auto& name : _sessions.drop_silent(_peers, now, _options.cluster.expiry))
         spdlog::info("replica {} is silent: acknowledgements no longer wait for it", name);
     if (serving()) advance_commit(now);
     sense(now);
@@ -211,6 +214,8 @@ void broker::impl::sense(steady_time now) {
                 }
             } else {
                 _server_lost_reported = false;
+                // A replica adopts its server's epoch, so it never raises an epoch that was already used.
+                if (server && server->epoch > _replica.epoch()) _replica.set_epoch(server->epoch);
             }
             break;
         case broker_state::active:

@@ -6,13 +6,14 @@
 namespace starbus {
 
 replica_session& replica_sessions::open(const std::string& identity, const std::string& name, std::uint32_t rank,
-                                        std::uint64_t session) {
+                                        std::uint64_t session, steady_time now) {
     std::erase_if(_sessions, [&](const replica_session& s) { return s.name == name || s.identity == identity; });
     replica_session s;
     s.identity = identity;
     s.name = name;
     s.rank = rank;
     s.session = session;
+    s.opened = now;
     _sessions.push_back(std::move(s));
     return _sessions.back();
 }
@@ -29,10 +30,12 @@ replica_session* replica_sessions::by_name(const std::string& name) {
     return nullptr;
 }
 
-std::vector<std::string> replica_sessions::drop_silent(const peer_view& peers, steady_time now) {
+std::vector<std::string> replica_sessions::drop_silent(const peer_view& peers, steady_time now,
+                                                       std::chrono::milliseconds expiry) {
     std::vector<std::string> dropped;
     std::erase_if(_sessions, [&](const replica_session& s) {
-        if (peers.alive(s.rank, now)) return false;
+        // A replica that just said hello may not have been heard on the heartbeat socket yet.
+        if (peers.alive(s.rank, now) || now - s.opened < expiry) return false;
         dropped.push_back(s.name);
         return true;
     });

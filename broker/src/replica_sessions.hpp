@@ -21,17 +21,19 @@ struct replica_session {
     std::uint64_t sent = 0;     // last seq sent on this session
     std::uint64_t acked = 0;    // last seq the replica holds on disk
     bool synced = false;        // snapshot_end sent: counts for acknowledgements
+    steady_time opened{};       // when its repl_hello arrived (its heartbeats may not have yet)
 };
 
 class replica_sessions {
   public:
     // A new session for `name`, replacing any older one of the same broker.
     replica_session& open(const std::string& identity, const std::string& name, std::uint32_t rank,
-                          std::uint64_t session);
+                          std::uint64_t session, steady_time now = {});
     [[nodiscard]] replica_session* by_identity(const std::string& identity);
     [[nodiscard]] replica_session* by_name(const std::string& name);
-    // Forgets the sessions of replicas whose heartbeats stopped; returns their names.
-    std::vector<std::string> drop_silent(const peer_view& peers, steady_time now);
+    // Forgets the sessions of replicas whose heartbeats stopped (or never came
+    // within one expiry of their hello); returns their names.
+    std::vector<std::string> drop_silent(const peer_view& peers, steady_time now, std::chrono::milliseconds expiry);
     void clear() { _sessions.clear(); }
 
     // The highest seq that may be acknowledged: durable locally and held by

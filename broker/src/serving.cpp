@@ -63,7 +63,7 @@ void broker::impl::handle_hello(const std::string& identity, const repl_hello& r
         return;
     }
     if (_state != broker_state::active) return reply_not_serving(identity, r.session, now);
-    replica_session& s = _sessions.open(identity, r.name, r.rank, r.session);
+    replica_session& s = _sessions.open(identity, r.name, r.rank, r.session, now);
     send_snapshot(identity, r.session, {r.epoch, r.seq});
     s.sent = _replica.last().seq;
     s.acked = 0;
@@ -77,7 +77,12 @@ void broker::impl::handle_repl_ack(const std::string& identity, const repl_ack& 
 
 void broker::impl::handle_handover_request(const std::string& identity, const handover_request& r, steady_time now) {
     replica_session* s = _sessions.by_identity(identity);
-    if (!s || !s->synced || s->rank >= _me.rank) {
+    if (!s) {
+        // Its session was dropped (it looked silent): tell it, so that it says hello again.
+        reply_error(identity, 0, error_code::refused, "no replication session for " + r.name + ": resync first");
+        return;
+    }
+    if (!s->synced || s->rank >= _me.rank) {
         // Not an error for the asker's replication stream: it simply is not its turn.
         spdlog::warn("handover request from {} ignored: only a synchronised replica of lower rank than {} may ask",
                      r.name, _me.name);

@@ -34,8 +34,9 @@ std::string_view to_string(broker_state s) {
 
 std::string_view role_name(broker_state s) {
     switch (s) {
-        case broker_state::active:
-        case broker_state::handover: return "active";
+        case broker_state::active: return "active";
+        // Handing over takes no writes: shown as passive, so that `status` never shows two active brokers.
+        case broker_state::handover:
         case broker_state::passive: return "passive";
         default: return "syncing";
     }

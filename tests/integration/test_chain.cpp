@@ -13,6 +13,14 @@ using namespace std::chrono_literals;
 using starbus::test::test_cluster;
 using starbus::test::wait_until;
 
+// REQUIRE that prints the brokers' logs when it fails (INFO would capture them too early).
+#define REQUIRE_WITH_LOGS(cluster, expr)              \
+    do {                                              \
+        const bool ok_ = (expr);                      \
+        if (!ok_) FAIL_CHECK((cluster).logs());       \
+        REQUIRE(ok_);                                 \
+    } while (0)
+
 namespace {
 
 // Writes `count` keys prefix.0 .. prefix.N-1 through one `set --stdin`
@@ -43,10 +51,9 @@ void require_converged(test_cluster& c, const std::vector<std::string>& brokers,
             return true;
         },
         20s, 50ms);
-    INFO(c.logs());
-    REQUIRE(same);
+    REQUIRE_WITH_LOGS(c, same);
     for (const auto& key : acked) {
-        INFO("acknowledged key " << key << " is missing");
+        INFO("acknowledged key " << key << " is missing from the server's " << server->size() << " keys");
         REQUIRE(server->count(key) == 1);
     }
 }
@@ -56,8 +63,7 @@ void require_converged(test_cluster& c, const std::vector<std::string>& brokers,
 TEST_CASE("chain: the primary serves and the backups hold a full replica", "[integration]") {
     test_cluster c(3);
     c.start_all();
-    INFO(c.logs());
-    REQUIRE(c.wait_settled("A", {"B", "C"}, 20s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
     REQUIRE(c.cli({"set", "valve.1", "open"}).exit_code == 0);
     REQUIRE(c.cli({"set", "--config", "limit.max", "42"}).exit_code == 0);
     auto got = c.cli({"get", "valve.1"});
@@ -74,14 +80,13 @@ TEST_CASE("chain: the primary serves and the backups hold a full replica", "[int
 TEST_CASE("chain: SIGKILL of the primary, takeover, refusal of config changes, failback", "[integration]") {
     test_cluster c(3);
     c.start_all();
-    INFO(c.logs());
-    REQUIRE(c.wait_settled("A", {"B", "C"}, 20s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
     auto acked = write_keys(c, "before", 200);
     REQUIRE(acked.size() == 200);
 
     c.kill(0);
     // The first backup serves once a client asks it to (wait_role votes with a set).
-    REQUIRE(c.wait_role("B", "active", 15s));
+    REQUIRE_WITH_LOGS(c, c.wait_role("B", "active", 15s));
     auto op = c.cli({"set", "during.op", "1"});
     REQUIRE(op.exit_code == 0);
     acked.insert("during.op");
@@ -95,7 +100,7 @@ TEST_CASE("chain: SIGKILL of the primary, takeover, refusal of config changes, f
 
     c.start(0);
     // A syncs from B, then they swap roles: A serves, B and C follow it.
-    REQUIRE(c.wait_settled("A", {"B", "C"}, 30s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 30s));
     REQUIRE(c.cli({"set", "--config", "after.cfg", "1"}).exit_code == 0);
     acked.insert("after.cfg");
     require_converged(c, {"A", "B", "C"}, acked);
@@ -104,8 +109,7 @@ TEST_CASE("chain: SIGKILL of the primary, takeover, refusal of config changes, f
 TEST_CASE("chain: writes keep being acknowledged across a SIGKILL, and none is lost", "[integration]") {
     test_cluster c(3);
     c.start_all();
-    INFO(c.logs());
-    REQUIRE(c.wait_settled("A", {"B", "C"}, 20s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
     std::set<std::string> acked;
     std::thread writer([&] { acked = write_keys(c, "storm", 3000, false, 20000); });
     // Kill the server while the writer is in full flight.
@@ -113,7 +117,7 @@ TEST_CASE("chain: writes keep being acknowledged across a SIGKILL, and none is l
     c.kill(0);
     writer.join();
     REQUIRE(acked.size() == 3000);  // the session failed over and finished
-    REQUIRE(c.wait_role("B", "active", 15s));
+    REQUIRE_WITH_LOGS(c, c.wait_role("B", "active", 15s));
     require_converged(c, {"B", "C"}, acked);
 }
 
@@ -121,15 +125,14 @@ TEST_CASE("chain: with the primary and the first backup dead, the second backup 
           "[integration]") {
     test_cluster c(4);
     c.start_all();
-    INFO(c.logs());
-    REQUIRE(c.wait_settled("A", {"B", "C", "D"}, 20s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C", "D"}, 20s));
     auto acked = write_keys(c, "k", 100);
     REQUIRE(acked.size() == 100);
     require_converged(c, {"A", "B", "C", "D"}, acked);
 
     c.kill(0);
     c.kill(1);
-    REQUIRE(c.wait_role("C", "active", 15s));
+    REQUIRE_WITH_LOGS(c, c.wait_role("C", "active", 15s));
     auto more = write_keys(c, "c", 100);
     REQUIRE(more.size() == 100);
     acked.insert(more.begin(), more.end());
@@ -137,34 +140,32 @@ TEST_CASE("chain: with the primary and the first backup dead, the second backup 
 
     // B first: it syncs from C and takes over; then A does the same to B.
     c.start(1);
-    REQUIRE(c.wait_settled("B", {"C", "D"}, 30s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("B", {"C", "D"}, 30s));
     c.start(0);
-    REQUIRE(c.wait_settled("A", {"B", "C", "D"}, 30s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C", "D"}, 30s));
     require_converged(c, {"A", "B", "C", "D"}, acked);
 }
 
 TEST_CASE("chain: restart the primary before the first backup, then the backup", "[integration]") {
     test_cluster c(3);
     c.start_all();
-    INFO(c.logs());
-    REQUIRE(c.wait_settled("A", {"B", "C"}, 20s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
     c.kill(0);
     c.kill(1);
-    REQUIRE(c.wait_role("C", "active", 15s));
+    REQUIRE_WITH_LOGS(c, c.wait_role("C", "active", 15s));
     auto acked = write_keys(c, "c", 50);
     REQUIRE(acked.size() == 50);
     c.start(0);
-    REQUIRE(c.wait_settled("A", {"C"}, 30s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"C"}, 30s));
     c.start(1);
-    REQUIRE(c.wait_settled("A", {"B", "C"}, 30s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 30s));
     require_converged(c, {"A", "B", "C"}, acked);
 }
 
 TEST_CASE("chain: stop everything and start it again: nothing acknowledged is lost", "[integration]") {
     test_cluster c(3);
     c.start_all();
-    INFO(c.logs());
-    REQUIRE(c.wait_settled("A", {"B", "C"}, 20s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
     auto acked = write_keys(c, "durable", 500);
     REQUIRE(acked.size() == 500);
     // One polite stop, two crashes.
@@ -172,6 +173,6 @@ TEST_CASE("chain: stop everything and start it again: nothing acknowledged is lo
     c.kill(0);
     c.kill(2);
     c.start_all();
-    REQUIRE(c.wait_settled("A", {"B", "C"}, 30s));
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 30s));
     require_converged(c, {"A", "B", "C"}, acked);
 }

@@ -27,7 +27,8 @@ enum class broker_state : std::uint8_t {
 inline constexpr int broker_state_count = 6;
 
 [[nodiscard]] std::string_view to_string(broker_state s);
-// The role shown by `starbus status`: active, passive or syncing.
+// The role shown by `starbus status`: active, passive or syncing (handover
+// shows as passive: it takes no writes).
 [[nodiscard]] std::string_view role_name(broker_state s);
 // True in the states whose replica holds everything the server acknowledged.
 [[nodiscard]] bool is_synchronised(broker_state s);

@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# starbus image: a multi-stage build on Debian 12 (bookworm).
+#   build    installs the toolchain and -dev packages (scripts/install-deps.sh) and builds Release
+#   runtime  only the shared libraries the programs link, the programs and a default cluster file
+# Build:  docker build -t starbus .
+# Run:    docker compose up     (three brokers and the examples, see docker-compose.yml)
+#         docker run --rm -e STARBUS_NAME=A -v "$PWD/my-cluster.toml:/etc/starbus/cluster.toml:ro" starbus
+
+FROM debian:12 AS build
+# The same packages as a developer's machine and CI (scripts/install-deps.sh).
+COPY scripts/install-deps.sh /tmp/install-deps.sh
+RUN /tmp/install-deps.sh && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# The contract build, without tests and benchmarks (CI runs those: scripts/test.sh).
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSTARBUS_BUILD_TESTS=OFF -DSTARBUS_BUILD_BENCH=OFF \
+    && cmake --build build -j"$(nproc)" \
+    && strip build/bin/*
+
+FROM debian:12 AS runtime
+# Runtime libraries only (the header-only dependencies leave nothing to install):
+#   libzmq5 (ZeroMQ), libspdlog1.10 + libfmt9 (broker logs), libtomlplusplus3 (cluster file),
+#   tini (PID 1: forwards SIGTERM to the broker and reaps children).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        libzmq5 libspdlog1.10 libfmt9 libtomlplusplus3 libstdc++6 tini \
+    && rm -rf /var/lib/apt/lists/*
+RUN useradd --system --user-group --home-dir /var/lib/starbus --shell /usr/sbin/nologin starbus \
+    && mkdir -p /etc/starbus /var/lib/starbus \
+    && chown starbus:starbus /var/lib/starbus
+COPY --from=build /src/build/bin/starbus-broker /src/build/bin/starbus /src/build/bin/starbus-example-* /usr/local/bin/
+COPY docker/cluster.toml /etc/starbus/cluster.toml
+
+USER starbus
+WORKDIR /var/lib/starbus
+# Which [[broker]] of the cluster file this container runs.
+ENV STARBUS_NAME=A
+# The `starbus` tool reads the cluster file from here when --cluster is not given.
+ENV STARBUS_CLUSTER=/etc/starbus/cluster.toml
+# A named volume mounted here starts with this directory's owner (starbus).
+VOLUME ["/var/lib/starbus"]
+# P (requests, ROUTER), P+1 (publications, PUB), P+2 (heartbeats, PUB) for P = 5670.
+EXPOSE 5670 5671 5672
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--"]
+# A shell so that $STARBUS_NAME is expanded; exec so the broker itself gets the signal from tini.
+CMD ["/bin/sh", "-c", "exec starbus-broker --cluster /etc/starbus/cluster.toml --name \"$STARBUS_NAME\" --data-dir /var/lib/starbus"]

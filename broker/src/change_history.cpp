@@ -1,0 +1,42 @@
+// File: change_history.cpp
+// The bounded window of recent changes used for delta resync (change_history.hpp).
+#include <starbus/broker/change_history.hpp>
+
+#include <cassert>
+#include <iterator>
+
+namespace starbus {
+
+change_history::change_history(std::size_t capacity) : _capacity(capacity) {}
+
+void change_history::reset(position base) {
+    _changes.clear();
+    _base = base;
+}
+
+void change_history::append(const change& c) {
+    assert(c.seq == last().seq + 1);
+    if (_capacity == 0) {
+        // Nothing is kept: every resync from before this change needs a snapshot.
+        _base = c.pos();
+        return;
+    }
+    if (_changes.size() == _capacity) {
+        _base = _changes.front().pos();
+        _changes.pop_front();
+    }
+    _changes.push_back(c);
+}
+
+std::optional<std::vector<change>> change_history::after(position from) const {
+    if (from == _base) return std::vector<change>(_changes.begin(), _changes.end());
+    // Strictly inside (base, last]: the held change at that seq must carry the
+    // same epoch, else the asker's history diverged from ours at or before it.
+    if (from.seq <= _base.seq || from.seq > last().seq) return std::nullopt;
+    const auto index = static_cast<std::ptrdiff_t>(from.seq - _base.seq - 1);
+    const auto at = _changes.begin() + index;
+    if (at->epoch != from.epoch) return std::nullopt;
+    return std::vector<change>(std::next(at), _changes.end());
+}
+
+}  // namespace starbus
