@@ -20,8 +20,8 @@
 #include <string_view>
 #include <utility>
 
-#include <msgpack.hpp>
 #include <spdlog/spdlog.h>
+#include <msgpack.hpp>
 
 namespace starbus {
 namespace {
@@ -349,29 +349,28 @@ kv_state read_snapshot(const fs::path& path) {
     std::vector<request_record> requests;
     auto take = [&](const msgpack::object& o) {
         switch (next) {
-        case stage::at:
-            at = o.as<position>();
-            next = stage::entry_count;
-            break;
-        case stage::entry_count:
-            entry_count = o.as<std::uint64_t>();
-            next = entry_count ? stage::entries : stage::request_count;
-            break;
-        case stage::entries:
-            entries.push_back(o.as<change>());
-            if (!valid_change(entries.back())) throw corrupt("an entry has an unknown op or class");
-            if (entries.size() == entry_count) next = stage::request_count;
-            break;
-        case stage::request_count:
-            request_count = o.as<std::uint64_t>();
-            next = request_count ? stage::requests : stage::done;
-            break;
-        case stage::requests:
-            requests.push_back(o.as<request_record>());
-            if (requests.size() == request_count) next = stage::done;
-            break;
-        case stage::done:
-            throw corrupt("data after the last request record");
+            case stage::at:
+                at = o.as<position>();
+                next = stage::entry_count;
+                break;
+            case stage::entry_count:
+                entry_count = o.as<std::uint64_t>();
+                next = entry_count ? stage::entries : stage::request_count;
+                break;
+            case stage::entries:
+                entries.push_back(o.as<change>());
+                if (!valid_change(entries.back())) throw corrupt("an entry has an unknown op or class");
+                if (entries.size() == entry_count) next = stage::request_count;
+                break;
+            case stage::request_count:
+                request_count = o.as<std::uint64_t>();
+                next = request_count ? stage::requests : stage::done;
+                break;
+            case stage::requests:
+                requests.push_back(o.as<request_record>());
+                if (requests.size() == request_count) next = stage::done;
+                break;
+            case stage::done: throw corrupt("data after the last request record");
         }
     };
 
@@ -492,14 +491,13 @@ struct durable_store::impl {
     unique_fd lock_fd;
     unique_fd log_fd;
     bool is_recovered = false;
-    std::uint64_t meta_epoch = 0;   // as in the meta file
-    position snapshot_at;           // position of the snapshot the log follows
-    position last;                  // last change appended (buffered or not) or recovered
-    std::uint64_t log_size = 0;     // bytes of the log on disk, all of them valid
-    std::size_t log_records = 0;    // records in the log on disk
-    std::string buffer;             // encoded records not yet written
+    std::uint64_t meta_epoch = 0;  // as in the meta file
+    position last;                 // last change appended (buffered or not) or recovered
+    std::uint64_t log_size = 0;    // bytes of the log on disk, all of them valid
+    std::size_t log_records = 0;   // records in the log on disk
+    std::string buffer;            // encoded records not yet written
     std::size_t buffer_records = 0;
-    std::string failure;            // once set (failed fdatasync or snapshot), every flush throws it
+    std::string failure;  // once set (failed fdatasync or snapshot), every flush throws it
 
     [[nodiscard]] fs::path file(std::string_view name) const { return dir / name; }
     [[nodiscard]] std::string log_name() const { return file("log").string(); }
@@ -584,7 +582,6 @@ void durable_store::impl::write_log(position base, const std::vector<change>& re
         if (int e = pwrite_all(fd, bytes.data(), bytes.size(), 0); e != 0)
             throw_io("cannot write " + file("log.tmp").string(), e, io_advice);
     });
-    snapshot_at = base;
     log_size = bytes.size();
     log_records = records.size();
 }
@@ -670,12 +667,14 @@ durable_store::recovered durable_store::impl::do_recover() {
             kept_bytes_end = reader.offset();
         }
         struct stat st {};
-        if (::fstat(log_fd.get(), &st) != 0) throw_io("cannot stat the change log " + log_path.string(), errno, io_advice);
+        if (::fstat(log_fd.get(), &st) != 0)
+            throw_io("cannot stat the change log " + log_path.string(), errno, io_advice);
         const auto file_size = static_cast<std::uint64_t>(st.st_size);
         if (stale) {
-            spdlog::warn("change log {} predates snapshot {} (a crash interrupted its replacement): "
-                         "kept {} of its records, finishing the replacement",
-                         log_path.string(), pos_text(r.snapshot_position), r.tail.size());
+            spdlog::warn(
+                "change log {} predates snapshot {} (a crash interrupted its replacement): "
+                "kept {} of its records, finishing the replacement",
+                log_path.string(), pos_text(r.snapshot_position), r.tail.size());
             if (!why.empty()) r.torn_bytes = file_size - kept_bytes_end;
             write_log(r.snapshot_position, r.tail);
         } else {
@@ -689,7 +688,6 @@ durable_store::recovered durable_store::impl::do_recover() {
                 if (::fdatasync(log_fd.get()) != 0)
                     throw_io("cannot sync the change log " + log_path.string(), errno, io_advice);
             }
-            snapshot_at = base;
             log_size = kept_bytes_end;
             log_records = r.tail.size();
         }

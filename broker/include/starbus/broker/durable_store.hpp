@@ -1,0 +1,129 @@
+// File: durable_store.hpp
+// A broker's replica on disk, in its data directory, so that a restarted broker
+// comes back with everything it had acknowledged (design-brief "Ack rule"), and
+// the highest epoch it ever knew (so that a takeover never reuses an epoch).
+//
+// Files in the data directory (all integers little-endian; crc = CRC-32C,
+// Castagnoli, as in iSCSI/ext4; msgpack = the MessagePack encoding of the types
+// in starbus/common/types.hpp):
+//
+//   LOCK      flock()ed by the broker that owns the directory; holds its pid as
+//             text, for the error message a second broker gets.
+//   meta      the highest epoch known, 24 bytes:
+//               "SBMETA01" | u64 epoch | u32 crc(first 16 bytes) | u32 0
+//             replaced whole: meta.tmp, fsync, rename, fsync directory.
+//   snapshot  the compacted state at some position, replaced whole the same way:
+//               header (24 bytes): "SBSNAP01" | u64 body length | u32 crc(body)
+//                                  | u32 crc(first 20 bytes of the header)
+//               body: a sequence of msgpack objects:
+//                 position | entry count | change... | request count | request_record...
+//             Missing only in a fresh directory (then the state is empty at (0, 0)).
+//   log       the changes applied after the snapshot, append-only:
+//               header (32 bytes): "SBLOG001" | u64 base epoch | u64 base seq | u32 0
+//                                  | u32 crc(first 28 bytes)
+//               records: u32 payload length | u32 crc(length bytes + payload) | payload
+//               payload: one msgpack `change`
+//             The header's base is the position of the snapshot the log follows:
+//             the first record has seq base.seq + 1, and each next record seq + 1.
+//             A new log (after a snapshot) is written as log.tmp and renamed over.
+//
+// Recovery: the snapshot is loaded (a missing or corrupt one, when the log says
+// there should be one, is a storage_error: never start empty silently). The log
+// is replayed record by record (streamed, not read whole) and stops at the first
+// torn, corrupt or non-contiguous record; the file is cut back there (with a
+// warning saying how many bytes). A log whose base is not the snapshot's
+// position predates the snapshot (a crash between the snapshot's rename and the
+// log's replacement): its records up to the snapshot's seq are skipped, and the
+// rest are kept only when its record at the snapshot's seq is the snapshot's
+// position (same history); recovery then finishes the replacement. So a crash
+// at any point yields the old state or the new one, never a mix.
+//
+// Writes: append() encodes into a memory buffer; flush() writes the buffer with
+// one pwrite() and, with fsync_mode::batch, one fdatasync(). A failed write is
+// cut back and can be retried (the records stay buffered). After a failed
+// fdatasync, or a failed install_snapshot or compaction, the store refuses every
+// further flush (after a failed fdatasync the kernel may have dropped the dirty
+// pages: a retry could report success for data that is not on disk); the broker
+// must stop and restart, which recovers from what really is on disk.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include <starbus/common/cluster_config.hpp>
+#include <starbus/common/kv_state.hpp>
+#include <starbus/common/types.hpp>
+
+namespace starbus {
+
+// A setup or I/O failure of the data directory: the message names the file and
+// says what to do next ("data directory /x is not writable: check its
+// permissions or choose another --data-dir").
+class storage_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+class durable_store {
+  public:
+    struct recovered {
+        kv_state state;              // snapshot + every valid log record after it
+        std::vector<change> tail;    // the log records applied after the snapshot (seeds change_history)
+        position snapshot_position;  // where the snapshot was taken (the history's base)
+        std::uint64_t epoch = 0;     // highest epoch known (meta file), >= state.last().epoch
+        std::size_t torn_bytes = 0;  // bytes cut off the end of the log (a torn or corrupt tail)
+    };
+
+    // Opens (creating if needed) `dir` and takes an exclusive lock on it: a
+    // second broker on the same directory gets storage_error "data directory X
+    // is in use by another broker (pid N)".
+    durable_store(const std::filesystem::path& dir, fsync_mode mode);
+    durable_store(durable_store&&) noexcept;
+    durable_store& operator=(durable_store&&) noexcept;
+    ~durable_store();
+
+    // Loads the snapshot and replays the log, cutting off a torn tail. Call once
+    // after opening, before any other call.
+    [[nodiscard]] recovered recover();
+
+    // Buffers the next change in memory (no syscall); its seq must follow the
+    // last change appended or recovered.
+    void append(const change& c);
+    void append(const std::vector<change>& batch);
+
+    // Writes the buffered records with one write() and, with fsync_mode::batch,
+    // one fdatasync(). Call once per reactor batch before sending that batch's
+    // acknowledgements. Throws storage_error on I/O errors (disk full, data
+    // directory removed); the records stay buffered after a failed write.
+    void flush();
+
+    // Records the highest epoch known, durably (temp file, fsync, rename, fsync
+    // directory), before the broker serves with it. An epoch not above the one
+    // already saved changes nothing: the highest epoch known never goes down.
+    void save_epoch(std::uint64_t epoch);
+
+    // Replaces the whole replica with `s` (after a full snapshot from the
+    // server), buffered records included: writes the snapshot file then a new
+    // empty log. Crash-safe at every step (see the file comment).
+    void install_snapshot(const kv_state& s);
+
+    // When the log holds more than `max_log_records` records since the last
+    // snapshot (buffered ones included), writes a snapshot of `s` (which must
+    // equal snapshot + log) and starts a new empty log. Returns whether it did.
+    bool maybe_compact(const kv_state& s, std::size_t max_log_records = 200000);
+
+    // Records in the log since the last snapshot, buffered ones included.
+    [[nodiscard]] std::size_t log_records() const;
+
+    [[nodiscard]] const std::filesystem::path& directory() const;
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> _impl;
+};
+
+}  // namespace starbus

@@ -1,0 +1,557 @@
+// File: test_durable_store.cpp
+// The broker's data directory: what survives a reopen, what recovery makes of a
+// torn or corrupt log, snapshots and compaction (and a crash between their
+// steps), the epoch, the directory lock, and I/O failures reported as
+// storage_error. Ends with a hidden [.bench] of append+flush throughput.
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include <starbus/broker/durable_store.hpp>
+
+#include "testutil.hpp"
+
+using namespace starbus;
+namespace fs = std::filesystem;
+
+namespace {
+
+// "key" + std::to_string(n), spelled so that GCC 12 does not warn (-Wrestrict false positive).
+std::string name(std::string_view prefix, std::uint64_t n) {
+    std::string out(prefix);
+    out += std::to_string(n);
+    return out;
+}
+
+change put(std::uint64_t epoch, std::uint64_t seq, std::string key, std::string value, std::uint64_t client = 0,
+           std::uint64_t request = 0) {
+    change c;
+    c.epoch = epoch;
+    c.seq = seq;
+    c.op = change_op::put;
+    c.key = std::move(key);
+    c.value = std::move(value);
+    c.client_id = client;
+    c.request_id = request;
+    return c;
+}
+
+change erase(std::uint64_t epoch, std::uint64_t seq, std::string key) {
+    change c;
+    c.epoch = epoch;
+    c.seq = seq;
+    c.op = change_op::erase;
+    c.key = std::move(key);
+    return c;
+}
+
+// A varied change: puts of a few keys, an erase now and then, some from clients.
+change sample(std::uint64_t epoch, std::uint64_t seq) {
+    if (seq % 7 == 0) return erase(epoch, seq, name("key", seq % 5));
+    return put(epoch, seq, name("key", seq % 5), name("value of ", seq), seq % 3, seq);
+}
+
+bool same_state(const kv_state& a, const kv_state& b) {
+    return a.last() == b.last() && a.entries() == b.entries() && a.requests() == b.requests();
+}
+
+std::string read_bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const fs::path& p, const std::string& bytes) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Opens `dir`, recovers, and returns both.
+struct opened {
+    durable_store store;
+    durable_store::recovered rec;
+};
+opened open_store(const fs::path& dir, fsync_mode mode = fsync_mode::batch) {
+    durable_store store(dir, mode);
+    auto rec = store.recover();
+    return {std::move(store), std::move(rec)};
+}
+
+}  // namespace
+
+TEST_CASE("store: a fresh directory recovers empty") {
+    test::temp_dir tmp;
+    const auto dir = tmp.path() / "data";  // created on open
+    auto [store, rec] = open_store(dir);
+    CHECK(rec.state.last() == position{});
+    CHECK(rec.state.entries().empty());
+    CHECK(rec.tail.empty());
+    CHECK(rec.snapshot_position == position{});
+    CHECK(rec.epoch == 0);
+    CHECK(rec.torn_bytes == 0);
+    CHECK(store.log_records() == 0);
+    CHECK(fs::exists(dir / "log"));
+    CHECK(fs::exists(dir / "LOCK"));
+}
+
+TEST_CASE("store: changes survive a reopen") {
+    test::temp_dir tmp;
+    kv_state expected;
+    std::vector<change> all;
+    {
+        auto [store, rec] = open_store(tmp.path());
+        for (std::uint64_t s = 1; s <= 50; ++s) {
+            all.push_back(sample(1, s));
+            REQUIRE(expected.apply(all.back()));
+            store.append(all.back());
+            if (s % 10 == 0) store.flush();
+        }
+        CHECK(store.log_records() == 50);
+    }
+    {
+        auto [store, rec] = open_store(tmp.path());
+        CHECK(same_state(rec.state, expected));
+        CHECK(rec.tail == all);
+        CHECK(rec.snapshot_position == position{});
+        CHECK(rec.torn_bytes == 0);
+        CHECK(store.log_records() == 50);
+        CHECK(rec.state.find_request(1, 4));
+
+        // It carries on after what it recovered, batch by batch.
+        std::vector<change> batch{sample(2, 51), sample(2, 52), sample(2, 53)};
+        for (const auto& c : batch) REQUIRE(expected.apply(c));
+        store.append(batch);
+        store.flush();
+    }
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(same_state(rec.state, expected));
+    CHECK(rec.state.last() == position{2, 53});
+    CHECK(rec.tail.size() == 53);
+}
+
+TEST_CASE("store: a clean close writes what was appended but not flushed") {
+    test::temp_dir tmp;
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        store.append(sample(1, 1));
+        store.append(sample(1, 2));
+    }
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(rec.state.last() == position{1, 2});
+}
+
+TEST_CASE("store: a torn last record is cut off at every byte offset") {
+    test::temp_dir tmp;
+    const auto dir = tmp.path() / "data";
+    std::vector<std::uint64_t> ends;  // the log's size after each record
+    kv_state before_last;
+    {
+        auto [store, rec] = open_store(dir);
+        for (std::uint64_t s = 1; s <= 5; ++s) {
+            store.append(sample(1, s));
+            store.flush();
+            ends.push_back(fs::file_size(dir / "log"));
+            if (s < 5) REQUIRE(before_last.apply(sample(1, s)));
+        }
+    }
+    const std::string full = read_bytes(dir / "log");
+    const std::uint64_t start = ends[3], end = ends[4];
+    REQUIRE(full.size() == end);
+
+    for (std::uint64_t cut = start; cut < end; ++cut) {
+        CAPTURE(cut);
+        write_bytes(dir / "log", full.substr(0, cut));
+        {
+            auto [store, rec] = open_store(dir);
+            CHECK(same_state(rec.state, before_last));
+            CHECK(rec.tail.size() == 4);
+            CHECK(rec.torn_bytes == cut - start);
+            CHECK(fs::file_size(dir / "log") == start);
+            // The log takes new records right after the last good one.
+            store.append(sample(2, 5));
+            store.flush();
+        }
+        auto [store, rec] = open_store(dir);
+        CHECK(rec.state.last() == position{2, 5});
+        CHECK(rec.torn_bytes == 0);
+    }
+}
+
+TEST_CASE("store: recovery stops before a corrupt record and cuts the rest") {
+    test::temp_dir tmp;
+    std::vector<std::uint64_t> ends;
+    {
+        auto [store, rec] = open_store(tmp.path());
+        for (std::uint64_t s = 1; s <= 3; ++s) {
+            store.append(put(1, s, name("k", s), std::string(40, 'x')));
+            store.flush();
+            ends.push_back(fs::file_size(tmp.path() / "log"));
+        }
+    }
+    const auto log = tmp.path() / "log";
+    std::string bytes = read_bytes(log);
+
+    SECTION("a flipped byte in the middle record's payload") { bytes[(ends[0] + ends[1]) / 2] ^= 0x20; }
+    SECTION("a flipped byte in the middle record's length") { bytes[ends[0]] ^= 0x01; }
+    write_bytes(log, bytes);
+
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(rec.state.last() == position{1, 1});
+    CHECK(rec.state.find("k1"));
+    CHECK_FALSE(rec.state.find("k2"));
+    CHECK_FALSE(rec.state.find("k3"));  // intact, but after the damage: not contiguous
+    CHECK(rec.torn_bytes == ends[2] - ends[0]);
+    CHECK(fs::file_size(log) == ends[0]);
+}
+
+TEST_CASE("store: install_snapshot replaces the replica and survives a reopen") {
+    test::temp_dir tmp;
+    kv_state server;
+    for (std::uint64_t s = 1; s <= 20; ++s) REQUIRE(server.apply(sample(s <= 10 ? 1 : 3, s)));
+    {
+        auto [store, rec] = open_store(tmp.path());
+        // A diverged replica: epoch 2 from seq 11 on, never acknowledged.
+        for (std::uint64_t s = 1; s <= 25; ++s) store.append(sample(s <= 10 ? 1 : 2, s));
+        store.append(put(2, 26, "buffered", "lost"));  // buffered, replaced with the rest
+        store.install_snapshot(server);
+        CHECK(store.log_records() == 0);
+        store.append(sample(3, 21));
+        store.flush();
+    }
+    REQUIRE(server.apply(sample(3, 21)));
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(same_state(rec.state, server));
+    CHECK(rec.snapshot_position == position{3, 20});
+    REQUIRE(rec.tail.size() == 1);
+    CHECK(rec.tail[0] == sample(3, 21));
+    CHECK(rec.epoch == 3);  // from the state: >= its last epoch
+    CHECK(rec.state.find("buffered") == nullptr);
+}
+
+TEST_CASE("store: compaction writes a snapshot, empties the log and survives a reopen") {
+    test::temp_dir tmp;
+    kv_state state;
+    {
+        auto [store, rec] = open_store(tmp.path());
+        for (std::uint64_t s = 1; s <= 30; ++s) {
+            REQUIRE(state.apply(sample(1, s)));
+            store.append(sample(1, s));
+            store.flush();
+            CHECK_FALSE(store.maybe_compact(state, 30));
+        }
+        REQUIRE(state.apply(sample(1, 31)));
+        store.append(sample(1, 31));  // buffered: covered by the snapshot of `state`
+        CHECK(store.maybe_compact(state, 30));
+        CHECK(store.log_records() == 0);
+        CHECK(fs::file_size(tmp.path() / "log") == 32);  // the header alone
+        for (std::uint64_t s = 32; s <= 35; ++s) {
+            REQUIRE(state.apply(sample(1, s)));
+            store.append(sample(1, s));
+        }
+        store.flush();
+        CHECK(store.log_records() == 4);
+    }
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(same_state(rec.state, state));
+    CHECK(rec.snapshot_position == position{1, 31});
+    CHECK(rec.tail.size() == 4);
+    CHECK(rec.tail.front().seq == 32);
+    CHECK(store.log_records() == 4);
+}
+
+TEST_CASE("store: a crash between the snapshot's rename and the log's replacement recovers") {
+    test::temp_dir tmp;
+    const auto log = tmp.path() / "log";
+
+    SECTION("compaction: the old log's records are all in the snapshot") {
+        kv_state state;
+        std::string old_log;
+        {
+            auto [store, rec] = open_store(tmp.path());
+            for (std::uint64_t s = 1; s <= 10; ++s) {
+                REQUIRE(state.apply(sample(1, s)));
+                store.append(sample(1, s));
+            }
+            store.flush();
+            old_log = read_bytes(log);
+            REQUIRE(store.maybe_compact(state, 5));
+        }
+        write_bytes(log, old_log);  // as if the crash came before the new log's rename
+        {
+            auto [store, rec] = open_store(tmp.path());
+            CHECK(same_state(rec.state, state));
+            CHECK(rec.snapshot_position == position{1, 10});
+            CHECK(rec.tail.empty());
+            CHECK(rec.torn_bytes == 0);
+            CHECK(fs::file_size(log) == 32);  // recovery finished the replacement
+            store.append(sample(1, 11));
+            store.flush();
+        }
+        REQUIRE(state.apply(sample(1, 11)));
+        auto [store, rec] = open_store(tmp.path());
+        CHECK(same_state(rec.state, state));
+    }
+
+    SECTION("install_snapshot: the old log is a diverged history, never mixed in") {
+        kv_state server;
+        for (std::uint64_t s = 1; s <= 8; ++s) REQUIRE(server.apply(sample(s <= 5 ? 1 : 3, s)));
+        std::string old_log;
+        {
+            auto [store, rec] = open_store(tmp.path());
+            for (std::uint64_t s = 1; s <= 12; ++s) store.append(sample(s <= 5 ? 1 : 2, s));
+            store.flush();
+            old_log = read_bytes(log);
+            store.install_snapshot(server);
+        }
+        write_bytes(log, old_log);
+        auto [store, rec] = open_store(tmp.path());
+        CHECK(same_state(rec.state, server));
+        CHECK(rec.tail.empty());
+        CHECK(rec.snapshot_position == position{3, 8});
+    }
+
+    SECTION("an old log that holds the snapshot's position continues it") {
+        // Same history 1..15 in two directories; one compacted at 10, then the
+        // other's log (base 0, records 1..15) is put beside that snapshot.
+        test::temp_dir other;
+        kv_state at10, at15;
+        {
+            auto [a, ra] = open_store(tmp.path());
+            auto [b, rb] = open_store(other.path());
+            for (std::uint64_t s = 1; s <= 15; ++s) {
+                if (s <= 10) {
+                    REQUIRE(at10.apply(sample(1, s)));
+                    a.append(sample(1, s));
+                }
+                REQUIRE(at15.apply(sample(1, s)));
+                b.append(sample(1, s));
+            }
+            a.flush();
+            b.flush();
+            REQUIRE(a.maybe_compact(at10, 0));
+        }
+        write_bytes(log, read_bytes(other.path() / "log"));
+        {
+            auto [store, rec] = open_store(tmp.path());
+            CHECK(same_state(rec.state, at15));
+            CHECK(rec.snapshot_position == position{1, 10});
+            REQUIRE(rec.tail.size() == 5);
+            CHECK(rec.tail.front().seq == 11);
+            CHECK(store.log_records() == 5);
+        }
+        auto [store, rec] = open_store(tmp.path());  // the rewritten log reads back the same
+        CHECK(same_state(rec.state, at15));
+        CHECK(rec.tail.size() == 5);
+    }
+}
+
+TEST_CASE("store: the epoch is durable and never goes down") {
+    test::temp_dir tmp;
+    {
+        auto [store, rec] = open_store(tmp.path());
+        CHECK(rec.epoch == 0);
+        store.save_epoch(4);
+        store.save_epoch(2);  // lower: ignored
+    }
+    {
+        auto [store, rec] = open_store(tmp.path());
+        CHECK(rec.epoch == 4);
+        store.append(put(6, 1, "k", "v"));  // a change from a later epoch than the meta file's
+        store.flush();
+    }
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(rec.epoch == 6);
+}
+
+TEST_CASE("store: a second broker on the same directory is refused") {
+    test::temp_dir tmp;
+    {
+        durable_store first(tmp.path(), fsync_mode::batch);
+        try {
+            durable_store second(tmp.path(), fsync_mode::batch);
+            FAIL("the second open succeeded");
+        } catch (const storage_error& e) {
+            const std::string what = e.what();
+            CHECK_THAT(what, Catch::Contains(name("is in use by another broker (pid ", ::getpid()) + ")"));
+            CHECK_THAT(what, Catch::Contains(tmp.path().string()));
+        }
+    }
+    CHECK_NOTHROW(durable_store(tmp.path(), fsync_mode::batch));  // released on close
+}
+
+TEST_CASE("store: an unusable data directory is a storage_error that says what to do") {
+    test::temp_dir tmp;
+    write_bytes(tmp.path() / "file", "x");
+
+    SECTION("a file where the directory should be") {
+        REQUIRE_THROWS_WITH(durable_store(tmp.path() / "file", fsync_mode::batch),
+                            Catch::Contains("is not a directory") && Catch::Contains("--data-dir"));
+    }
+    SECTION("a directory that cannot be created") {
+        REQUIRE_THROWS_WITH(durable_store(tmp.path() / "file" / "data", fsync_mode::batch),
+                            Catch::Contains("cannot create data directory") && Catch::Contains("--data-dir"));
+    }
+    SECTION("a read-only directory") {
+        if (::geteuid() == 0) {
+            WARN("running as root: permissions do not block root, skipped");
+            return;
+        }
+        const auto ro = tmp.path() / "ro";
+        fs::create_directory(ro);
+        fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+        REQUIRE_THROWS_WITH(durable_store(ro, fsync_mode::batch), Catch::Contains("is not writable"));
+        fs::permissions(ro, fs::perms::owner_all);
+    }
+}
+
+TEST_CASE("store: flush reports a removed data directory as storage_error") {
+    test::temp_dir tmp;
+    const auto dir = tmp.path() / "data";
+    auto [store, rec] = open_store(dir);
+    store.append(sample(1, 1));
+    store.flush();
+    fs::remove_all(dir);
+    store.append(sample(1, 2));
+    REQUIRE_THROWS_WITH(store.flush(), Catch::Contains("was deleted"));
+}
+
+TEST_CASE("store: a failed write is a storage_error, and a retry succeeds once there is room") {
+    // RLIMIT_FSIZE makes write() fail with EFBIG, even for root: a stand-in for a full disk.
+    test::temp_dir tmp;
+    const auto log = tmp.path() / "log";
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        store.append(sample(1, 1));
+        store.flush();
+        const auto size = fs::file_size(log);
+
+        rlimit saved{};
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+        auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit tight = saved;
+        tight.rlim_cur = size + 10;  // room for part of the next record only
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &tight) == 0);
+        store.append(put(1, 2, "k", std::string(100, 'v')));
+        CHECK_THROWS_AS(store.flush(), storage_error);
+        ::setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, old_handler);
+
+        CHECK(fs::file_size(log) == size);  // no partial record left behind
+        store.flush();                      // the record was kept for the retry
+        store.append(sample(1, 3));
+        store.flush();
+    }
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(rec.state.last() == position{1, 3});
+    CHECK(rec.torn_bytes == 0);
+}
+
+TEST_CASE("store: a failed compaction keeps the old files and stops the store") {
+    test::temp_dir tmp;
+    kv_state state;
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        for (std::uint64_t s = 1; s <= 20; ++s) {
+            REQUIRE(state.apply(put(1, s, name("k", s % 4), std::string(200, 'v'))));
+            store.append(put(1, s, name("k", s % 4), std::string(200, 'v')));
+        }
+        store.flush();
+
+        rlimit saved{};
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+        auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit tight = saved;
+        tight.rlim_cur = 100;  // the snapshot cannot be written
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &tight) == 0);
+        CHECK_THROWS_AS(store.maybe_compact(state, 10), storage_error);
+        ::setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, old_handler);
+
+        CHECK_FALSE(fs::exists(tmp.path() / "snapshot"));
+        CHECK_FALSE(fs::exists(tmp.path() / "snapshot.tmp"));
+        store.append(put(1, 21, "k", "v"));
+        CHECK_THROWS_WITH(store.flush(), Catch::Contains("restart"));
+    }
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(same_state(rec.state, state));
+    CHECK(rec.snapshot_position == position{});
+}
+
+TEST_CASE("store: a corrupt snapshot is a storage_error naming the file, never an empty start") {
+    test::temp_dir tmp;
+    kv_state state;
+    {
+        auto [store, rec] = open_store(tmp.path());
+        for (std::uint64_t s = 1; s <= 20; ++s) {
+            REQUIRE(state.apply(sample(1, s)));
+            store.append(sample(1, s));
+        }
+        REQUIRE(store.maybe_compact(state, 10));
+    }
+    const auto snapshot = tmp.path() / "snapshot";
+    std::string bytes = read_bytes(snapshot);
+
+    SECTION("a flipped byte in the body") {
+        bytes[bytes.size() / 2] ^= 0x40;
+        write_bytes(snapshot, bytes);
+    }
+    SECTION("cut short") { write_bytes(snapshot, bytes.substr(0, bytes.size() - 3)); }
+    SECTION("a flipped byte in the header") {
+        bytes[3] ^= 0x01;
+        write_bytes(snapshot, bytes);
+    }
+    SECTION("removed, while the log follows it") { fs::remove(snapshot); }
+    durable_store store(tmp.path(), fsync_mode::batch);
+    try {
+        (void)store.recover();
+        FAIL("recovered from a damaged snapshot");
+    } catch (const storage_error& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains(snapshot.string()));
+        CHECK_THAT(std::string(e.what()), Catch::Contains("resync"));
+    }
+}
+
+TEST_CASE("store: a corrupt meta file is a storage_error") {
+    test::temp_dir tmp;
+    {
+        auto [store, rec] = open_store(tmp.path());
+        store.save_epoch(3);
+    }
+    std::string bytes = read_bytes(tmp.path() / "meta");
+    bytes[9] ^= 0x01;
+    write_bytes(tmp.path() / "meta", bytes);
+    REQUIRE_THROWS_WITH(durable_store(tmp.path(), fsync_mode::batch), Catch::Contains("meta file"));
+}
+
+TEST_CASE("store: append+flush throughput", "[.bench]") {
+    // Not a benchmark suite: a quick figure for the design notes.
+    const std::string value(100, 'v');
+    for (const auto mode : {fsync_mode::batch, fsync_mode::never}) {
+        for (const std::size_t batch : {std::size_t(1), std::size_t(100)}) {
+            test::temp_dir tmp;
+            auto [store, rec] = open_store(tmp.path(), mode);
+            std::uint64_t seq = 0;
+            std::size_t batches = 0;
+            const auto start = std::chrono::steady_clock::now();
+            const auto budget = std::chrono::seconds(1);
+            while (std::chrono::steady_clock::now() - start < budget) {
+                for (std::size_t i = 0; i < batch; ++i) {
+                    ++seq;
+                    store.append(put(1, seq, name("key", seq % 1000), value, 1, seq));
+                }
+                store.flush();
+                ++batches;
+            }
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::printf("fsync=%-5s batch=%3zu: %9.0f changes/s, %8.0f flushes/s, %7.1f us/flush\n",
+                        mode == fsync_mode::batch ? "batch" : "never", batch, double(seq) / secs,
+                        double(batches) / secs, 1e6 * secs / double(batches));
+        }
+    }
+}
