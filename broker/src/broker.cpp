@@ -216,6 +216,18 @@ void broker::impl::sense(steady_time now) {
                 _server_lost_reported = false;
                 // A replica adopts its server's epoch, so it never raises an epoch that was already used.
                 if (server && server->epoch > _replica.epoch()) _replica.set_epoch(server->epoch);
+                // A stream that silently stopped (its session ended on the server, or libzmq reconnected
+                // under a new identity) shows as a server ahead of me while I make no progress.
+                // (Only once streaming: a large snapshot makes no visible progress until its end.)
+                if (_state != broker_state::passive || _replica.last().seq != _progress_seq) {
+                    _progress_seq = _replica.last().seq;
+                    _progress_at = now;
+                } else if (server && server->seq > _progress_seq && now - _progress_at > 2 * _options.cluster.expiry) {
+                    spdlog::warn("replication: {} is at seq {} but this replica has been stuck at {}; resyncing",
+                                 server->name, server->seq, _progress_seq);
+                    _progress_at = now;
+                    fire(fsm_event::sync_broken, now);
+                }
             }
             break;
         case broker_state::active:

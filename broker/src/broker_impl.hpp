@@ -93,7 +93,9 @@ struct broker::impl {
     steady_time _started{};
     steady_time _next_heartbeat{};
     bool _server_lost_reported = false;
-    std::uint64_t _followed_epoch = 0;  // the epoch the followed server announced when the sync started
+    std::uint64_t _followed_epoch = 0;
+    std::uint64_t _progress_seq = 0;            // a replica's last seq, and when it last moved
+    steady_time _progress_at{};  // the epoch the followed server announced when the sync started
 
     // Serving side.
     std::uint64_t _commit_seq = 0;              // highest seq acknowledged to clients

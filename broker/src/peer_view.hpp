@@ -29,6 +29,7 @@ class peer_view {
     [[nodiscard]] bool alive(std::uint32_t rank, steady_time now) const;
     [[nodiscard]] bool alive(const std::string& name, steady_time now) const;
     [[nodiscard]] const heartbeat* last(std::uint32_t rank) const;  // nullptr: never heard
+    [[nodiscard]] steady_time heard_at(std::uint32_t rank) const { return _peers.at(rank).heard_at; }
 
     // The live peer that serves (active or handing over) with the highest
     // (epoch, -rank), if any.

@@ -34,8 +34,11 @@ std::vector<std::string> replica_sessions::drop_silent(const peer_view& peers, s
                                                        std::chrono::milliseconds expiry) {
     std::vector<std::string> dropped;
     std::erase_if(_sessions, [&](const replica_session& s) {
-        // A replica that just said hello may not have been heard on the heartbeat socket yet.
+        // A replica that just said hello may not have been heard on the heartbeat socket yet, and one that
+        // missed a few heartbeats on a loaded machine is still streamed to (it does not count for acks while
+        // silent: see committable()). Only a long silence ends its session.
         if (peers.alive(s.rank, now) || now - s.opened < expiry) return false;
+        if (const heartbeat* hb = peers.last(s.rank); hb && now - peers.heard_at(s.rank) < 4 * expiry) return false;
         dropped.push_back(s.name);
         return true;
     });

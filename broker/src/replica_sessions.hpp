@@ -31,8 +31,8 @@ class replica_sessions {
                           std::uint64_t session, steady_time now = {});
     [[nodiscard]] replica_session* by_identity(const std::string& identity);
     [[nodiscard]] replica_session* by_name(const std::string& name);
-    // Forgets the sessions of replicas whose heartbeats stopped (or never came
-    // within one expiry of their hello); returns their names.
+    // Forgets the sessions of replicas silent for four expiries (or never
+    // heard within one expiry of their hello); returns their names.
     std::vector<std::string> drop_silent(const peer_view& peers, steady_time now, std::chrono::milliseconds expiry);
     void clear() { _sessions.clear(); }
 

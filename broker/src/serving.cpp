@@ -72,7 +72,12 @@ void broker::impl::handle_hello(const std::string& identity, const repl_hello& r
 }
 
 void broker::impl::handle_repl_ack(const std::string& identity, const repl_ack& r) {
-    if (replica_session* s = _sessions.by_identity(identity)) s->acked = std::max(s->acked, r.seq);
+    if (replica_session* s = _sessions.by_identity(identity)) {
+        s->acked = std::max(s->acked, r.seq);
+        return;
+    }
+    // Its session ended (a long silence, or this broker restarted): make it say hello again.
+    reply_error(identity, 0, error_code::refused, "no replication session: resync");
 }
 
 void broker::impl::handle_handover_request(const std::string& identity, const handover_request& r, steady_time now) {

@@ -6,6 +6,9 @@
 
 #include "peer_view.hpp"
 
+// GCC 12 warns falsely about assigning short literals to std::string here (-Wrestrict, GCC bug 105329).
+#pragma GCC diagnostic ignored "-Wrestrict"
+
 using namespace starbus;
 using namespace std::chrono_literals;
 

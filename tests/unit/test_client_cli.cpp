@@ -1,0 +1,212 @@
+// File: test_client_cli.cpp
+// The `starbus` tool's pure pieces: argument parsing and exit codes, the
+// `set --stdin` line format, and the status and dump renderings. The tool's
+// sources are compiled into this test directly (they are not a library).
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "../../client/cli/cli_args.cpp"
+#include "../../client/cli/cli_format.cpp"
+
+using namespace starbus;
+using namespace starbus::cli;
+
+namespace {
+
+parsed_arguments parse(std::vector<std::string> args, const char* env = nullptr) {
+    args.insert(args.begin(), "starbus");
+    return parse_arguments(args, env);
+}
+
+}  // namespace
+
+TEST_CASE("client: cli parses set, del, get and the global options") {
+    auto p = parse({"--cluster", "c.toml", "--timeout-ms", "1500", "set", "--config", "k", "a value"});
+    REQUIRE(p.run);
+    CHECK(p.run->command == "set");
+    CHECK(p.run->config);
+    CHECK(p.run->key == "k");
+    CHECK(p.run->value == "a value");
+    CHECK(p.run->timeout == std::chrono::milliseconds(1500));
+    CHECK(p.run->timeout_given);
+    CHECK(p.run->cluster_file == "c.toml");
+
+    auto d = parse({"--cluster", "c.toml", "del", "k"});
+    REQUIRE(d.run);
+    CHECK(d.run->command == "del");
+    CHECK_FALSE(d.run->config);
+    CHECK(d.run->timeout == std::chrono::milliseconds(5000));
+    CHECK_FALSE(d.run->timeout_given);
+
+    auto g = parse({"get", "k", "--cluster", "c.toml"});  // global options may follow the command
+    REQUIRE(g.run);
+    CHECK(g.run->cluster_file == "c.toml");
+}
+
+TEST_CASE("client: cli accepts empty and negative-looking values") {
+    auto p = parse({"--cluster", "c.toml", "set", "k", ""});
+    REQUIRE(p.run);
+    CHECK(p.run->value.empty());
+    auto n = parse({"--cluster", "c.toml", "set", "temp", "-5"});
+    REQUIRE(n.run);
+    CHECK(n.run->value == "-5");
+}
+
+TEST_CASE("client: cli parse errors exit 2 with one line on stderr, not CLI11's codes") {
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {},                                              // no command
+             {"--cluster", "c.toml", "frobnicate"},            // unknown command
+             {"--cluster", "c.toml", "set", "k"},              // missing VALUE
+             {"--cluster", "c.toml", "set", "a", "b", "c"},    // extra argument
+             {"--cluster", "c.toml", "set", "--stdin", "k", "v"},
+             {"--cluster", "c.toml", "get"},
+             {"--cluster", "c.toml", "get", ""},               // empty key
+             {"--cluster", "c.toml", "--timeout-ms", "soon", "status"},
+             {"--cluster", "c.toml", "sub", "t", "--count", "0"},
+             {"--bogus", "status"},
+         }) {
+        auto p = parse(args);
+        INFO(p.err);
+        CHECK_FALSE(p.run);
+        CHECK(p.exit == 2);
+        CHECK(p.err.rfind("starbus: ", 0) == 0);
+        CHECK(std::count(p.err.begin(), p.err.end(), '\n') == 1);
+    }
+}
+
+TEST_CASE("client: cli needs a cluster file, from --cluster or STARBUS_CLUSTER") {
+    auto p = parse({"status"});
+    CHECK(p.exit == 2);
+    CHECK(p.err.find("STARBUS_CLUSTER") != std::string::npos);
+    auto e = parse({"status"}, "/etc/starbus/cluster.toml");
+    REQUIRE(e.run);
+    CHECK(e.run->cluster_file == "/etc/starbus/cluster.toml");
+    auto both = parse({"--cluster", "mine.toml", "status"}, "/etc/starbus/cluster.toml");
+    REQUIRE(both.run);
+    CHECK(both.run->cluster_file == "mine.toml");
+}
+
+TEST_CASE("client: cli help exits 0 on stdout") {
+    auto p = parse({"--help"});
+    CHECK_FALSE(p.run);
+    CHECK(p.exit == 0);
+    CHECK(p.out.find("status") != std::string::npos);
+    CHECK(p.err.empty());
+    auto s = parse({"set", "--help"});
+    CHECK(s.exit == 0);
+    CHECK(s.out.find("--stdin") != std::string::npos);
+}
+
+TEST_CASE("client: cli parses dump, sub, pub and force options") {
+    auto d = parse({"--cluster", "c", "dump", "--json", "--from", "B"});
+    REQUIRE(d.run);
+    CHECK(d.run->json);
+    CHECK(d.run->from == std::optional<std::string>("B"));
+    auto s = parse({"--cluster", "c", "sub", "alarms.", "--count", "3"});
+    REQUIRE(s.run);
+    CHECK(s.run->topic == "alarms.");
+    CHECK(s.run->count == std::optional<std::uint64_t>(3));
+    auto all = parse({"--cluster", "c", "sub", ""});
+    REQUIRE(all.run);
+    CHECK(all.run->topic.empty());
+    CHECK_FALSE(all.run->count);
+    auto p = parse({"--cluster", "c", "pub", "alarms.boiler", "pressure high"});
+    REQUIRE(p.run);
+    CHECK(p.run->payload == "pressure high");
+    auto f = parse({"--cluster", "c", "force", "B"});
+    REQUIRE(f.run);
+    CHECK(f.run->name == "B");
+    auto in = parse({"--cluster", "c", "set", "--stdin", "--config"});
+    REQUIRE(in.run);
+    CHECK(in.run->from_stdin);
+    CHECK(in.run->config);
+}
+
+TEST_CASE("client: cli exit codes follow the result status") {
+    CHECK(exit_code_for(result_status::ok) == 0);
+    CHECK(exit_code_for(result_status::invalid) == 2);
+    CHECK(exit_code_for(result_status::refused) == 3);
+    CHECK(exit_code_for(result_status::not_found) == 4);
+    CHECK(exit_code_for(result_status::unreachable) == 5);
+}
+
+TEST_CASE("client: set --stdin lines split at the first space") {
+    using kv = std::pair<std::string, std::string>;
+    CHECK(parse_change_line("k v") == kv{"k", "v"});
+    CHECK(parse_change_line("k two words") == kv{"k", "two words"});
+    CHECK(parse_change_line("k ") == kv{"k", ""});
+    CHECK(parse_change_line("k  lead") == kv{"k", " lead"});
+    CHECK(parse_change_line("k v\r") == kv{"k", "v"});
+    CHECK_FALSE(parse_change_line("novalue"));
+    CHECK_FALSE(parse_change_line(" v"));
+    CHECK_FALSE(parse_change_line(""));
+}
+
+TEST_CASE("client: status renders as an aligned table and as JSON") {
+    broker_status a;
+    a.name = "A";
+    a.rank = 0;
+    a.reachable = true;
+    a.state = broker_state::active;
+    a.role = "active";
+    a.epoch = 3;
+    a.seq = 1024;
+    a.clients = 2;
+    a.server = "A";
+    broker_status b;
+    b.name = "Bravo";
+    b.rank = 1;
+    b.role = "down";
+    b.note = "no answer within 5000 ms";
+    const std::string text = render_status_text({a, b});
+    CHECK(text.rfind("NAME", 0) == 0);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+    // Aligned: ROLE starts at the same column in every line.
+    const auto header_role = text.find("ROLE");
+    const auto line2 = text.find('\n') + 1;
+    CHECK(text.find("active", line2) - line2 == header_role);
+
+    auto j = nlohmann::json::parse(render_status_json({a, b}));
+    REQUIRE(j.is_array());
+    REQUIRE(j.size() == 2);
+    CHECK(j[0]["name"] == "A");
+    CHECK(j[0]["rank"] == 0);
+    CHECK(j[0]["role"] == "active");
+    CHECK(j[0]["epoch"] == 3);
+    CHECK(j[0]["seq"] == 1024);
+    CHECK(j[0]["pending"] == 0);
+    CHECK(j[0]["clients"] == 2);
+    CHECK(j[0]["state"] == "active");
+    CHECK(j[1]["role"] == "down");
+    CHECK(j[1]["reachable"] == false);
+}
+
+TEST_CASE("client: dump renders sorted KEY VALUE lines and JSON") {
+    change z;
+    z.key = "zeta";
+    z.value = "last";
+    z.seq = 1;
+    change a;
+    a.key = "alpha";
+    a.value = "first one";
+    a.cls = change_class::config;
+    a.seq = 2;
+    CHECK(render_dump_text({z, a}) == "alpha first one\nzeta last\n");
+    dump_result d;
+    d.position = {2, 2};
+    d.entries = {z, a};
+    d.entries.push_back(change{});
+    d.entries.back().key = "bin";
+    d.entries.back().value = std::string("\xff\xfe", 2);  // not UTF-8: must not throw
+    auto j = nlohmann::json::parse(render_dump_json(d));
+    CHECK(j["epoch"] == 2);
+    CHECK(j["seq"] == 2);
+    REQUIRE(j["entries"].size() == 3);
+    CHECK(j["entries"][0]["key"] == "alpha");
+    CHECK(j["entries"][0]["class"] == "config");
+    CHECK(j["entries"][0]["seq"] == 2);
+    CHECK(j["entries"][2]["key"] == "zeta");
+    CHECK(j["entries"][2]["class"] == "operational");
+    CHECK(j["entries"][2]["value"] == "last");
+}
