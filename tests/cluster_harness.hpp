@@ -21,6 +21,15 @@
 #error "STARBUS_BIN_DIR must name the directory holding starbus-broker and starbus"
 #endif
 
+// REQUIRE that prints every broker's log tail when it fails (INFO would
+// capture the logs when declared, before anything happened).
+#define REQUIRE_WITH_LOGS(cluster, expr)        \
+    do {                                        \
+        const bool ok_ = (expr);                \
+        if (!ok_) FAIL_CHECK((cluster).logs()); \
+        REQUIRE(ok_);                           \
+    } while (0)
+
 namespace starbus::test {
 
 class test_cluster {

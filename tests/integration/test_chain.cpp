@@ -13,13 +13,6 @@ using namespace std::chrono_literals;
 using starbus::test::test_cluster;
 using starbus::test::wait_until;
 
-// REQUIRE that prints the brokers' logs when it fails (INFO would capture them too early).
-#define REQUIRE_WITH_LOGS(cluster, expr)              \
-    do {                                              \
-        const bool ok_ = (expr);                      \
-        if (!ok_) FAIL_CHECK((cluster).logs());       \
-        REQUIRE(ok_);                                 \
-    } while (0)
 
 namespace {
 

@@ -17,13 +17,6 @@ using starbus::test::wait_until;
 
 namespace {
 
-#define REQUIRE_WITH_LOGS(cluster, expr)        \
-    do {                                        \
-        const bool ok_ = (expr);                \
-        if (!ok_) FAIL_CHECK((cluster).logs()); \
-        REQUIRE(ok_);                           \
-    } while (0)
-
 starbus::client_options options_for(test_cluster& c) {
     starbus::client_options o;
     o.cluster = starbus::load_cluster_file(c.cluster_file());
