@@ -13,7 +13,6 @@ using namespace std::chrono_literals;
 using starbus::test::test_cluster;
 using starbus::test::wait_until;
 
-
 namespace {
 
 // Writes `count` keys prefix.0 .. prefix.N-1 through one `set --stdin`
