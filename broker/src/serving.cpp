@@ -14,10 +14,8 @@ void broker::impl::handle_set(const std::string& identity, const set_request& r,
     if (r.cls == change_class::config && _me.rank != 0) {
         const std::string primary = _options.cluster.primary().name;
         reply_error(identity, r.request_id, error_code::config_refused,
-                    "configuration changes are accepted only while the primary configuration server " + primary +
-                        " serves; " + _me.name + " serves now (" + primary +
-                        " is down). Operational changes are accepted; retry this change once " + primary +
-                        " is back");
+                    "configuration changes need the primary " + primary + ", which is down (" + _me.name +
+                        " serves and accepts operational changes only): retry once " + primary + " is back");
         return;
     }
     // A retry of a request already applied (here or by a previous server) is answered, not applied again.

@@ -6,8 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../../client/cli/cli_args.cpp"
-#include "../../client/cli/cli_format.cpp"
+#include "cli.hpp"
 
 using namespace starbus;
 using namespace starbus::cli;

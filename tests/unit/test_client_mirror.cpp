@@ -3,7 +3,7 @@
 // batches in seq order, gaps (docs/protocol.md "SNAPSHOT", "CHANGES").
 #include <catch2/catch.hpp>
 
-#include <starbus/client/state_mirror.hpp>
+#include "state_mirror.hpp"
 
 using namespace starbus;
 using starbus::client_detail::state_mirror;

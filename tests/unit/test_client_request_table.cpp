@@ -3,7 +3,7 @@
 // retry_later, deadlines, window and in-order delivery.
 #include <catch2/catch.hpp>
 
-#include <starbus/client/request_table.hpp>
+#include "request_table.hpp"
 
 using namespace starbus;
 using namespace starbus::client_detail;

@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include <starbus/client/broker_walk.hpp>
+#include "broker_walk.hpp"
 
 using starbus::client_detail::backoff;
 using starbus::client_detail::broker_walk;

@@ -1,0 +1,92 @@
+// File: cli.hpp
+// The `starbus` command-line tool, split into testable pieces: argument
+// parsing (CLI11) into an invocation, the text and JSON renderings, the
+// `set --stdin` line format, and the exit codes. The commands themselves
+// (cli_commands.cpp) talk to the cluster through starbus::client.
+//
+//   starbus --cluster FILE [--timeout-ms N] COMMAND ...
+//   exit codes: 0 ok, 2 usage or bad input, 3 refused, 4 not found,
+//               5 no broker reachable in time
+// --timeout-ms bounds each command (default 5000 ms), with two exceptions:
+// `set --stdin` gives up when no change has been acknowledged for that long
+// (a progress deadline, so long inputs are not cut off), and `sub` runs
+// until SIGINT/SIGTERM or --count unless --timeout-ms is given explicitly,
+// in which case it exits 5 when no message arrives for that long.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <starbus/client/client_types.hpp>
+
+namespace starbus::cli {
+
+enum exit_code : int {
+    exit_ok = 0,
+    exit_usage = 2,        // bad arguments, unreadable cluster file, malformed input
+    exit_refused = 3,      // the cluster refused (configuration change without the primary, force)
+    exit_not_found = 4,    // get: no such key
+    exit_unreachable = 5,  // no broker served (or answered) in time
+};
+
+// The exit code for a request's outcome.
+[[nodiscard]] int exit_code_for(result_status s);
+
+// What the command line asked for.
+struct invocation {
+    std::string cluster_file;  // --cluster, else $STARBUS_CLUSTER
+    std::chrono::milliseconds timeout{5000};
+    bool timeout_given = false;  // --timeout-ms was on the command line
+    std::string command;         // status, set, del, get, dump, pub, sub, force
+    bool json = false;           // status, dump
+    bool config = false;         // set, del: a configuration change
+    bool from_stdin = false;     // set --stdin
+    std::string key;             // set, del, get
+    std::string value;           // set
+    std::string topic;           // pub, sub
+    std::string payload;         // pub
+    std::string name;            // force
+    std::optional<std::string> from;     // dump --from
+    std::optional<std::uint64_t> count;  // sub --count
+};
+
+// The result of parsing: an invocation to run, or an exit code with what to
+// print (help on stdout, errors on stderr).
+struct parsed_arguments {
+    std::optional<invocation> run;
+    int exit = exit_ok;
+    std::string out;
+    std::string err;
+};
+
+// Parses the command line (args[0] is the program name). `env_cluster` is
+// $STARBUS_CLUSTER (nullptr when unset). Usage errors exit 2, never CLI11's
+// own codes; --help exits 0.
+[[nodiscard]] parsed_arguments parse_arguments(const std::vector<std::string>& args, const char* env_cluster);
+
+// `set --stdin` input: KEY, one space, VALUE (the rest of the line, possibly
+// empty or with spaces). A trailing '\r' is dropped. nullopt when the line
+// has no space or the key is empty.
+[[nodiscard]] std::optional<std::pair<std::string, std::string>> parse_change_line(std::string_view line);
+
+// `status`: an aligned table with a header line, one row per broker in rank order.
+[[nodiscard]] std::string render_status_text(const std::vector<broker_status>& rows);
+// `status --json`: one array of objects with name, rank, role, epoch, seq,
+// pending, clients (and reachable, state, server, note).
+[[nodiscard]] std::string render_status_json(const std::vector<broker_status>& rows);
+
+// `dump`: one "KEY VALUE" line per entry, sorted by key (the `set --stdin`
+// format, so a dump can be replayed; values are printed as they are).
+[[nodiscard]] std::string render_dump_text(const std::vector<change>& entries);
+// `dump --json`: {"epoch", "seq", "entries": [{"key", "value", "class", "seq"}...]}, sorted by key.
+[[nodiscard]] std::string render_dump_json(const dump_result& d);
+
+// Runs a parsed invocation against the cluster; returns the exit code.
+[[nodiscard]] int run(const invocation& inv);
+
+}  // namespace starbus::cli

@@ -1,0 +1,129 @@
+// File: cli_args.cpp
+// The `starbus` command line (CLI11): commands, options, and the rules CLI11
+// cannot express (set needs KEY VALUE or --stdin; a cluster file is needed).
+#include "cli.hpp"
+
+#include <algorithm>
+
+#include <CLI/CLI.hpp>
+
+namespace starbus::cli {
+
+int exit_code_for(result_status s) {
+    switch (s) {
+        case result_status::ok: return exit_ok;
+        case result_status::refused: return exit_refused;
+        case result_status::not_found: return exit_not_found;
+        case result_status::unreachable: return exit_unreachable;
+        case result_status::invalid: return exit_usage;
+    }
+    return exit_usage;
+}
+
+namespace {
+
+parsed_arguments usage_error(std::string message) {
+    parsed_arguments p;
+    p.exit = exit_usage;
+    p.err = "starbus: " + std::move(message) + " (run starbus --help for usage)\n";
+    return p;
+}
+
+}  // namespace
+
+parsed_arguments parse_arguments(const std::vector<std::string>& args, const char* env_cluster) {
+    invocation inv;
+    std::int64_t timeout_ms = 5000;
+    std::uint64_t count = 0;
+
+    CLI::App app{"starbus: talk to a starbus cluster (high-availability message bus for ZeroMQ)", "starbus"};
+    app.footer(
+        "Exit codes: 0 ok, 2 usage or bad input, 3 refused, 4 not found, 5 no broker reachable in time.\n"
+        "Without --cluster, the file named by $STARBUS_CLUSTER is used.");
+    app.add_option("--cluster", inv.cluster_file, "cluster file (TOML): the brokers in rank order")
+        ->option_text("FILE");
+    auto* timeout_opt = app.add_option("--timeout-ms", timeout_ms, "give up after this many milliseconds (default 5000)")
+                            ->check(CLI::Range(std::int64_t{1}, std::int64_t{24} * 3600 * 1000))
+                            ->option_text("N");
+    app.require_subcommand(1);
+    app.fallthrough();  // global options may also follow the command
+
+    auto* status = app.add_subcommand("status", "every broker in rank order: role, epoch, sequence, clients");
+    status->add_flag("--json", inv.json, "one JSON array");
+
+    auto* set = app.add_subcommand("set", "set KEY VALUE (acknowledged: exit 0); --stdin: KEY VALUE lines");
+    set->add_flag("--config", inv.config, "a configuration change (needs the primary to serve)");
+    set->add_flag("--stdin", inv.from_stdin, "read KEY VALUE lines from stdin; print \"ok KEY\" per change");
+    auto* set_key = set->add_option("key", inv.key, "KEY");
+    auto* set_value = set->add_option("value", inv.value, "VALUE (may be empty: \"\")");
+
+    auto* del = app.add_subcommand("del", "remove KEY");
+    del->add_flag("--config", inv.config, "a configuration change (needs the primary to serve)");
+    del->add_option("key", inv.key, "KEY")->required();
+
+    auto* get = app.add_subcommand("get", "print KEY's value (exit 4 when absent)");
+    get->add_option("key", inv.key, "KEY")->required();
+
+    auto* dump = app.add_subcommand("dump", "the whole state, one KEY VALUE line per entry, sorted by key");
+    dump->add_flag("--json", inv.json, "one JSON object {epoch, seq, entries}");
+    dump->add_option("--from", inv.from, "broker NAME's replica instead of the serving broker's state")
+        ->option_text("NAME");
+
+    auto* pub = app.add_subcommand("pub", "publish MESSAGE on TOPIC (acknowledged: exit 0)");
+    pub->add_option("topic", inv.topic, "TOPIC")->required();
+    pub->add_option("message", inv.payload, "MESSAGE")->required();
+
+    auto* sub = app.add_subcommand("sub",
+                                   "print \"TOPIC MESSAGE\" for every message whose topic starts with TOPIC, until "
+                                   "SIGINT/SIGTERM or --count; with an explicit --timeout-ms, exit 5 when no "
+                                   "message arrives for that long");
+    sub->add_option("topic", inv.topic, "TOPIC prefix (\"\" for all)")->required();
+    sub->add_option("--count", count, "exit after N messages")->check(CLI::PositiveNumber)->option_text("N");
+
+    auto* force = app.add_subcommand("force", "make broker NAME serve although it may miss acknowledged changes");
+    force->add_option("name", inv.name, "NAME")->required();
+
+    std::vector<const char*> argv;
+    argv.reserve(args.size());
+    for (const auto& a : args) argv.push_back(a.c_str());
+    try {
+        app.parse(static_cast<int>(argv.size()), argv.data());
+    } catch (const CLI::CallForHelp&) {
+        parsed_arguments p;
+        const CLI::App* which = &app;
+        for (const auto* s : app.get_subcommands())
+            if (s->parsed()) which = s;
+        p.out = which->help();
+        return p;
+    } catch (const CLI::CallForAllHelp&) {
+        parsed_arguments p;
+        p.out = app.help("", CLI::AppFormatMode::All);
+        return p;
+    } catch (const CLI::ParseError& e) {
+        return usage_error(e.what());
+    }
+
+    inv.command = app.get_subcommands().front()->get_name();
+    inv.timeout = std::chrono::milliseconds(timeout_ms);
+    inv.timeout_given = timeout_opt->count() > 0;
+    if (sub->parsed() && sub->get_option("--count")->count() > 0) inv.count = count;
+
+    if (set->parsed()) {
+        const bool has_key = set_key->count() > 0, has_value = set_value->count() > 0;
+        if (inv.from_stdin && (has_key || has_value)) return usage_error("set --stdin takes no KEY VALUE arguments");
+        if (!inv.from_stdin && !(has_key && has_value)) return usage_error("set needs KEY and VALUE (or --stdin)");
+    }
+    if ((set->parsed() && !inv.from_stdin) || del->parsed() || get->parsed())
+        if (inv.key.empty()) return usage_error("the key is empty");
+    if (pub->parsed() && inv.topic.empty()) return usage_error("the topic is empty");
+
+    if (inv.cluster_file.empty() && env_cluster && *env_cluster) inv.cluster_file = env_cluster;
+    if (inv.cluster_file.empty())
+        return usage_error("no cluster file: pass --cluster FILE or set STARBUS_CLUSTER to its path");
+
+    parsed_arguments p;
+    p.run = std::move(inv);
+    return p;
+}
+
+}  // namespace starbus::cli

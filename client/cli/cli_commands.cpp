@@ -1,0 +1,240 @@
+// File: cli_commands.cpp
+// The `starbus` commands: each runs over one starbus::client and maps its
+// outcome to an exit code and one line on stderr that says what to do next.
+#include "cli.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+
+#include <starbus/client/client.hpp>
+
+namespace starbus::cli {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// What a signal handler may touch: `sub` stops on SIGINT/SIGTERM.
+volatile std::sig_atomic_t stop_signal = 0;
+extern "C" void on_stop_signal(int) { stop_signal = 1; }
+
+void install_stop_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: a blocked poll returns at once
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+void write_out(std::string_view s) {
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fflush(stdout);
+}
+
+void error_line(const std::string& s) { std::cerr << "starbus: " << s << std::endl; }
+
+std::string millis(milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+// One line on stderr for a failed request, and its exit code.
+int report_failure(const invocation& inv, const std::string& what, const result& r) {
+    switch (r.status) {
+        case result_status::ok: return exit_ok;
+        case result_status::refused:
+            // The broker's text says why and what to do; the primary is named in case it does not.
+            error_line(what + " refused: " + r.message + (r.primary.empty() ? "" : " (primary: " + r.primary + ")"));
+            break;
+        case result_status::not_found: error_line(r.message); break;
+        case result_status::unreachable:
+            error_line(what + " failed within " + millis(inv.timeout) + ": " + r.message +
+                       "; check that the brokers of " + inv.cluster_file + " run (starbus status)");
+            break;
+        case result_status::invalid: error_line(what + " is invalid: " + r.message); break;
+    }
+    return exit_code_for(r.status);
+}
+
+int cmd_status(const invocation& inv, client& c) {
+    const auto rows = c.status_all(inv.timeout);
+    write_out(inv.json ? render_status_json(rows) : render_status_text(rows));
+    for (const auto& r : rows)
+        if (r.reachable) return exit_ok;
+    error_line("no broker answered within " + millis(inv.timeout) + ": start them, or check the endpoints in " +
+               inv.cluster_file);
+    return exit_unreachable;
+}
+
+int cmd_change(const invocation& inv, client& c, change_op op) {
+    const auto cls = inv.config ? change_class::config : change_class::operational;
+    const result r = op == change_op::put ? c.set(inv.key, inv.value, cls, inv.timeout)
+                                          : c.erase(inv.key, cls, inv.timeout);
+    return report_failure(inv, std::string(inv.config ? "configuration " : "") + "change of \"" + inv.key + "\"", r);
+}
+
+// set --stdin: pipelined over one session; "ok KEY" per change in input
+// order; gives up when no change is acknowledged for --timeout-ms.
+int cmd_set_stdin(const invocation& inv, client& c) {
+    const auto cls = inv.config ? change_class::config : change_class::operational;
+    const std::size_t window = client_options{}.window;
+    struct failure {
+        std::size_t line;
+        std::string key;
+        result r;
+    };
+    std::optional<failure> first_failure;
+    std::optional<std::size_t> malformed_line;
+    std::size_t line_no = 0, outstanding = 0;
+    bool input_done = false;
+    std::string buffer;
+    auto last_progress = clock::now();
+
+    auto submit_line = [&](std::string_view line) {
+        ++line_no;
+        if (line.empty() || line == "\r") return;  // blank lines are skipped
+        auto kv = parse_change_line(line);
+        if (!kv) {
+            malformed_line = line_no;
+            input_done = true;
+            return;
+        }
+        ++outstanding;
+        const std::size_t n = line_no;
+        std::string key = kv->first;
+        change_request ch{change_op::put, cls, std::move(kv->first), std::move(kv->second)};
+        // No deadline per change: the progress watchdog below bounds the wait.
+        c.submit(ch, deadline::never(), [&, n, key](const result& r) {
+            --outstanding;
+            last_progress = clock::now();
+            if (r.ok()) {
+                write_out("ok " + key + "\n");
+                return;
+            }
+            error_line("line " + std::to_string(n) + " (\"" + key + "\"): " + std::string(to_string(r.status)) + ": " +
+                       r.message + (r.primary.empty() ? "" : " (primary: " + r.primary + ")"));
+            if (!first_failure) first_failure = failure{n, key, r};
+            input_done = true;  // stop reading; finish what is in flight
+        });
+    };
+
+    char chunk[65536];
+    while (!input_done || outstanding > 0) {
+        const bool want_input = !input_done && c.in_flight() < window;
+        const bool readable = c.poll(milliseconds(100), want_input ? STDIN_FILENO : -1);
+        if (want_input && readable && !input_done) {
+            const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+            if (n > 0) {
+                buffer.append(chunk, static_cast<std::size_t>(n));
+                std::size_t start = 0;
+                for (auto nl = buffer.find('\n'); nl != std::string::npos && !input_done; nl = buffer.find('\n', start)) {
+                    submit_line(std::string_view(buffer).substr(start, nl - start));
+                    start = nl + 1;
+                }
+                buffer.erase(0, start);
+            } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                if (!buffer.empty() && !input_done) submit_line(buffer);  // last line without a newline
+                buffer.clear();
+                input_done = true;
+            }
+        }
+        if (outstanding == 0) last_progress = clock::now();
+        if (outstanding > 0 && clock::now() - last_progress > inv.timeout) {
+            std::string why = c.last_trouble();
+            error_line("no change acknowledged for " + millis(inv.timeout) + " (" + std::to_string(outstanding) +
+                       " outstanding, they may still be applied)" + (why.empty() ? "" : ": last: " + why) +
+                       "; check the brokers (starbus status)");
+            return exit_unreachable;
+        }
+    }
+    if (first_failure) return exit_code_for(first_failure->r.status);
+    if (malformed_line) {
+        error_line("line " + std::to_string(*malformed_line) +
+                   ": malformed: expected KEY VALUE (a key, one space, the value); the lines before it were applied");
+        return exit_usage;
+    }
+    return exit_ok;
+}
+
+int cmd_get(const invocation& inv, client& c) {
+    const get_result r = c.get(inv.key, inv.timeout);
+    if (r.ok()) {
+        write_out(r.value + "\n");
+        return exit_ok;
+    }
+    if (r.status == result_status::not_found) {
+        error_line("key \"" + inv.key + "\" not found (starbus dump lists every key)");
+        return exit_not_found;
+    }
+    return report_failure(inv, "get \"" + inv.key + "\"", r);
+}
+
+int cmd_dump(const invocation& inv, client& c) {
+    const dump_result r = c.dump(inv.timeout, inv.from);
+    if (!r.ok()) return report_failure(inv, "dump" + (inv.from ? " from " + *inv.from : std::string()), r);
+    write_out(inv.json ? render_dump_json(r) : render_dump_text(r.entries));
+    return exit_ok;
+}
+
+int cmd_pub(const invocation& inv, client& c) {
+    return report_failure(inv, "publish on \"" + inv.topic + "\"", c.publish(inv.topic, inv.payload, inv.timeout));
+}
+
+int cmd_sub(const invocation& inv, client& c) {
+    install_stop_handlers();
+    c.subscribe(inv.topic);
+    std::uint64_t received = 0;
+    auto last_message = clock::now();
+    while (!stop_signal) {
+        if (auto m = c.next_message(milliseconds(100))) {
+            write_out(m->topic + " " + m->payload + "\n");
+            last_message = clock::now();
+            if (inv.count && ++received >= *inv.count) return exit_ok;
+            continue;
+        }
+        // Only an explicit --timeout-ms limits how long sub waits for a message.
+        if (inv.timeout_given && clock::now() - last_message > inv.timeout) {
+            std::string why = c.last_trouble();
+            error_line("no message on \"" + inv.topic + "\" within " + millis(inv.timeout) +
+                       (why.empty() ? "" : " (last: " + why + ")") + "; is anyone publishing? (starbus status)");
+            return exit_unreachable;
+        }
+    }
+    return exit_ok;
+}
+
+int cmd_force(const invocation& inv, client& c) {
+    const result r = c.force(inv.name, inv.timeout);
+    if (r.ok()) {
+        write_out(inv.name + " serves\n");
+        return exit_ok;
+    }
+    return report_failure(inv, "force " + inv.name, r);
+}
+
+}  // namespace
+
+int run(const invocation& inv) {
+    client_options opts;
+    try {
+        opts.cluster = load_cluster_file(inv.cluster_file);
+    } catch (const config_error& e) {
+        error_line(e.what());
+        return exit_usage;
+    }
+    client c(opts);
+    if (inv.command == "status") return cmd_status(inv, c);
+    if (inv.command == "set") return inv.from_stdin ? cmd_set_stdin(inv, c) : cmd_change(inv, c, change_op::put);
+    if (inv.command == "del") return cmd_change(inv, c, change_op::erase);
+    if (inv.command == "get") return cmd_get(inv, c);
+    if (inv.command == "dump") return cmd_dump(inv, c);
+    if (inv.command == "pub") return cmd_pub(inv, c);
+    if (inv.command == "sub") return cmd_sub(inv, c);
+    if (inv.command == "force") return cmd_force(inv, c);
+    error_line("unknown command " + inv.command);
+    return exit_usage;
+}
+
+}  // namespace starbus::cli

@@ -1,0 +1,99 @@
+// File: cli_format.cpp
+// What `starbus` prints: the status table and JSON, the dump lines and JSON,
+// and the `set --stdin` line format it reads.
+#include "cli.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <nlohmann/json.hpp>
+
+namespace starbus::cli {
+namespace {
+
+// Binary or non-UTF-8 keys and values must not make the JSON writer throw.
+std::string to_text(const nlohmann::json& j) {
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> parse_change_line(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const auto space = line.find(' ');
+    if (space == std::string_view::npos || space == 0) return std::nullopt;
+    return std::make_pair(std::string(line.substr(0, space)), std::string(line.substr(space + 1)));
+}
+
+std::string render_status_text(const std::vector<broker_status>& rows) {
+    constexpr std::size_t columns = 10;
+    std::vector<std::array<std::string, columns>> table;
+    table.push_back({"NAME", "RANK", "ROLE", "STATE", "EPOCH", "SEQ", "PENDING", "CLIENTS", "SERVER", "NOTE"});
+    for (const auto& r : rows) {
+        if (r.reachable) {
+            table.push_back({r.name, std::to_string(r.rank), r.role, std::string(to_string(r.state)),
+                             std::to_string(r.epoch), std::to_string(r.seq), std::to_string(r.pending),
+                             std::to_string(r.clients), r.server.empty() ? "-" : r.server, r.note});
+        } else {
+            table.push_back({r.name, std::to_string(r.rank), r.role, "-", "-", "-", "-", "-", "-", r.note});
+        }
+    }
+    std::array<std::size_t, columns> width{};
+    for (const auto& row : table)
+        for (std::size_t c = 0; c < columns; ++c) width[c] = std::max(width[c], row[c].size());
+    std::string out;
+    for (const auto& row : table) {
+        std::string line;
+        for (std::size_t c = 0; c < columns; ++c) {
+            line += row[c];
+            if (c + 1 < columns) line += std::string(width[c] - row[c].size() + 2, ' ');
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out += line + "\n";
+    }
+    return out;
+}
+
+std::string render_status_json(const std::vector<broker_status>& rows) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const auto& r : rows) {
+        array.push_back({
+            {"name", r.name},
+            {"rank", r.rank},
+            {"role", r.role},
+            {"epoch", r.epoch},
+            {"seq", r.seq},
+            {"pending", r.pending},
+            {"clients", r.clients},
+            {"reachable", r.reachable},
+            {"state", r.reachable ? std::string(to_string(r.state)) : std::string("down")},
+            {"server", r.server},
+            {"note", r.note},
+        });
+    }
+    return to_text(array);
+}
+
+std::string render_dump_text(const std::vector<change>& entries) {
+    std::vector<const change*> sorted;
+    sorted.reserve(entries.size());
+    for (const auto& e : entries) sorted.push_back(&e);
+    std::sort(sorted.begin(), sorted.end(), [](const change* a, const change* b) { return a->key < b->key; });
+    std::string out;
+    for (const auto* e : sorted) out += e->key + " " + e->value + "\n";
+    return out;
+}
+
+std::string render_dump_json(const dump_result& d) {
+    std::vector<const change*> sorted;
+    sorted.reserve(d.entries.size());
+    for (const auto& e : d.entries) sorted.push_back(&e);
+    std::sort(sorted.begin(), sorted.end(), [](const change* a, const change* b) { return a->key < b->key; });
+    nlohmann::json entries = nlohmann::json::array();
+    for (const auto* e : sorted)
+        entries.push_back({{"key", e->key}, {"value", e->value}, {"class", std::string(to_string(e->cls))}, {"seq", e->seq}});
+    nlohmann::json root = {{"epoch", d.position.epoch}, {"seq", d.position.seq}, {"entries", std::move(entries)}};
+    return to_text(root);
+}
+
+}  // namespace starbus::cli

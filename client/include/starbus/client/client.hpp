@@ -1,0 +1,160 @@
+// File: client.hpp
+// starbus::client, the application's handle on a starbus cluster: changes
+// to the replicated key/value state, reads, bus publish/subscribe, an
+// optional local mirror of the state, and the operator requests (status of
+// every broker, dump, force).
+//
+// Behaviour (docs/design-brief.md "Client"): the Lazy Pirate pattern over a
+// DEALER to the serving broker, pipelined. Every request carries an
+// increasing request_id and this client's random client_id; when the server
+// stays silent for the attempt timeout, or says it does not serve, the client
+// moves to the next broker in rank order (or straight to the one named as
+// server) and re-sends every unacknowledged request unchanged; the cluster
+// dedupes them. After a full pass with nobody serving it pauses (jittered,
+// 20 ms growing to 200 ms) and walks again, until the operation's deadline.
+//
+// Threading: there is no background thread. The client does its work
+// (answering to the server's liveness checks, following failovers, receiving
+// bus messages and mirror updates) only inside the calls the application
+// makes; every call that waits services all of it, and poll() exists for an
+// application that has nothing else to ask. Use one client object from one
+// thread at a time (or give each thread its own client). Callbacks
+// (on_event, completions) run on the calling thread, inside a call of the
+// application, never re-entrantly: a callback that calls back into the client
+// is fine, but the callbacks that become due meanwhile run after it returns.
+//
+// Usage:
+//   starbus::client_options opts;
+//   opts.cluster = starbus::load_cluster_file("cluster.toml");
+//   starbus::client c(opts);
+//   c.on_event([](const starbus::client_event& e) { std::cout << starbus::describe(e) << "\n"; });
+//   auto r = c.set("valve.1", "open", starbus::change_class::operational, std::chrono::seconds(5));
+//   if (!r.ok()) std::cerr << r.message << "\n";
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <starbus/client/client_options.hpp>
+#include <starbus/client/client_types.hpp>
+#include <starbus/common/cluster_config.hpp>
+#include <starbus/common/kv_state.hpp>
+
+namespace starbus {
+
+class client {
+  public:
+    using event_handler = std::function<void(const client_event&)>;
+    using completion = std::function<void(const result&)>;
+    using indexed_completion = std::function<void(std::size_t index, const result&)>;
+
+    // Does no network I/O yet: the client connects on its first request,
+    // subscription or poll (with mirror_state). Throws config_error when the
+    // cluster lists no brokers.
+    explicit client(client_options options);
+    ~client();
+    client(client&&) noexcept;
+    client& operator=(client&&) noexcept;
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    // Called for every event (server_changed, server_lost, synchronised,
+    // change_refused), on the application's thread, inside its calls.
+    void on_event(event_handler handler);
+
+    // ---- changes to the replicated state ----
+    // Puts key = value. ok once the server acknowledged it (stored and
+    // replicated per the cluster's ack rule); refused for a configuration
+    // change while the primary does not serve (message says why, primary
+    // names it); unreachable when no broker served before the deadline.
+    [[nodiscard]] result set(std::string_view key, std::string_view value, change_class cls, deadline d);
+    // Removes key (acknowledged like set; removing an absent key is ok).
+    [[nodiscard]] result erase(std::string_view key, change_class cls, deadline d);
+    // One change, put or erase.
+    [[nodiscard]] result apply(const change_request& c, deadline d);
+    // Many changes, pipelined (up to the window in flight). on_result (may be
+    // empty) is called once per change, in the order of `changes`. Returns ok
+    // when every change was acknowledged, else the first failure.
+    [[nodiscard]] result set_many(const std::vector<change_request>& changes, deadline d,
+                                  const indexed_completion& on_result = {});
+    // Submits one change without waiting for it; on_done (may be empty) is
+    // called when it finished, completions of submit() and publish_async()
+    // in the order of submission. Waits (servicing) only while the window
+    // is full. Wait for them with flush().
+    void submit(const change_request& c, deadline d, completion on_done = {});
+
+    // ---- reads ----
+    // The server's current value of key: ok with value, or not_found.
+    [[nodiscard]] get_result get(std::string_view key, deadline d);
+
+    // ---- the bus ----
+    // Publishes payload on topic: ok once the server took it (delivery to
+    // subscribers is best effort, ZeroMQ PUB/SUB).
+    [[nodiscard]] result publish(std::string_view topic, std::string_view payload, deadline d);
+    // Publishes without waiting (pipelined, like submit()).
+    void publish_async(std::string_view topic, std::string_view payload, deadline d, completion on_done = {});
+    // Waits until every submit()/publish_async() finished and their
+    // completions ran. ok when all succeeded since the last flush, else the
+    // first failure; unreachable when some are still outstanding at the deadline.
+    [[nodiscard]] result flush(deadline d);
+
+    // Receive bus messages whose topic starts with prefix ("" for all),
+    // from whichever broker serves (re-subscribed after every failover).
+    void subscribe(std::string_view prefix);
+    void unsubscribe(std::string_view prefix);
+    // The next bus message received, waiting (servicing) up to timeout.
+    [[nodiscard]] std::optional<bus_message> next_message(std::chrono::milliseconds timeout);
+    // Bus messages dropped because more than max_queued_messages waited.
+    [[nodiscard]] std::uint64_t dropped_messages() const;
+
+    // ---- the mirror (client_options::mirror_state) ----
+    // The local copy of the replicated state, as of the last call. Empty
+    // without mirror_state.
+    [[nodiscard]] const kv_state& mirror() const;
+    // The mirror holds the server's state (synced, no gap known).
+    [[nodiscard]] bool synchronised() const;
+    // Services until synchronised() or the deadline; returns synchronised().
+    bool wait_synchronised(deadline d);
+
+    // ---- operators ----
+    // Every broker's own report, in rank order, asked in parallel; those that
+    // did not answer within timeout are reported with role "down".
+    [[nodiscard]] std::vector<broker_status> status_all(std::chrono::milliseconds timeout);
+    // The whole state (entries sorted by key and the position they were taken
+    // at) as the serving broker holds it, or as broker `from_broker`'s replica
+    // holds it (serving or not). invalid for an unknown broker name.
+    [[nodiscard]] dump_result dump(deadline d, const std::optional<std::string>& from_broker = std::nullopt);
+    // Makes broker `name` serve although it cannot prove it holds every
+    // acknowledged change (README "Forcing a broker"): ok, refused (e.g.
+    // another broker serves), unreachable or invalid (unknown name).
+    [[nodiscard]] result force(std::string_view name, deadline d);
+
+    // ---- driving ----
+    // Services the sockets for up to timeout (returns earlier when something
+    // happened: an event, a completion, a bus message) and runs the due
+    // callbacks. With watch_fd >= 0, also returns when that file descriptor
+    // is readable (e.g. stdin), and says so.
+    bool poll(std::chrono::milliseconds timeout, int watch_fd = -1);
+
+    // ---- state of the client ----
+    // The broker this client talks to and that said it serves, if any.
+    [[nodiscard]] std::optional<server_info> server() const;
+    [[nodiscard]] std::uint64_t client_id() const;
+    // Requests submitted and not yet delivered (at most options' window).
+    [[nodiscard]] std::size_t in_flight() const;
+    // Why the client last left a broker ("B did not answer within 750 ms",
+    // "C does not serve (it is syncing)"), or "" — for diagnostics.
+    [[nodiscard]] std::string last_trouble() const;
+    [[nodiscard]] const cluster_config& cluster() const;
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> _impl;
+};
+
+}  // namespace starbus

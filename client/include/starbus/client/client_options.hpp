@@ -1,0 +1,47 @@
+// File: client_options.hpp
+// What a starbus::client is configured with: the cluster and the few knobs
+// of the Lazy Pirate engine.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include <starbus/common/cluster_config.hpp>
+
+namespace starbus {
+
+struct client_options {
+    // The brokers in rank order and their heartbeat (load_cluster_file()).
+    cluster_config cluster;
+    // How long a broker may stay silent before the client moves to the next
+    // one. 0: max(250 ms, 3 heartbeats).
+    std::chrono::milliseconds attempt_timeout{0};
+    // How many requests may be outstanding at once (pipelining).
+    std::size_t window = 1000;
+    // Keep a local copy of the replicated state in step with the server
+    // (client::mirror()).
+    bool mirror_state = false;
+    // Bus messages received but not yet taken by next_message(); beyond
+    // this the oldest are dropped (client::dropped_messages()).
+    std::size_t max_queued_messages = 100000;
+    // The client's identity for deduplication. 0: random (recommended).
+    std::uint64_t client_id = 0;
+
+    // attempt_timeout with its default applied.
+    [[nodiscard]] std::chrono::milliseconds effective_attempt_timeout() const {
+        if (attempt_timeout.count() > 0) return attempt_timeout;
+        const auto three = cluster.heartbeat * 3;
+        return three > std::chrono::milliseconds(250) ? three : std::chrono::milliseconds(250);
+    }
+    // How often an idle client pings the server: every heartbeat, and at
+    // least three times per attempt timeout.
+    [[nodiscard]] std::chrono::milliseconds ping_interval() const {
+        const auto third = effective_attempt_timeout() / 3;
+        auto hb = cluster.heartbeat.count() > 0 ? cluster.heartbeat : third;
+        auto p = hb < third ? hb : third;
+        return p.count() > 0 ? p : std::chrono::milliseconds(1);
+    }
+};
+
+}  // namespace starbus

@@ -1,0 +1,155 @@
+// File: client_types.hpp
+// The vocabulary of the client library's public API: deadlines, results of
+// requests (a status every value of which is documented, never an exception
+// for an expected outcome), the events a client reports to the application,
+// bus messages and broker status rows.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <starbus/common/messages.hpp>
+#include <starbus/common/types.hpp>
+
+namespace starbus {
+
+// When an operation gives up. Built from an absolute steady_clock time or,
+// implicitly, from a duration counted from now: `c.set(k, v, cls, 2s)`.
+class deadline {
+  public:
+    using clock = std::chrono::steady_clock;
+
+    deadline(clock::time_point at) : _at(at) {}  // NOLINT: implicit on purpose
+    template <typename Rep, typename Period>
+    deadline(std::chrono::duration<Rep, Period> within)  // NOLINT: implicit on purpose
+        : _at(clock::now() + std::chrono::duration_cast<clock::duration>(within)) {}
+
+    // A deadline that never passes (the caller bounds the wait some other way).
+    [[nodiscard]] static deadline never() { return deadline(clock::time_point::max()); }
+
+    [[nodiscard]] clock::time_point at() const { return _at; }
+    [[nodiscard]] bool passed(clock::time_point now = clock::now()) const { return now >= _at; }
+
+  private:
+    clock::time_point _at;
+};
+
+// How a request ended.
+enum class result_status : std::uint8_t {
+    ok,           // done: acknowledged by the serving broker (or the value was read)
+    refused,      // the cluster refused it for good (e.g. a configuration change while the
+                  // primary does not serve, or force while another broker serves); see message
+    not_found,    // get: the key holds no value
+    unreachable,  // no broker answered as server before the deadline; a change may still be applied
+    invalid,      // the request itself is wrong (empty or oversized key/topic, unknown broker name,
+                  // or a broker said bad_request/too_large/unknown_command)
+};
+[[nodiscard]] std::string_view to_string(result_status s);
+
+// The outcome of one request.
+struct result {
+    result_status status = result_status::ok;
+    std::string message;  // empty when ok, else what happened and what to do next
+    // For changes: the position of the last change acknowledged together with
+    // this one (acks may be batched), so at or after this change's position.
+    ::starbus::position position;
+    std::string primary;  // refused configuration changes: the primary that must serve
+    std::string server;   // the broker that answered, when known
+
+    [[nodiscard]] bool ok() const { return status == result_status::ok; }
+};
+
+// The outcome of get().
+struct get_result : result {
+    std::string value;                               // meaningful when ok()
+    change_class cls = change_class::operational;    // class of the change that wrote it
+};
+
+// The outcome of dump(): the whole state as one broker holds it.
+struct dump_result : result {
+    std::string broker;           // who answered
+    std::vector<change> entries;  // current entries (op put), sorted by key; `position` is where it was taken
+};
+
+// One change for set_many() / submit().
+struct change_request {
+    change_op op = change_op::put;
+    change_class cls = change_class::operational;
+    std::string key;
+    std::string value;  // ignored for erase
+
+    [[nodiscard]] static change_request put(std::string key, std::string value,
+                                            change_class cls = change_class::operational) {
+        return {change_op::put, cls, std::move(key), std::move(value)};
+    }
+    [[nodiscard]] static change_request erase(std::string key, change_class cls = change_class::operational) {
+        return {change_op::erase, cls, std::move(key), {}};
+    }
+};
+
+// A message received on the bus.
+struct bus_message {
+    std::string topic;
+    std::string payload;
+};
+
+// Who serves, as far as a client knows.
+struct server_info {
+    std::string name;
+    std::uint64_t epoch = 0;  // the server's epoch (raised by every takeover)
+};
+
+// One row of status_all(): a broker's own report, or "down" when it did not answer.
+struct broker_status {
+    std::string name;
+    std::uint32_t rank = 0;
+    bool reachable = false;
+    std::string role;  // active, passive, syncing (role_name(state)), or down when unreachable
+    broker_state state = broker_state::starting;  // meaningful when reachable
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;      // last applied change
+    std::uint64_t pending = 0;  // changes still to sync (replica) or to acknowledge (server)
+    std::uint32_t clients = 0;  // clients the broker heard recently
+    std::string server;         // who serves, as this broker knows it
+    std::string note;           // why it does not serve, or why it is down
+};
+
+// ---- events reported to the application (client::on_event) ----
+
+// The serving broker changed: first connection, failover or failback.
+struct server_changed {
+    std::string name;
+    std::uint64_t epoch = 0;
+};
+
+// The serving broker stopped answering or stopped serving; the client is
+// looking for the new one (server_changed follows when it is found).
+struct server_lost {
+    std::string name;
+    std::string reason;
+};
+
+// The mirrored state (client_options::mirror_state) caught up with the server.
+struct synchronised {
+    std::uint64_t epoch = 0;  // position of the last change held locally
+    std::uint64_t seq = 0;
+    bool full = false;        // a full snapshot (true) or a delta (false)
+};
+
+// The cluster refused a change for good (not retried).
+struct change_refused {
+    std::string key;
+    std::string reason;   // the broker's explanation
+    std::string primary;  // configuration changes: the primary that must serve
+};
+
+using client_event = std::variant<server_changed, server_lost, synchronised, change_refused>;
+
+// One line describing an event, for logs.
+[[nodiscard]] std::string describe(const client_event& e);
+
+}  // namespace starbus

@@ -1,0 +1,337 @@
+// File: client.cpp
+// The facade (client.hpp): synchronous calls, completions and events on top
+// of the session, with callbacks run outside of any processing and never
+// re-entrantly.
+#include <starbus/client/client.hpp>
+
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <zmq.hpp>
+
+#include "probe.hpp"
+#include "session.hpp"
+
+namespace starbus {
+
+using client_detail::clock;
+
+struct client::impl {
+    explicit impl(const client_options& options) : context(1), session(context, options) {}
+
+    // Declared first: destroyed last, after every socket the session owns.
+    zmq::context_t context;
+    client_detail::session session;
+
+    event_handler on_event;
+    // Completions of asynchronous requests, by request id.
+    std::unordered_map<std::uint64_t, completion> completions;
+    // Requests a synchronous call waits for, and their results once finished.
+    std::unordered_set<std::uint64_t> waiting;
+    std::unordered_map<std::uint64_t, get_result> results;
+    // Callbacks due, in the order things happened; run by dispatch().
+    std::deque<std::function<void()>> due;
+    bool dispatching = false;
+    // Asynchronous requests not yet finished, and the first failure since the last flush().
+    std::size_t async_in_flight = 0;
+    std::optional<result> first_async_failure;
+    std::size_t async_failures = 0;
+
+    // Moves what the session produced into result slots and due callbacks.
+    // Safe at any time, also inside a callback.
+    void collect() {
+        for (auto& e : session.take_events())
+            due.emplace_back([this, ev = std::move(e)] {
+                if (on_event) on_event(ev);
+            });
+        for (auto& f : session.take_finished()) {
+            if (auto w = waiting.find(f.id); w != waiting.end()) {
+                waiting.erase(w);
+                results.emplace(f.id, std::move(f.outcome));
+                continue;
+            }
+            auto c = completions.find(f.id);
+            if (c == completions.end()) continue;
+            completion cb = std::move(c->second);
+            completions.erase(c);
+            --async_in_flight;
+            if (!f.outcome.ok()) {
+                ++async_failures;
+                if (!first_async_failure) first_async_failure = f.outcome;
+            }
+            if (cb) due.emplace_back([cb = std::move(cb), r = static_cast<result>(f.outcome)] { cb(r); });
+        }
+    }
+
+    // Runs the due callbacks, unless one is running already (it then runs
+    // them after it returns).
+    void dispatch() {
+        if (dispatching) return;
+        dispatching = true;
+        struct reset {
+            bool& flag;
+            ~reset() { flag = false; }
+        } guard{dispatching};
+        while (!due.empty()) {
+            auto call = std::move(due.front());
+            due.pop_front();
+            call();
+            collect();  // the callback may have made the client do work
+        }
+    }
+
+    void service(clock::time_point until, int fd = -1, bool* fd_ready = nullptr) {
+        const bool ready = session.service(until, fd);
+        if (fd_ready) *fd_ready = ready;
+        collect();
+        dispatch();
+    }
+
+    get_result wait_for(std::uint64_t id, deadline d) {
+        collect();
+        for (;;) {
+            if (auto it = results.find(id); it != results.end()) {
+                get_result r = std::move(it->second);
+                results.erase(it);
+                dispatch();
+                return r;
+            }
+            // The request's own deadline finishes it (unreachable) at the latest.
+            service(d.at());
+        }
+    }
+
+    // Submission of asynchronous requests: wait for room in the window first.
+    void wait_for_room(deadline d) {
+        while (session.window_full() && !d.passed()) service(d.at());
+    }
+
+    std::uint64_t track_async(std::uint64_t id, completion on_done) {
+        completions.emplace(id, std::move(on_done));
+        ++async_in_flight;
+        collect();  // invalid input finishes at once
+        return id;
+    }
+
+    const broker_info* find_broker(std::string_view name) const { return session.cluster().find(name); }
+
+    std::string known_names() const {
+        std::string s;
+        for (const auto& b : session.cluster().brokers) s += (s.empty() ? "" : ", ") + b.name;
+        return s;
+    }
+
+    client_detail::id_source ids() {
+        return [this] { return session.next_request_id(); };
+    }
+};
+
+client::client(client_options options) : _impl(std::make_unique<impl>(options)) {}
+client::~client() = default;
+client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+
+void client::on_event(event_handler handler) { _impl->on_event = std::move(handler); }
+
+result client::set(std::string_view key, std::string_view value, change_class cls, deadline d) {
+    return apply(change_request{change_op::put, cls, std::string(key), std::string(value)}, d);
+}
+
+result client::erase(std::string_view key, change_class cls, deadline d) {
+    return apply(change_request{change_op::erase, cls, std::string(key), {}}, d);
+}
+
+result client::apply(const change_request& c, deadline d) {
+    const auto id = _impl->session.submit_change(c, d.at(), false);
+    _impl->waiting.insert(id);
+    return _impl->wait_for(id, d);
+}
+
+result client::set_many(const std::vector<change_request>& changes, deadline d, const indexed_completion& on_result) {
+    // Results are taken from the slots of synchronous calls (not from the
+    // due callbacks), so that this works inside a callback too.
+    std::optional<result> first_failure;
+    std::vector<std::uint64_t> ids;
+    ids.reserve(changes.size());
+    std::size_t delivered = 0;
+    auto deliver_ready = [&] {
+        _impl->collect();
+        while (delivered < ids.size()) {
+            auto it = _impl->results.find(ids[delivered]);
+            if (it == _impl->results.end()) return;
+            const result r = std::move(it->second);
+            _impl->results.erase(it);
+            if (!r.ok() && !first_failure) {
+                first_failure = r;
+                first_failure->message =
+                    "change " + std::to_string(delivered) + " (\"" + changes[delivered].key + "\"): " + r.message;
+            }
+            if (on_result) on_result(delivered, r);
+            ++delivered;
+        }
+    };
+    for (const auto& c : changes) {
+        while (_impl->session.window_full() && !d.passed()) {
+            _impl->service(d.at());
+            deliver_ready();
+        }
+        const auto id = _impl->session.submit_change(c, d.at(), true);
+        _impl->waiting.insert(id);
+        ids.push_back(id);
+        deliver_ready();
+    }
+    // Every request finishes by its deadline at the latest.
+    while (delivered < ids.size()) {
+        _impl->service(d.at());
+        deliver_ready();
+    }
+    return first_failure ? *first_failure : result{};
+}
+
+void client::submit(const change_request& c, deadline d, completion on_done) {
+    _impl->wait_for_room(d);
+    _impl->track_async(_impl->session.submit_change(c, d.at(), true), std::move(on_done));
+    _impl->dispatch();
+}
+
+get_result client::get(std::string_view key, deadline d) {
+    const auto id = _impl->session.submit_get(key, d.at());
+    _impl->waiting.insert(id);
+    return _impl->wait_for(id, d);
+}
+
+result client::publish(std::string_view topic, std::string_view payload, deadline d) {
+    const auto id = _impl->session.submit_publish(topic, payload, d.at(), false);
+    _impl->waiting.insert(id);
+    return _impl->wait_for(id, d);
+}
+
+void client::publish_async(std::string_view topic, std::string_view payload, deadline d, completion on_done) {
+    _impl->wait_for_room(d);
+    _impl->track_async(_impl->session.submit_publish(topic, payload, d.at(), true), std::move(on_done));
+    _impl->dispatch();
+}
+
+result client::flush(deadline d) {
+    _impl->collect();
+    _impl->dispatch();
+    while (_impl->async_in_flight > 0 && !d.passed()) _impl->service(d.at());
+    result r;
+    if (_impl->async_in_flight > 0) {
+        r.status = result_status::unreachable;
+        r.message = std::to_string(_impl->async_in_flight) + " requests still unacknowledged at the deadline";
+        return r;
+    }
+    if (_impl->first_async_failure) {
+        r = *_impl->first_async_failure;
+        if (_impl->async_failures > 1)
+            r.message += " (and " + std::to_string(_impl->async_failures - 1) + " more failures)";
+    }
+    _impl->first_async_failure.reset();
+    _impl->async_failures = 0;
+    return r;
+}
+
+void client::subscribe(std::string_view prefix) { _impl->session.subscribe(std::string(prefix)); }
+
+void client::unsubscribe(std::string_view prefix) { _impl->session.unsubscribe(std::string(prefix)); }
+
+std::optional<bus_message> client::next_message(std::chrono::milliseconds timeout) {
+    const auto until = clock::now() + timeout;
+    for (;;) {
+        if (auto m = _impl->session.pop_message()) {
+            _impl->collect();
+            _impl->dispatch();
+            return m;
+        }
+        if (clock::now() >= until) {
+            _impl->service(until);  // one look at the sockets even for timeout 0
+            return _impl->session.pop_message();
+        }
+        _impl->service(until);
+    }
+}
+
+std::uint64_t client::dropped_messages() const { return _impl->session.dropped_messages(); }
+
+const kv_state& client::mirror() const { return _impl->session.mirror().state(); }
+
+bool client::synchronised() const {
+    return _impl->session.options().mirror_state && _impl->session.mirror().synchronised();
+}
+
+bool client::wait_synchronised(deadline d) {
+    if (!_impl->session.options().mirror_state) return false;
+    while (!synchronised() && !d.passed()) _impl->service(d.at());
+    return synchronised();
+}
+
+std::vector<broker_status> client::status_all(std::chrono::milliseconds timeout) {
+    return client_detail::probe_status(_impl->context, _impl->session.cluster(), _impl->ids(),
+                                       clock::now() + timeout);
+}
+
+dump_result client::dump(deadline d, const std::optional<std::string>& from_broker) {
+    const auto silence = _impl->session.options().effective_attempt_timeout();
+    if (from_broker) {
+        const broker_info* b = _impl->find_broker(*from_broker);
+        if (!b) {
+            dump_result r;
+            r.status = result_status::invalid;
+            r.message = "no broker named \"" + *from_broker + "\" in the cluster file (known: " +
+                        _impl->known_names() + ")";
+            return r;
+        }
+        return client_detail::fetch_snapshot(_impl->context, *b, false, _impl->ids(), d.at(), silence, true);
+    }
+    // From the server: let the session find it, ask it, and walk on when it
+    // turns out not to serve (or stops answering) meanwhile.
+    _impl->session.start();
+    for (;;) {
+        while (!_impl->session.server() && !d.passed()) _impl->service(d.at());
+        if (!_impl->session.server()) {
+            dump_result r;
+            r.status = result_status::unreachable;
+            r.message = "no broker reachable before the deadline";
+            if (!_impl->session.trouble().empty()) r.message += " (last: " + _impl->session.trouble() + ")";
+            return r;
+        }
+        const std::string name = _impl->session.server()->name;
+        const broker_info* b = _impl->find_broker(name);
+        dump_result r = client_detail::fetch_snapshot(_impl->context, *b, true, _impl->ids(), d.at(), silence, false);
+        if (r.ok() || r.status == result_status::invalid || d.passed()) return r;
+        _impl->session.distrust_server(r.message);
+    }
+}
+
+result client::force(std::string_view name, deadline d) {
+    const broker_info* b = _impl->find_broker(name);
+    if (!b) {
+        result r;
+        r.status = result_status::invalid;
+        r.message = "no broker named \"" + std::string(name) + "\" in the cluster file (known: " +
+                    _impl->known_names() + ")";
+        return r;
+    }
+    return client_detail::force_broker(_impl->context, *b, _impl->ids(), d.at(),
+                                       _impl->session.options().effective_attempt_timeout());
+}
+
+bool client::poll(std::chrono::milliseconds timeout, int watch_fd) {
+    bool ready = false;
+    _impl->service(clock::now() + timeout, watch_fd, &ready);
+    return ready;
+}
+
+std::optional<server_info> client::server() const { return _impl->session.server(); }
+
+std::uint64_t client::client_id() const { return _impl->session.client_id(); }
+
+std::size_t client::in_flight() const { return _impl->session.in_flight(); }
+
+std::string client::last_trouble() const { return _impl->session.trouble(); }
+
+const cluster_config& client::cluster() const { return _impl->session.cluster(); }
+
+}  // namespace starbus

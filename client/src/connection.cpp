@@ -1,0 +1,146 @@
+// File: connection.cpp
+// DEALER and SUB lifecycle, non-blocking send/receive, polling (connection.hpp).
+#include "connection.hpp"
+
+#include <cerrno>
+#include <thread>
+#include <vector>
+
+#include <starbus/common/codec.hpp>
+
+namespace starbus::client_detail {
+
+void configure_client_socket(zmq::socket_t& s) {
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::maxmsgsize, limits::max_frame_bytes);
+}
+
+int poll_items(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds timeout) {
+    if (timeout.count() < 0) timeout = std::chrono::milliseconds(0);
+    try {
+        return zmq::poll(items, count, timeout);
+    } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) return 0;  // a signal: the caller looks at its flags and comes back
+        throw;
+    }
+}
+
+connection::connection(zmq::context_t& context) : _context(context) {}
+
+void connection::open_request(const broker_info& b) {
+    close_request();
+    zmq::socket_t s(_context, zmq::socket_type::dealer);
+    configure_client_socket(s);
+    // A pipelined client keeps up to a window of requests queued: never let
+    // libzmq's default HWM be what limits it.
+    s.set(zmq::sockopt::sndhwm, 100000);
+    s.set(zmq::sockopt::rcvhwm, 100000);
+    s.connect(b.request_endpoint());
+    _dealer.emplace(std::move(s));
+    _dealer_broker = b.name;
+}
+
+void connection::close_request() {
+    _dealer.reset();  // linger 0: queued requests die with the socket
+    _dealer_broker.clear();
+}
+
+bool connection::send_request(std::string_view frame) {
+    if (!_dealer) return false;
+    try {
+        auto sent = _dealer->send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+        return sent.has_value();
+    } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) return false;
+        throw;
+    }
+}
+
+std::optional<zmq::message_t> connection::receive_request() {
+    if (!_dealer) return std::nullopt;
+    zmq::message_t m;
+    try {
+        if (!_dealer->recv(m, zmq::recv_flags::dontwait)) return std::nullopt;
+    } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) return std::nullopt;
+        throw;
+    }
+    // Replies are single frames; drop the rest of anything longer.
+    while (m.more()) {
+        zmq::message_t extra;
+        if (!_dealer->recv(extra, zmq::recv_flags::dontwait) || !extra.more()) break;
+    }
+    return m;
+}
+
+void connection::open_subscriber(const broker_info& b, const std::set<std::string>& prefixes) {
+    close_subscriber();
+    zmq::socket_t s(_context, zmq::socket_type::sub);
+    configure_client_socket(s);
+    // A mirror that misses published changes must resync: hold plenty.
+    s.set(zmq::sockopt::rcvhwm, 100000);
+    for (const auto& p : prefixes) s.set(zmq::sockopt::subscribe, p);
+    s.connect(b.publish_endpoint());
+    _sub.emplace(std::move(s));
+}
+
+void connection::close_subscriber() { _sub.reset(); }
+
+void connection::subscribe(std::string_view prefix) {
+    if (_sub) _sub->set(zmq::sockopt::subscribe, zmq::const_buffer(prefix.data(), prefix.size()));
+}
+
+void connection::unsubscribe(std::string_view prefix) {
+    if (_sub) _sub->set(zmq::sockopt::unsubscribe, zmq::const_buffer(prefix.data(), prefix.size()));
+}
+
+std::optional<connection::published> connection::receive_published() {
+    while (_sub) {
+        published p;
+        try {
+            if (!_sub->recv(p.head, zmq::recv_flags::dontwait)) return std::nullopt;
+            if (!p.head.more()) continue;  // one frame: not a starbus publication
+            // The rest of a multipart message is already here (atomic delivery).
+            (void)_sub->recv(p.body, zmq::recv_flags::dontwait);
+            if (!p.body.more()) return p;
+            // More than two frames: drain and drop.
+            zmq::message_t extra;
+            while (_sub->recv(extra, zmq::recv_flags::dontwait) && extra.more()) {
+            }
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EINTR) return std::nullopt;
+            throw;
+        }
+    }
+    return std::nullopt;
+}
+
+connection::readiness connection::wait(std::chrono::milliseconds timeout, int watch_fd) {
+    zmq::pollitem_t items[3];
+    std::size_t n = 0;
+    int dealer_at = -1, sub_at = -1, fd_at = -1;
+    if (_dealer) {
+        dealer_at = static_cast<int>(n);
+        items[n++] = {_dealer->handle(), 0, ZMQ_POLLIN, 0};
+    }
+    if (_sub) {
+        sub_at = static_cast<int>(n);
+        items[n++] = {_sub->handle(), 0, ZMQ_POLLIN, 0};
+    }
+    if (watch_fd >= 0) {
+        fd_at = static_cast<int>(n);
+        items[n++] = {nullptr, watch_fd, ZMQ_POLLIN, 0};
+    }
+    readiness r;
+    if (n == 0) {
+        if (timeout.count() > 0) std::this_thread::sleep_for(timeout);
+        return r;
+    }
+    if (poll_items(items, n, timeout) <= 0) return r;
+    r.request = dealer_at >= 0 && (items[dealer_at].revents & ZMQ_POLLIN);
+    r.subscriber = sub_at >= 0 && (items[sub_at].revents & ZMQ_POLLIN);
+    r.watched_fd = fd_at >= 0 && (items[fd_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR));
+    return r;
+}
+
+}  // namespace starbus::client_detail

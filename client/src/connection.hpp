@@ -1,0 +1,80 @@
+// File: connection.hpp
+// The sockets of a client, and nothing else: one DEALER to a broker's request
+// endpoint (P) and one SUB to the serving broker's publish endpoint (P+1).
+// Each is closed with linger 0 and reopened to move to another broker, so
+// that thousands of failovers leave no file descriptors or queued messages
+// behind (the Lazy Pirate rule: never reuse a socket that may hold a stale
+// request). A building block of starbus::client.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include <starbus/common/cluster_config.hpp>
+
+namespace starbus::client_detail {
+
+// Socket options shared by every client socket: no linger, frames over the
+// protocol limit dropped by libzmq itself.
+void configure_client_socket(zmq::socket_t& s);
+
+// Polls one set of sockets, treating EINTR (a signal) as "nothing ready".
+// Returns the number of ready items.
+int poll_items(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds timeout);
+
+class connection {
+  public:
+    explicit connection(zmq::context_t& context);
+
+    // ---- request socket (DEALER) ----
+    // Closes any previous DEALER (linger 0: what it still queued is dropped)
+    // and connects a new one to `b`'s request endpoint.
+    void open_request(const broker_info& b);
+    void close_request();
+    [[nodiscard]] bool request_open() const { return _dealer.has_value(); }
+    // The broker the DEALER is connected to ("" when closed).
+    [[nodiscard]] const std::string& request_broker() const { return _dealer_broker; }
+    // Sends one frame without blocking. False when libzmq would block (the
+    // caller keeps the request and sends it later) or no DEALER is open.
+    [[nodiscard]] bool send_request(std::string_view frame);
+    // One frame from the DEALER, if one is waiting.
+    [[nodiscard]] std::optional<zmq::message_t> receive_request();
+
+    // ---- publish socket (SUB) ----
+    // Closes any previous SUB and subscribes a new one to `b`'s publish endpoint
+    // with every prefix in `prefixes`.
+    void open_subscriber(const broker_info& b, const std::set<std::string>& prefixes);
+    void close_subscriber();
+    [[nodiscard]] bool subscriber_open() const { return _sub.has_value(); }
+    void subscribe(std::string_view prefix);
+    void unsubscribe(std::string_view prefix);
+    // One published message (two frames: prefix+topic, payload), if one is
+    // waiting. Messages with another number of frames are dropped.
+    struct published {
+        zmq::message_t head;
+        zmq::message_t body;
+    };
+    [[nodiscard]] std::optional<published> receive_published();
+
+    // ---- waiting ----
+    struct readiness {
+        bool request = false;
+        bool subscriber = false;
+        bool watched_fd = false;
+    };
+    // Waits up to `timeout` for either socket, or `watch_fd` (if >= 0) to be readable.
+    [[nodiscard]] readiness wait(std::chrono::milliseconds timeout, int watch_fd = -1);
+
+  private:
+    zmq::context_t& _context;
+    std::optional<zmq::socket_t> _dealer;
+    std::string _dealer_broker;
+    std::optional<zmq::socket_t> _sub;
+};
+
+}  // namespace starbus::client_detail

@@ -1,0 +1,112 @@
+// File: request_table.hpp
+// The client's outstanding requests (the pipelined half of the Lazy Pirate
+// client): each request is kept, encoded, until its reply arrives, so that
+// after a failover every unacknowledged request is re-sent unchanged to the
+// new server (which dedupes by client_id + request_id and answers again).
+// Replies are matched by request_id; finished requests are handed back to the
+// caller, those submitted as "ordered" strictly in the order of submission.
+// Pure: no sockets, no clock reads (times are passed in). A building block of
+// starbus::client, public so that it can be tested on its own.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <starbus/client/client_types.hpp>
+
+namespace starbus::client_detail {
+
+using clock = std::chrono::steady_clock;
+
+enum class request_kind : std::uint8_t { change, publish, get };
+
+// One request the client has submitted and not yet finished.
+struct pending_request {
+    std::uint64_t id = 0;           // request_id, increasing in submission order
+    request_kind kind = request_kind::change;
+    std::string frame;              // the encoded message, re-sent unchanged
+    clock::time_point deadline = clock::time_point::max();
+    bool ordered = false;           // delivered only after every earlier ordered request
+    std::string key;                // change: the key; publish: the topic (for messages and events)
+    bool sent = false;              // false: (re)send on the current connection
+    clock::time_point resend_at = clock::time_point::max();  // retry_later: resend then
+};
+
+// A finished request, as handed back by take_finished().
+struct finished_request {
+    std::uint64_t id = 0;
+    request_kind kind = request_kind::change;
+    bool ordered = false;
+    std::string key;
+    get_result outcome;  // for changes and publishes only the result part is meaningful
+};
+
+class request_table {
+  public:
+    // `window`: how many requests may be in flight (outstanding, or finished
+    // but held back behind an earlier ordered request) before full() says so.
+    explicit request_table(std::size_t window);
+
+    [[nodiscard]] std::size_t window() const { return _window; }
+    [[nodiscard]] bool full() const { return in_flight() >= _window; }
+    // Outstanding plus finished-but-held-back.
+    [[nodiscard]] std::size_t in_flight() const { return _pending.size() + _held.size(); }
+    [[nodiscard]] std::size_t outstanding() const { return _pending.size(); }
+    [[nodiscard]] bool idle() const { return _pending.empty() && _held.empty() && _ready.empty(); }
+
+    // Adds a request; its id must be greater than every id added before.
+    void add(pending_request r);
+    [[nodiscard]] const pending_request* find(std::uint64_t id) const;
+
+    // Finishes a request. Returns false, changing nothing, when the id is not
+    // outstanding (a duplicate reply after a resend, or not ours).
+    bool complete(std::uint64_t id, get_result outcome);
+
+    // Marks every outstanding request unsent: the connection was replaced.
+    void mark_all_unsent();
+    // The outstanding requests not yet sent on the current connection, oldest
+    // first. The caller sends them and calls mark_sent().
+    [[nodiscard]] std::vector<std::uint64_t> unsent() const;
+    void mark_sent(std::uint64_t id);
+
+    // retry_later: send the request again at `when` (on the same connection).
+    void schedule_resend(std::uint64_t id, clock::time_point when);
+    // Requests whose scheduled resend is due: they become unsent.
+    std::size_t release_due_resends(clock::time_point now);
+
+    // Finishes every outstanding request whose deadline has passed with the
+    // outcome `make_outcome` returns (status unreachable, typically; called
+    // only when something expires). Returns how many.
+    std::size_t expire(clock::time_point now, const std::function<result()>& make_outcome);
+
+    // The earliest time something here needs attention (a deadline or a resend).
+    [[nodiscard]] std::optional<clock::time_point> next_timer() const;
+
+    // Finished requests to deliver: unordered ones as they finish, ordered
+    // ones once every ordered request submitted before them has finished.
+    [[nodiscard]] std::vector<finished_request> take_finished();
+    [[nodiscard]] bool has_finished() const { return !_ready.empty(); }
+
+  private:
+    void release_ordered();
+
+    std::size_t _window;
+    std::map<std::uint64_t, pending_request> _pending;    // outstanding, by id (= submission order)
+    std::deque<std::uint64_t> _order;                     // ordered ids not yet delivered, in order
+    std::map<std::uint64_t, finished_request> _held;      // ordered, finished, waiting for earlier ones
+    std::vector<finished_request> _ready;                 // to hand back
+    std::uint64_t _last_id = 0;
+    // Cheap checks for the per-iteration calls (the window may hold thousands):
+    std::size_t _unsent_count = 0;      // outstanding with sent == false and no resend scheduled
+    std::size_t _scheduled_count = 0;   // outstanding with a resend scheduled
+    clock::time_point _min_deadline = clock::time_point::max();  // a lower bound of the deadlines
+};
+
+}  // namespace starbus::client_detail

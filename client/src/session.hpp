@@ -1,0 +1,135 @@
+// File: session.hpp
+// The engine of starbus::client: one Lazy Pirate session with the cluster.
+// It keeps a DEALER to the broker it believes serves, pings it when nothing
+// else is heard, walks the cluster (broker_walk) when the broker is silent or
+// does not serve, re-sends every outstanding request (request_table) to the
+// new server, follows the server with the SUB socket and keeps the mirrored
+// state (state_mirror) in step. Single-threaded: it only acts inside
+// service(). Results, events and bus messages are queued for the facade
+// (client.hpp), which hands them to the application outside of any
+// processing. A building block of starbus::client.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "broker_walk.hpp"
+#include <starbus/client/client_options.hpp>
+#include <starbus/client/client_types.hpp>
+#include "connection.hpp"
+#include "request_table.hpp"
+#include "state_mirror.hpp"
+
+namespace starbus::client_detail {
+
+class session {
+  public:
+    // Throws config_error when the cluster lists no brokers.
+    session(zmq::context_t& context, const client_options& options);
+
+    [[nodiscard]] std::uint64_t client_id() const { return _client_id; }
+    [[nodiscard]] const client_options& options() const { return _options; }
+    // Request ids are shared by everything this client sends (also the
+    // operator exchanges of probe.hpp), so that they increase per client.
+    [[nodiscard]] std::uint64_t next_request_id() { return ++_last_request_id; }
+
+    // ---- requests ----
+    // Each returns the request id. Invalid input (empty key, over the limit)
+    // finishes at once with status invalid. `ordered`: finished results are
+    // handed back in submission order (request_table).
+    std::uint64_t submit_change(const change_request& c, clock::time_point deadline, bool ordered);
+    std::uint64_t submit_publish(std::string_view topic, std::string_view payload, clock::time_point deadline,
+                                 bool ordered);
+    std::uint64_t submit_get(std::string_view key, clock::time_point deadline);
+    [[nodiscard]] bool window_full() const { return _table.full(); }
+    [[nodiscard]] std::size_t in_flight() const { return _table.in_flight(); }
+    [[nodiscard]] std::vector<finished_request> take_finished() { return _table.take_finished(); }
+
+    // ---- subscriptions and mirror ----
+    void subscribe(const std::string& prefix);
+    void unsubscribe(const std::string& prefix);
+    [[nodiscard]] std::optional<bus_message> pop_message();
+    [[nodiscard]] bool has_message() const { return !_messages.empty(); }
+    [[nodiscard]] std::uint64_t dropped_messages() const { return _dropped_messages; }
+    [[nodiscard]] const state_mirror& mirror() const { return _mirror; }
+
+    // ---- events ----
+    [[nodiscard]] std::deque<client_event> take_events();
+    [[nodiscard]] bool has_events() const { return !_events.empty(); }
+
+    // ---- driving ----
+    // Makes the session connect (it does so by itself on the first request,
+    // subscription or mirror; operators' tools call it to find the server).
+    void start();
+    // Services the sockets and timers until `until`, or until something is
+    // ready for the caller (a finished request, an event, a new bus message),
+    // or `watch_fd` (if >= 0) is readable. Returns whether watch_fd is readable.
+    bool service(clock::time_point until, int watch_fd = -1);
+
+    // The broker confirmed as serving on the current connection.
+    [[nodiscard]] const std::optional<server_info>& server() const { return _server; }
+    [[nodiscard]] const cluster_config& cluster() const { return _options.cluster; }
+    // Why the last broker was left ("" if none was), for error messages.
+    [[nodiscard]] const std::string& trouble() const { return _trouble; }
+    // The caller saw the current server misbehave (e.g. it refused a dump as
+    // not serving): leave it and walk on.
+    void distrust_server(const std::string& reason);
+
+  private:
+    void housekeeping(clock::time_point now);
+    void connect(clock::time_point now);
+    void leave(clock::time_point now, const std::string& reason, const std::string& hint = {});
+    void confirm(clock::time_point now, std::uint64_t epoch);
+    void announce(const server_info& s);
+    void send_ping(clock::time_point now);
+    void send_unsent();
+    void start_mirror_sync(clock::time_point now);
+    void read_requests(clock::time_point now);
+    void read_published();
+    void handle(clock::time_point now, const message& m);
+    void handle_pong(clock::time_point now, const pong& p);
+    void handle_error(clock::time_point now, const error_reply& e);
+    void handle_sync_outcome(state_mirror::outcome o);
+    std::uint64_t add_request(pending_request r, const std::string& invalid_reason);
+    [[nodiscard]] result unreachable_result() const;
+    [[nodiscard]] clock::time_point next_wake(clock::time_point now, clock::time_point until) const;
+    [[nodiscard]] const broker_info& current_broker() const;
+    [[nodiscard]] std::string current_name() const;
+
+    client_options _options;
+    std::chrono::milliseconds _attempt_timeout;
+    std::chrono::milliseconds _ping_interval;
+    std::uint64_t _client_id;
+    std::uint64_t _last_request_id = 0;
+
+    connection _conn;
+    broker_walk _walk;
+    request_table _table;
+    state_mirror _mirror;
+
+    bool _started = false;
+    clock::time_point _connect_at{};               // when closed: connect to the walk's current broker then
+    clock::time_point _last_rx{};                  // last frame from the current broker
+    clock::time_point _last_ping{};
+    clock::time_point _last_serviced{};            // end of the last wait: silence counts only while serviced
+    clock::time_point _sync_retry_at{};            // mirror: do not restart a sync before this
+    bool _confirmed = false;                       // the current connection's broker said it serves
+    std::optional<server_info> _server;            // confirmed server on the current connection
+    std::optional<server_info> _announced;         // the last server_changed emitted
+    std::string _trouble;
+
+    std::set<std::string> _prefixes;               // SUB prefixes: "B"+topic prefixes, and "K" when mirroring
+    std::deque<bus_message> _messages;
+    std::uint64_t _dropped_messages = 0;
+    bool _new_message = false;                     // a bus message arrived during this service() call
+    std::deque<client_event> _events;
+};
+
+}  // namespace starbus::client_detail

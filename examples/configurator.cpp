@@ -1,0 +1,114 @@
+// File: configurator.cpp
+// starbus example: makes configuration changes periodically (a boiler's
+// setpoint). Configuration changes are accepted only while the primary
+// serves: when it does not, the change is refused for good (not retried by
+// the library), and this program says so clearly, names the primary, and
+// tries again at the next round.
+//
+//   starbus-example-configurator --cluster cluster.toml [--key config.boiler.setpoint] [--interval-ms 2000] [--count N]
+//
+// Stops after N rounds (--count), or on SIGINT/SIGTERM, with exit status 0.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include <starbus/client/client.hpp>
+
+namespace {
+
+volatile std::sig_atomic_t stop = 0;
+extern "C" void on_signal(int) { stop = 1; }
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string now_text() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    return buf;
+}
+
+void log(const std::string& line) { std::cout << now_text() << " configurator: " << line << std::endl; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"starbus example: makes configuration changes (accepted only while the primary serves)"};
+    std::string cluster_file;
+    std::string key = "config.boiler.setpoint";
+    int interval_ms = 2000;
+    std::uint64_t count = 0;
+    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER)");
+    app.add_option("--key", key, "the configuration key to change");
+    app.add_option("--interval-ms", interval_ms, "time between changes")->check(CLI::Range(1, 3600000));
+    app.add_option("--count", count, "stop after this many rounds (0: run until SIGTERM)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    if (cluster_file.empty() && std::getenv("STARBUS_CLUSTER")) cluster_file = std::getenv("STARBUS_CLUSTER");
+    if (cluster_file.empty()) {
+        std::cerr << "configurator: pass --cluster FILE or set STARBUS_CLUSTER" << std::endl;
+        return 2;
+    }
+
+    starbus::client_options opts;
+    try {
+        opts.cluster = starbus::load_cluster_file(cluster_file);
+    } catch (const starbus::config_error& e) {
+        std::cerr << "configurator: " << e.what() << std::endl;
+        return 2;
+    }
+    install_signal_handlers();
+    starbus::client c(std::move(opts));
+    // change_refused is reported below, with the result; the other events are logged as they come.
+    c.on_event([](const starbus::client_event& e) {
+        if (!std::holds_alternative<starbus::change_refused>(e)) log(starbus::describe(e));
+    });
+
+    const auto interval = std::chrono::milliseconds(interval_ms);
+    const auto change_timeout = std::max(interval, std::chrono::milliseconds(3000));
+    auto next = std::chrono::steady_clock::now();
+    for (std::uint64_t n = 0; !stop && (count == 0 || n < count); ++n) {
+        // Setpoints cycle 55, 60 ... 75 degrees.
+        const std::string value = std::to_string(55 + 5 * static_cast<int>(n % 5));
+        const starbus::result r = c.set(key, value, starbus::change_class::config, next + change_timeout);
+        switch (r.status) {
+            case starbus::result_status::ok:
+                log("configured " + key + " = " + value + " (acknowledged by " + r.server + " at " +
+                    std::to_string(r.position.epoch) + ":" + std::to_string(r.position.seq) + ")");
+                break;
+            case starbus::result_status::refused:
+                // Final for this change: the library does not retry it. We try the next value later.
+                log("REFUSED " + key + " = " + value + " while the primary " +
+                    (r.primary.empty() ? std::string("broker") : r.primary) + " does not serve: " + r.message +
+                    " [next attempt in " + std::to_string(interval_ms) + " ms]");
+                break;
+            default:
+                log("could not configure " + key + ": " + std::string(starbus::to_string(r.status)) + ": " +
+                    r.message);
+                break;
+        }
+        next += interval;
+        while (!stop && std::chrono::steady_clock::now() < next)
+            c.poll(std::chrono::duration_cast<std::chrono::milliseconds>(next - std::chrono::steady_clock::now()));
+        if (std::chrono::steady_clock::now() > next + interval) next = std::chrono::steady_clock::now();
+    }
+    log("stopped");
+    return 0;
+}
