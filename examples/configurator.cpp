@@ -18,31 +18,11 @@
 
 #include <starbus/client/client.hpp>
 
+#include "example_support.hpp"
+
 namespace {
 
-volatile std::sig_atomic_t stop = 0;
-extern "C" void on_signal(int) { stop = 1; }
-
-void install_signal_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string now_text() {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    return buf;
-}
-
-void log(const std::string& line) { std::cout << now_text() << " configurator: " << line << std::endl; }
+void log(const std::string& line) { starbus_example::log_line("configurator", line); }
 
 }  // namespace
 
@@ -61,11 +41,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    if (cluster_file.empty() && std::getenv("STARBUS_CLUSTER")) cluster_file = std::getenv("STARBUS_CLUSTER");
-    if (cluster_file.empty()) {
-        std::cerr << "configurator: pass --cluster FILE or set STARBUS_CLUSTER" << std::endl;
-        return 2;
-    }
+    cluster_file = starbus_example::cluster_file_or_env(cluster_file, "configurator");
+    if (cluster_file.empty()) return 2;
 
     starbus::client_options opts;
     try {
@@ -74,7 +51,7 @@ int main(int argc, char** argv) {
         std::cerr << "configurator: " << e.what() << std::endl;
         return 2;
     }
-    install_signal_handlers();
+    starbus_example::install_signal_handlers();
     starbus::client c(std::move(opts));
     // change_refused is reported below, with the result; the other events are logged as they come.
     c.on_event([](const starbus::client_event& e) {
@@ -84,7 +61,7 @@ int main(int argc, char** argv) {
     const auto interval = std::chrono::milliseconds(interval_ms);
     const auto change_timeout = std::max(interval, std::chrono::milliseconds(3000));
     auto next = std::chrono::steady_clock::now();
-    for (std::uint64_t n = 0; !stop && (count == 0 || n < count); ++n) {
+    for (std::uint64_t n = 0; !starbus_example::stop && (count == 0 || n < count); ++n) {
         // Setpoints cycle 55, 60 ... 75 degrees.
         const std::string value = std::to_string(55 + 5 * static_cast<int>(n % 5));
         const starbus::result r = c.set(key, value, starbus::change_class::config, next + change_timeout);
@@ -105,7 +82,7 @@ int main(int argc, char** argv) {
                 break;
         }
         next += interval;
-        while (!stop && std::chrono::steady_clock::now() < next)
+        while (!starbus_example::stop && std::chrono::steady_clock::now() < next)
             c.poll(std::chrono::duration_cast<std::chrono::milliseconds>(next - std::chrono::steady_clock::now()));
         if (std::chrono::steady_clock::now() > next + interval) next = std::chrono::steady_clock::now();
     }

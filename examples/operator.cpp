@@ -19,31 +19,11 @@
 
 #include <starbus/client/client.hpp>
 
+#include "example_support.hpp"
+
 namespace {
 
-volatile std::sig_atomic_t stop = 0;
-extern "C" void on_signal(int) { stop = 1; }
-
-void install_signal_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string now_text() {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    return buf;
-}
-
-void log(const std::string& line) { std::cout << now_text() << " operator: " << line << std::endl; }
+void log(const std::string& line) { starbus_example::log_line("operator", line); }
 
 std::string position_text(const starbus::position& p) {
     return std::to_string(p.epoch) + ":" + std::to_string(p.seq);
@@ -68,11 +48,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    if (cluster_file.empty() && std::getenv("STARBUS_CLUSTER")) cluster_file = std::getenv("STARBUS_CLUSTER");
-    if (cluster_file.empty()) {
-        std::cerr << "operator: pass --cluster FILE or set STARBUS_CLUSTER" << std::endl;
-        return 2;
-    }
+    cluster_file = starbus_example::cluster_file_or_env(cluster_file, "operator");
+    if (cluster_file.empty()) return 2;
 
     starbus::client_options opts;
     try {
@@ -82,7 +59,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     opts.mirror_state = !no_mirror;
-    install_signal_handlers();
+    starbus_example::install_signal_handlers();
     starbus::client c(std::move(opts));
     c.on_event([](const starbus::client_event& e) { log(starbus::describe(e)); });
 
@@ -92,7 +69,7 @@ int main(int argc, char** argv) {
     const auto change_timeout = std::max(interval, std::chrono::milliseconds(3000));
 
     auto next = std::chrono::steady_clock::now();
-    for (std::uint64_t n = 0; !stop && (count == 0 || n < count); ++n) {
+    for (std::uint64_t n = 0; !starbus_example::stop && (count == 0 || n < count); ++n) {
         const std::string key = "valve." + std::to_string(pick(rng));
         // Toggle what the mirror (or, without one, the server) says the valve is.
         std::string current;
@@ -114,7 +91,7 @@ int main(int argc, char** argv) {
                 r.message);
         }
         next += interval;
-        while (!stop && std::chrono::steady_clock::now() < next)
+        while (!starbus_example::stop && std::chrono::steady_clock::now() < next)
             c.poll(std::chrono::duration_cast<std::chrono::milliseconds>(next - std::chrono::steady_clock::now()));
         if (std::chrono::steady_clock::now() > next + interval) next = std::chrono::steady_clock::now();
     }

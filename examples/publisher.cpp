@@ -17,32 +17,11 @@
 
 #include <starbus/client/client.hpp>
 
+#include "example_support.hpp"
+
 namespace {
 
-volatile std::sig_atomic_t stop = 0;
-extern "C" void on_signal(int) { stop = 1; }
-
-void install_signal_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-}
-
-// HH:MM:SS.mmm, local time, for log lines.
-std::string now_text() {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    return buf;
-}
-
-void log(const std::string& line) { std::cout << now_text() << " publisher: " << line << std::endl; }
+void log(const std::string& line) { starbus_example::log_line("publisher", line); }
 
 }  // namespace
 
@@ -63,11 +42,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    if (cluster_file.empty() && std::getenv("STARBUS_CLUSTER")) cluster_file = std::getenv("STARBUS_CLUSTER");
-    if (cluster_file.empty()) {
-        std::cerr << "publisher: pass --cluster FILE or set STARBUS_CLUSTER" << std::endl;
-        return 2;
-    }
+    cluster_file = starbus_example::cluster_file_or_env(cluster_file, "publisher");
+    if (cluster_file.empty()) return 2;
 
     starbus::client_options opts;
     try {
@@ -76,7 +52,7 @@ int main(int argc, char** argv) {
         std::cerr << "publisher: " << e.what() << std::endl;
         return 2;
     }
-    install_signal_handlers();
+    starbus_example::install_signal_handlers();
     starbus::client c(std::move(opts));
     c.on_event([](const starbus::client_event& e) { log(starbus::describe(e)); });
 
@@ -90,7 +66,7 @@ int main(int argc, char** argv) {
     const auto publish_timeout = std::max(interval, std::chrono::milliseconds(2000));
 
     auto next = std::chrono::steady_clock::now();
-    for (std::uint64_t round = 0; !stop && (count == 0 || round < count); ++round) {
+    for (std::uint64_t round = 0; !starbus_example::stop && (count == 0 || round < count); ++round) {
         temperature += step(rng);
         pressure = std::max(0.0, pressure + step(rng) / 20);
         char t[32], p[32];
@@ -101,11 +77,11 @@ int main(int argc, char** argv) {
             const starbus::result r = c.publish(topic, value, publish_timeout);
             if (r.ok()) log("published " + topic + " " + value + " via " + r.server);
             else log("could not publish " + topic + ": " + std::string(starbus::to_string(r.status)) + ": " + r.message);
-            if (stop) break;
+            if (starbus_example::stop) break;
         }
         // Wait for the next reading, keeping the client serviced (liveness, failovers).
         next += interval;
-        while (!stop && std::chrono::steady_clock::now() < next)
+        while (!starbus_example::stop && std::chrono::steady_clock::now() < next)
             c.poll(std::chrono::duration_cast<std::chrono::milliseconds>(next - std::chrono::steady_clock::now()));
         if (std::chrono::steady_clock::now() > next + interval) next = std::chrono::steady_clock::now();
     }

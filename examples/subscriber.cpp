@@ -16,31 +16,11 @@
 
 #include <starbus/client/client.hpp>
 
+#include "example_support.hpp"
+
 namespace {
 
-volatile std::sig_atomic_t stop = 0;
-extern "C" void on_signal(int) { stop = 1; }
-
-void install_signal_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string now_text() {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    return buf;
-}
-
-void log(const std::string& line) { std::cout << now_text() << " subscriber: " << line << std::endl; }
+void log(const std::string& line) { starbus_example::log_line("subscriber", line); }
 
 }  // namespace
 
@@ -57,11 +37,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    if (cluster_file.empty() && std::getenv("STARBUS_CLUSTER")) cluster_file = std::getenv("STARBUS_CLUSTER");
-    if (cluster_file.empty()) {
-        std::cerr << "subscriber: pass --cluster FILE or set STARBUS_CLUSTER" << std::endl;
-        return 2;
-    }
+    cluster_file = starbus_example::cluster_file_or_env(cluster_file, "subscriber");
+    if (cluster_file.empty()) return 2;
 
     starbus::client_options opts;
     try {
@@ -70,14 +47,14 @@ int main(int argc, char** argv) {
         std::cerr << "subscriber: " << e.what() << std::endl;
         return 2;
     }
-    install_signal_handlers();
+    starbus_example::install_signal_handlers();
     starbus::client c(std::move(opts));
     c.on_event([](const starbus::client_event& e) { log(starbus::describe(e)); });
     c.subscribe(topic);
     log("subscribed to \"" + topic + "\"");
 
     std::uint64_t received = 0;
-    while (!stop && (count == 0 || received < count)) {
+    while (!starbus_example::stop && (count == 0 || received < count)) {
         // Waiting here also keeps the client following the server.
         if (auto m = c.next_message(std::chrono::milliseconds(200))) {
             ++received;

@@ -1,0 +1,55 @@
+// File: example_support.hpp
+// What every example program shares: a clean stop on SIGINT/SIGTERM, time
+// stamps for log lines, and finding the cluster file (--cluster or the
+// STARBUS_CLUSTER environment variable).
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <string>
+
+namespace starbus_example {
+
+// Set by the signal handler: the only process-wide state an example has.
+inline volatile std::sig_atomic_t stop = 0;
+
+extern "C" inline void on_signal(int) { stop = 1; }
+
+inline void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+// HH:MM:SS.mmm, local time.
+inline std::string now_text() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    return buf;
+}
+
+// One time-stamped line on stdout, flushed (the demo follows these logs).
+inline void log_line(const char* who, const std::string& line) {
+    std::cout << now_text() << " " << who << ": " << line << std::endl;
+}
+
+// The cluster file from --cluster, else $STARBUS_CLUSTER; "" (after saying
+// so on stderr) when neither is given.
+inline std::string cluster_file_or_env(std::string given, const char* who) {
+    if (given.empty() && std::getenv("STARBUS_CLUSTER")) given = std::getenv("STARBUS_CLUSTER");
+    if (given.empty()) std::cerr << who << ": pass --cluster FILE or set STARBUS_CLUSTER" << std::endl;
+    return given;
+}
+
+}  // namespace starbus_example
