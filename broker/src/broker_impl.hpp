@@ -55,6 +55,8 @@ struct broker::impl {
     // ---- requests (request_handler.cpp) ----
     void handle_request(const std::string& identity, const zmq::message_t& body, steady_time now);
     void consider_vote(steady_time now);
+    // Passive, next in line, and the server has missed a heartbeat: a takeover may come within the expiry.
+    [[nodiscard]] bool takeover_imminent(steady_time now) const;
     void note_client(std::uint64_t client_id, steady_time now);
     void reply(const std::string& identity, const message& m);
     void reply_error(const std::string& identity, std::uint64_t request_id, error_code code, std::string text);

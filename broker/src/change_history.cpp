@@ -39,4 +39,10 @@ std::optional<std::vector<change>> change_history::after(position from) const {
     return std::vector<change>(std::next(at), _changes.end());
 }
 
+std::vector<change> change_history::tail_after(std::uint64_t seq) const {
+    if (seq >= last().seq) return {};
+    const std::uint64_t skip = seq > _base.seq ? seq - _base.seq : 0;
+    return std::vector<change>(_changes.begin() + static_cast<std::ptrdiff_t>(skip), _changes.end());
+}
+
 }  // namespace starbus

@@ -38,10 +38,28 @@ void broker::impl::reply_not_serving(const std::string& identity, std::uint64_t 
                     "broker " + _me.name + " is handing its role over to " + _successor + ": retry in a moment");
         return;
     }
+    if (takeover_imminent(now)) {
+        // The server has missed heartbeats and this broker is next in line: pointing the client back at the
+        // silent server would cost it a whole timeout; asking it to retry here costs a few milliseconds.
+        reply_error(identity, request_id, error_code::retry_later,
+                    "server " + _follower.server_name() + " is silent; broker " + _me.name +
+                        " takes over if it stays silent: retry in a moment");
+        return;
+    }
     const std::string server = server_name(now);
     std::string text = "broker " + _me.name + " does not serve (" + std::string(to_string(_state)) + ")";
     text += server.empty() ? "; nobody serves right now: " + note(now) : "; the server is " + server;
     reply_error(identity, request_id, error_code::not_serving, std::move(text));
+}
+
+bool broker::impl::takeover_imminent(steady_time now) const {
+    if (_state != broker_state::passive) return false;
+    const broker_info* server = _options.cluster.find(_follower.server_name());
+    if (!server || !_peers.last(server->rank) || now - _peers.heard_at(server->rank) <= _options.cluster.heartbeat)
+        return false;
+    for (std::uint32_t r = 0; r < _me.rank; ++r)
+        if (r != server->rank && _peers.alive(r, now) && is_synchronised(_peers.last(r)->state)) return false;
+    return true;
 }
 
 void broker::impl::note_client(std::uint64_t client_id, steady_time now) {

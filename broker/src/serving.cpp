@@ -163,12 +163,7 @@ void broker::impl::become_server(steady_time now) {
     _uncommitted.clear();
     _batch_changes.clear();
     _commit_seq = inherited_commit;
-    if (inherited_commit < _replica.last().seq) {
-        position from = _replica.history().base();
-        if (auto tail = _replica.history().after(from))
-            for (auto& c : *tail)
-                if (c.seq > inherited_commit) _uncommitted.push_back(std::move(c));
-    }
+    for (auto& c : _replica.history().tail_after(inherited_commit)) _uncommitted.push_back(std::move(c));
     _successor.clear();
     _go_sent = false;
     spdlog::info("serving at epoch {} from position ({}, {}); committed up to seq {}", epoch, _replica.last().epoch,

@@ -118,3 +118,21 @@ TEST_CASE("history: a zero capacity keeps nothing") {
     CHECK(d->empty());
     CHECK_FALSE(h.after({1, 1}));
 }
+
+TEST_CASE("history: tail_after gives the held changes past a seq, clamped to what is held", "[history]") {
+    starbus::change_history h(4);
+    h.reset({1, 10});
+    for (std::uint64_t s = 11; s <= 16; ++s) {
+        starbus::change c;
+        c.epoch = 1;
+        c.seq = s;
+        c.key = "k";
+        h.append(c);
+    }
+    // Capacity 4: holds 13..16.
+    REQUIRE(h.tail_after(16).empty());
+    REQUIRE(h.tail_after(14).size() == 2);
+    REQUIRE(h.tail_after(14).front().seq == 15);
+    REQUIRE(h.tail_after(3).size() == 4);  // before base: everything held
+    REQUIRE(h.tail_after(3).front().seq == 13);
+}

@@ -42,6 +42,10 @@ class change_history {
     // is not: older than base, another epoch at that seq (a diverged history) or
     // ahead of last(). The asker then needs a full snapshot.
     [[nodiscard]] std::optional<std::vector<change>> after(position from) const;
+    // The held changes whose seq is greater than `seq` (all of them when `seq`
+    // is at or before base()), without the epoch check: for this broker's own
+    // use, e.g. the unacknowledged tail when it starts serving.
+    [[nodiscard]] std::vector<change> tail_after(std::uint64_t seq) const;
 
   private:
     std::size_t _capacity;
