@@ -41,7 +41,7 @@ broker::impl::impl(broker_options options)
     : _options(std::move(options)),
       _me(find_me(_options)),
       _router(_ctx, zmq::socket_type::router),
-      _publisher(_ctx, zmq::socket_type::pub),
+      _publisher(_ctx, zmq::socket_type::xpub),
       _beacon(_ctx, zmq::socket_type::pub),
       _peers_sub(_ctx, zmq::socket_type::sub),
       _replica(_options.data_dir, _options.cluster.fsync, _options.history_capacity),
@@ -76,7 +76,8 @@ void broker::impl::run(const std::atomic<bool>& stop) {
     auto next_tick = _started;
     while (!stop.load()) {
         std::vector<zmq::pollitem_t> items = {{_router.handle(), 0, ZMQ_POLLIN, 0},
-                                              {_peers_sub.handle(), 0, ZMQ_POLLIN, 0}};
+                                              {_peers_sub.handle(), 0, ZMQ_POLLIN, 0},
+                                              {_publisher.handle(), 0, ZMQ_POLLIN, 0}};
         if (zmq::socket_t* f = _follower.socket()) items.push_back({f->handle(), 0, ZMQ_POLLIN, 0});
         auto now = std::chrono::steady_clock::now();
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
@@ -89,7 +90,8 @@ void broker::impl::run(const std::atomic<bool>& stop) {
         }
         now = std::chrono::steady_clock::now();
         if (items[1].revents & ZMQ_POLLIN) drain_heartbeats(now);
-        if (items.size() > 2 && (items[2].revents & ZMQ_POLLIN)) drain_follower(now);
+        if (items[2].revents & ZMQ_POLLIN) drain_subscriptions();
+        if (items.size() > 3 && (items[3].revents & ZMQ_POLLIN)) drain_follower(now);
         if (items[0].revents & ZMQ_POLLIN) drain_requests(now);
         end_of_batch(now);
         if (now >= next_tick) {
@@ -131,6 +133,22 @@ void broker::impl::drain_heartbeats(steady_time now) {
             spdlog::warn("dropped a heartbeat that is not from a broker of this cluster ({})",
                          d.ok() ? "unknown name or rank" : d.reason);
         }
+    }
+}
+
+void broker::impl::drain_subscriptions() {
+    // The publish socket is an XPUB so that the broker knows whether anybody mirrors the state: without a
+    // subscriber to "K" (or to everything), committed changes are not encoded for it at all. libzmq reports
+    // only the first subscription to a prefix and the last unsubscription from it.
+    for (int i = 0; i < batch_limit; ++i) {
+        zmq::message_t frame;
+        if (!_publisher.recv(frame, zmq::recv_flags::dontwait)) return;
+        if (frame.size() == 0) continue;
+        const auto* bytes = static_cast<const char*>(frame.data());
+        const std::string_view prefix(bytes + 1, frame.size() - 1);
+        if (!state_prefix.starts_with(prefix)) continue;
+        if (bytes[0] == 1) _state_subscriptions.insert(std::string(prefix));
+        else if (bytes[0] == 0) _state_subscriptions.erase(std::string(prefix));
     }
 }
 

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -40,6 +41,7 @@ struct broker::impl {
     void drain_requests(steady_time now);
     void drain_heartbeats(steady_time now);
     void drain_follower(steady_time now);
+    void drain_subscriptions();
     void end_of_batch(steady_time now);
     void tick(steady_time now);
     void sense(steady_time now);
@@ -83,7 +85,8 @@ struct broker::impl {
     const broker_info& _me;
     zmq::context_t _ctx{1};
     zmq::socket_t _router;     // P: requests
-    zmq::socket_t _publisher;  // P+1: bus and committed changes
+    zmq::socket_t _publisher;  // P+1 (XPUB): bus and committed changes
+    std::set<std::string> _state_subscriptions;  // subscribed prefixes that match "K" ("" or "K")
     zmq::socket_t _beacon;     // P+2: my heartbeats
     zmq::socket_t _peers_sub;  // every peer's P+2
     local_replica _replica;

@@ -120,10 +120,11 @@ void broker::impl::advance_commit(steady_time now) {
         _sessions.committable(_replica.flushed_seq(), _options.cluster.ack, _peers, now);
     if (commit <= _commit_seq) return;
     _commit_seq = commit;
-    // Clients that mirror the state see only what is acknowledged.
+    // Clients that mirror the state see only what is acknowledged; with no such client, nothing is encoded.
     std::vector<change> committed;
+    const bool mirrored = !_state_subscriptions.empty();
     while (!_uncommitted.empty() && _uncommitted.front().seq <= commit) {
-        committed.push_back(std::move(_uncommitted.front()));
+        if (mirrored) committed.push_back(std::move(_uncommitted.front()));
         _uncommitted.pop_front();
     }
     for_each_chunk(committed, chunk_bytes, [&](std::vector<change> piece) {
