@@ -7,14 +7,16 @@
 // caller, those submitted as "ordered" strictly in the order of submission.
 // Pure: no sockets, no clock reads (times are passed in). A building block of
 // starbus::client, public so that it can be tested on its own.
+// Request ids are dense and increasing per client, so requests live in a ring
+// indexed by id (a power-of-two table of indices into reused entries): no
+// allocation per request once the window is warm, O(1) lookup by id, and
+// submission order is id order.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,12 +59,13 @@ class request_table {
     [[nodiscard]] std::size_t window() const { return _window; }
     [[nodiscard]] bool full() const { return in_flight() >= _window; }
     // Outstanding plus finished-but-held-back.
-    [[nodiscard]] std::size_t in_flight() const { return _pending.size() + _held.size(); }
-    [[nodiscard]] std::size_t outstanding() const { return _pending.size(); }
-    [[nodiscard]] bool idle() const { return _pending.empty() && _held.empty() && _ready.empty(); }
+    [[nodiscard]] std::size_t in_flight() const { return _outstanding + _held; }
+    [[nodiscard]] std::size_t outstanding() const { return _outstanding; }
+    [[nodiscard]] bool idle() const { return _outstanding == 0 && _held == 0 && _ready.empty(); }
 
     // Adds a request; its id must be greater than every id added before.
     void add(pending_request r);
+    // An outstanding request, or nullptr. Valid until the next add().
     [[nodiscard]] const pending_request* find(std::uint64_t id) const;
 
     // Finishes a request. Returns false, changing nothing, when the id is not
@@ -75,6 +78,11 @@ class request_table {
     // first. The caller sends them and calls mark_sent().
     [[nodiscard]] std::vector<std::uint64_t> unsent() const;
     void mark_sent(std::uint64_t id);
+    // unsent() + find() + mark_sent() in one pass, without building a list:
+    // hands each unsent frame, oldest first, to `send`, and marks it sent when
+    // `send` returns true; stops at the first false (the socket is full: the
+    // rest go later, in order). Returns how many were sent.
+    std::size_t send_unsent(const std::function<bool(const std::string& frame)>& send);
 
     // retry_later: send the request again at `when` (on the same connection).
     void schedule_resend(std::uint64_t id, clock::time_point when);
@@ -95,14 +103,41 @@ class request_table {
     [[nodiscard]] bool has_finished() const { return !_ready.empty(); }
 
   private:
+    // The storage of one request, reused by later ones.
+    struct entry {
+        pending_request request;
+        get_result outcome;  // held: the outcome, waiting for earlier ordered requests
+        bool held = false;   // finished (ordered), not yet delivered
+    };
+    static constexpr std::uint32_t no_entry = ~std::uint32_t{0};
+
+    [[nodiscard]] std::uint32_t slot(std::uint64_t id) const { return _ring[id & (_ring.size() - 1)]; }
+    // The entry of an outstanding (not held) request, or nullptr.
+    [[nodiscard]] entry* outstanding_entry(std::uint64_t id);
+    [[nodiscard]] const entry* outstanding_entry(std::uint64_t id) const;
+    void grow_ring(std::uint64_t span);
+    // Frees the slot of a delivered request and moves _first past free slots.
+    void vacate(std::uint64_t id);
+    // One fewer unsent request.
+    void drop_unsent();
+    [[nodiscard]] finished_request finish(std::uint64_t id, entry& e, get_result outcome);
     void release_ordered();
 
     std::size_t _window;
-    std::map<std::uint64_t, pending_request> _pending;    // outstanding, by id (= submission order)
-    std::deque<std::uint64_t> _order;                     // ordered ids not yet delivered, in order
-    std::map<std::uint64_t, finished_request> _held;      // ordered, finished, waiting for earlier ones
-    std::vector<finished_request> _ready;                 // to hand back
+    // By id modulo its size (a power of two, at least _last_id - _first + 1):
+    // the index in _entries of that request, or no_entry (finished and
+    // delivered, or an id this table never saw, e.g. a probe's).
+    std::vector<std::uint32_t> _ring;
+    std::vector<entry> _entries;        // outstanding and held requests, and free ones for reuse
+    std::vector<std::uint32_t> _free;   // indices of free entries
+    std::vector<finished_request> _ready;  // to hand back
     std::uint64_t _last_id = 0;
+    std::uint64_t _first = 1;           // every id below is delivered or not ours; _last_id + 1 when empty
+    // Where scans start, so that the hot paths pass over each request once:
+    std::uint64_t _release_from = 1;    // every ordered request below it has been delivered (only grows)
+    std::uint64_t _unsent_from = 1;     // no request below it is unsent (lowered by reconnects and resends)
+    std::size_t _outstanding = 0;       // not finished
+    std::size_t _held = 0;              // finished, ordered, waiting for an earlier ordered request
     // Cheap checks for the per-iteration calls (the window may hold thousands):
     std::size_t _unsent_count = 0;      // outstanding with sent == false and no resend scheduled
     std::size_t _scheduled_count = 0;   // outstanding with a resend scheduled

@@ -290,12 +290,8 @@ void session::send_ping(clock::time_point now) {
 }
 
 void session::send_unsent() {
-    for (auto id : _table.unsent()) {
-        const pending_request* r = _table.find(id);
-        if (!r) continue;
-        if (!_conn.send_request(r->frame)) return;  // libzmq is full: the rest go later, in order
-        _table.mark_sent(id);
-    }
+    // Stops when libzmq is full: the rest go later, in order.
+    _table.send_unsent([this](const std::string& frame) { return _conn.send_request(frame); });
 }
 
 void session::start_mirror_sync(clock::time_point now) {

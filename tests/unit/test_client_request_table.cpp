@@ -3,6 +3,11 @@
 // retry_later, deadlines, window and in-order delivery.
 #include <catch2/catch.hpp>
 
+#include <deque>
+#include <map>
+#include <random>
+#include <utility>
+
 #include "request_table.hpp"
 
 using namespace starbus;
@@ -147,4 +152,254 @@ TEST_CASE("client: the window counts outstanding and held-back requests") {
     t.complete(1, ok_at(1));
     CHECK_FALSE(t.full());
     CHECK(t.take_finished().size() == 2);
+}
+
+TEST_CASE("client: send_unsent hands frames over oldest first and stops when the socket is full") {
+    request_table t(10);
+    for (std::uint64_t i = 1; i <= 4; ++i) t.add(req(i));
+    std::vector<std::string> sent;
+    auto send_two = [&](const std::string& frame) {
+        if (sent.size() == 2) return false;  // libzmq is full
+        sent.push_back(frame);
+        return true;
+    };
+    CHECK(t.send_unsent(send_two) == 2);
+    CHECK(sent == std::vector<std::string>{"1000", "2000"});
+    CHECK(t.unsent() == std::vector<std::uint64_t>{3, 4});  // the rest go later, in order
+    sent.clear();
+    CHECK(t.send_unsent([&](const std::string& frame) {
+        sent.push_back(frame);
+        return true;
+    }) == 2);
+    CHECK(sent == std::vector<std::string>{"3000", "4000"});
+    CHECK(t.unsent().empty());
+}
+
+TEST_CASE("client: request ids used elsewhere (probes, mirror syncs) leave gaps the table skips") {
+    request_table t(4);
+    t.add(req(1));
+    t.add(req(5));
+    t.add(req(9, false));
+    CHECK(t.find(3) == nullptr);
+    CHECK_FALSE(t.complete(3, ok_at(3)));
+    CHECK(t.unsent() == std::vector<std::uint64_t>{1, 5, 9});
+    t.complete(9, ok_at(9));
+    t.complete(5, ok_at(5));
+    CHECK(ids(t.take_finished()) == std::vector<std::uint64_t>{9});
+    t.complete(1, ok_at(1));
+    CHECK(ids(t.take_finished()) == std::vector<std::uint64_t>{1, 5});
+    CHECK(t.idle());
+    t.add(req(1000));  // far beyond: the table starts afresh
+    CHECK(t.unsent() == std::vector<std::uint64_t>{1000});
+    CHECK(t.find(1000)->frame == "1000000");
+}
+
+TEST_CASE("client: one old request outliving thousands of newer ones") {
+    // The ids spread far beyond the window: the ring grows and keeps every request.
+    request_table t(4);
+    t.add(req(1));
+    for (auto id : t.unsent()) t.mark_sent(id);
+    std::size_t delivered = 0;
+    for (std::uint64_t i = 2; i <= 5000; ++i) {
+        t.add(req(i, false));
+        CHECK(t.complete(i, ok_at(i)));
+        delivered += t.take_finished().size();
+    }
+    CHECK(delivered == 4999);
+    CHECK(t.outstanding() == 1);
+    REQUIRE(t.find(1) != nullptr);
+    CHECK(t.find(1)->frame == "1000");
+    t.mark_all_unsent();
+    CHECK(t.unsent() == std::vector<std::uint64_t>{1});
+    t.add(req(5001));
+    t.complete(5001, ok_at(5001));
+    CHECK(t.take_finished().empty());  // 5001 waits behind 1
+    CHECK(t.complete(1, ok_at(1)));
+    CHECK(ids(t.take_finished()) == std::vector<std::uint64_t>{1, 5001});
+    CHECK(t.idle());
+}
+
+TEST_CASE("client: a finished request waiting for an earlier one is no longer outstanding") {
+    request_table t(10);
+    t.add(req(1));
+    t.add(req(2));
+    for (auto id : t.unsent()) t.mark_sent(id);
+    CHECK(t.complete(2, ok_at(2)));
+    CHECK(t.find(2) == nullptr);
+    CHECK_FALSE(t.complete(2, ok_at(2)));  // a duplicate of a held reply
+    t.schedule_resend(2, clock::now());     // nothing to resend
+    CHECK(t.release_due_resends(clock::now()) == 0);
+    t.mark_all_unsent();
+    CHECK(t.unsent() == std::vector<std::uint64_t>{1});
+    CHECK(t.outstanding() == 1);
+    CHECK(t.in_flight() == 2);
+}
+
+namespace {
+
+// The table as it was specified first (maps and a deque), to check the ring
+// against on random histories: same outcomes, same order.
+class reference_table {
+  public:
+    void add(const pending_request& r) {
+        if (r.ordered) _order.push_back(r.id);
+        auto& p = _pending[r.id] = r;
+        p.sent = false;
+        p.resend_at = clock::time_point::max();
+    }
+    bool complete(std::uint64_t id, std::uint64_t seq) {
+        auto it = _pending.find(id);
+        if (it == _pending.end()) return false;
+        const bool ordered = it->second.ordered;
+        _pending.erase(it);
+        if (!ordered) _ready.push_back({id, seq});
+        else _held[id] = seq;
+        while (!_order.empty() && _held.count(_order.front())) {
+            _ready.push_back({_order.front(), _held[_order.front()]});
+            _held.erase(_order.front());
+            _order.pop_front();
+        }
+        return true;
+    }
+    void mark_all_unsent() {
+        for (auto& [id, r] : _pending) {
+            r.sent = false;
+            r.resend_at = clock::time_point::max();
+        }
+    }
+    std::vector<std::uint64_t> unsent() const {
+        std::vector<std::uint64_t> out;
+        for (const auto& [id, r] : _pending)
+            if (!r.sent && r.resend_at == clock::time_point::max()) out.push_back(id);
+        return out;
+    }
+    void mark_sent(std::uint64_t id) {
+        auto it = _pending.find(id);
+        if (it != _pending.end() && it->second.resend_at == clock::time_point::max()) it->second.sent = true;
+    }
+    void schedule_resend(std::uint64_t id, clock::time_point when) {
+        auto it = _pending.find(id);
+        if (it == _pending.end()) return;
+        it->second.sent = false;
+        it->second.resend_at = when;
+    }
+    std::size_t release_due_resends(clock::time_point now) {
+        std::size_t n = 0;
+        for (auto& [id, r] : _pending)
+            if (r.resend_at <= now) {
+                r.resend_at = clock::time_point::max();
+                ++n;
+            }
+        return n;
+    }
+    std::vector<std::uint64_t> overdue(clock::time_point now) const {
+        std::vector<std::uint64_t> out;
+        for (const auto& [id, r] : _pending)
+            if (r.deadline <= now) out.push_back(id);
+        return out;
+    }
+    std::optional<clock::time_point> next_timer() const {
+        auto next = clock::time_point::max();
+        for (const auto& [id, r] : _pending) next = std::min({next, r.deadline, r.resend_at});
+        if (next == clock::time_point::max()) return std::nullopt;
+        return next;
+    }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> take_finished() { return std::exchange(_ready, {}); }
+    std::size_t outstanding() const { return _pending.size(); }
+    std::size_t in_flight() const { return _pending.size() + _held.size(); }
+    bool has(std::uint64_t id) const { return _pending.count(id) > 0; }
+
+  private:
+    std::map<std::uint64_t, pending_request> _pending;
+    std::deque<std::uint64_t> _order;
+    std::map<std::uint64_t, std::uint64_t> _held;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> _ready;
+};
+
+}  // namespace
+
+TEST_CASE("client: the request table behaves like its map-based specification on random histories") {
+    for (std::uint32_t seed = 1; seed <= 40; ++seed) {
+        std::mt19937 rng(seed);
+        auto pick = [&](std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng); };
+        const auto t0 = clock::now();
+        request_table t(1 + pick(64));
+        reference_table ref;
+        std::uint64_t next_id = 0;
+        for (int step = 0; step < 3000; ++step) {
+            INFO("seed " << seed << ", step " << step);
+            const auto now = t0 + milliseconds(step);
+            switch (pick(10)) {
+                case 0:
+                case 1:
+                case 2: {
+                    next_id += 1 + (pick(8) == 0 ? pick(100) : 0);  // sometimes a gap (a probe's ids)
+                    const auto deadline = pick(4) == 0 ? clock::time_point::max() : now + milliseconds(pick(2000));
+                    auto r = req(next_id, pick(3) != 0, deadline);
+                    ref.add(r);
+                    t.add(std::move(r));
+                    break;
+                }
+                case 3:
+                case 4: {  // a reply, often to the oldest requests, sometimes a duplicate or not ours
+                    const auto id = next_id == 0 ? 0 : next_id - std::min<std::uint64_t>(next_id - 1, pick(40));
+                    CHECK(t.complete(id, ok_at(id)) == ref.complete(id, id));
+                    break;
+                }
+                case 5: {
+                    const auto ids_ref = ref.unsent();
+                    CHECK(t.unsent() == ids_ref);
+                    const auto budget = pick(ids_ref.size() + 2);
+                    std::size_t sent = 0;
+                    t.send_unsent([&](const std::string&) {
+                        if (sent == budget) return false;  // the socket is full
+                        ++sent;
+                        return true;
+                    });
+                    for (std::size_t i = 0; i < sent; ++i) ref.mark_sent(ids_ref[i]);
+                    break;
+                }
+                case 6:
+                    if (pick(10) == 0) {
+                        t.mark_all_unsent();
+                        ref.mark_all_unsent();
+                    } else {
+                        const auto id = next_id - std::min<std::uint64_t>(next_id, pick(20));
+                        const auto when = now + milliseconds(pick(50));
+                        t.schedule_resend(id, when);
+                        ref.schedule_resend(id, when);
+                    }
+                    break;
+                case 7:
+                    CHECK(t.release_due_resends(now) == ref.release_due_resends(now));
+                    break;
+                case 8: {
+                    const auto overdue = ref.overdue(now);
+                    for (auto id : overdue) ref.complete(id, 0);
+                    CHECK(t.expire(now, [] { return result{}; }) == overdue.size());
+                    break;
+                }
+                default: {
+                    std::vector<std::pair<std::uint64_t, std::uint64_t>> got;
+                    for (const auto& f : t.take_finished()) {
+                        CHECK(f.key == std::to_string(f.id));
+                        got.emplace_back(f.id, f.outcome.position.seq);
+                    }
+                    CHECK(got == ref.take_finished());
+                    break;
+                }
+            }
+            CHECK(t.outstanding() == ref.outstanding());
+            CHECK(t.in_flight() == ref.in_flight());
+            CHECK(t.unsent() == ref.unsent());
+            if (next_id > 0) CHECK((t.find(next_id) != nullptr) == ref.has(next_id));
+            // next_timer() may report a stale (earlier) deadline bound: never a later one.
+            const auto timer = t.next_timer();
+            if (const auto ref_timer = ref.next_timer()) {
+                REQUIRE(timer);
+                CHECK(*timer <= *ref_timer);
+            }
+            if (t.outstanding() == 0) CHECK_FALSE(timer);
+        }
+    }
 }
