@@ -39,7 +39,8 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     CLI::App app{"starbus: talk to a starbus cluster (high-availability message bus for ZeroMQ)", "starbus"};
     app.footer(
         "Exit codes: 0 ok, 2 usage or bad input, 3 refused, 4 not found, 5 no broker reachable in time.\n"
-        "Without --cluster, the file named by $STARBUS_CLUSTER is used.");
+        "Without --cluster, the file named by $STARBUS_CLUSTER is used; without either, the built-in single\n"
+        "broker A on tcp://127.0.0.1:5670 (what starbus-broker runs without a cluster file).");
     app.add_option("--cluster", inv.cluster_file, "cluster file (TOML): the brokers in rank order")
         ->option_text("FILE");
     auto* timeout_opt = app.add_option("--timeout-ms", timeout_ms, "give up after this many milliseconds (default 5000)")
@@ -117,9 +118,8 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
         if (inv.key.empty()) return usage_error("the key is empty");
     if (pub->parsed() && inv.topic.empty()) return usage_error("the topic is empty");
 
+    // Neither given: the built-in single broker that `starbus-broker` runs without a cluster file.
     if (inv.cluster_file.empty() && env_cluster && *env_cluster) inv.cluster_file = env_cluster;
-    if (inv.cluster_file.empty())
-        return usage_error("no cluster file: pass --cluster FILE or set STARBUS_CLUSTER to its path");
 
     parsed_arguments p;
     p.run = std::move(inv);

@@ -15,6 +15,12 @@
 namespace starbus::cli {
 namespace {
 
+// The cluster this invocation talks to, for messages.
+std::string cluster_source(const invocation& inv) {
+    return inv.cluster_file.empty() ? std::string("the built-in single broker A (tcp://127.0.0.1:5670)")
+                                    : inv.cluster_file;
+}
+
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -51,7 +57,7 @@ int report_failure(const invocation& inv, const std::string& what, const result&
         case result_status::not_found: error_line(r.message); break;
         case result_status::unreachable:
             error_line(what + " failed within " + millis(inv.timeout) + ": " + r.message +
-                       "; check that the brokers of " + inv.cluster_file + " run (starbus status)");
+                       "; check that the brokers of " + cluster_source(inv) + " run (starbus status)");
             break;
         case result_status::invalid: error_line(what + " is invalid: " + r.message); break;
     }
@@ -68,7 +74,7 @@ int cmd_status(const invocation& inv, client& c) {
     for (const auto& r : rows)
         if (r.reachable) return exit_ok;
     error_line("no broker answered within " + millis(wait) + ": start them, or check the endpoints in " +
-               inv.cluster_file);
+               cluster_source(inv));
     return exit_unreachable;
 }
 
@@ -223,7 +229,7 @@ int cmd_force(const invocation& inv, client& c) {
 int run(const invocation& inv) {
     client_options opts;
     try {
-        opts.cluster = load_cluster_file(inv.cluster_file);
+        opts.cluster = inv.cluster_file.empty() ? builtin_cluster(1) : load_cluster_file(inv.cluster_file);
     } catch (const config_error& e) {
         error_line(e.what());
         return exit_usage;
