@@ -135,6 +135,12 @@ class test_cluster {
         return out;
     }
 
+    // Everything broker i has logged so far (all its runs).
+    [[nodiscard]] std::string log_of(std::size_t i) const {
+        std::ifstream f(log_path(i));
+        return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+    }
+
     // The last lines of every broker's log, for a failure message.
     std::string logs() const {
         std::string all;

@@ -89,7 +89,12 @@ void broker::impl::run(const std::atomic<bool>& stop) {
             throw;
         }
         now = std::chrono::steady_clock::now();
-        if (items[1].revents & ZMQ_POLLIN) drain_heartbeats(now);
+        if (items[1].revents & ZMQ_POLLIN) {
+            drain_heartbeats(now);
+            // Before any request of this batch: a broker that wakes up (SIGSTOP, a long pause) must learn
+            // that another serves at a higher epoch before it applies anything.
+            sense(now);
+        }
         if (items[2].revents & ZMQ_POLLIN) drain_subscriptions();
         if (items.size() > 3 && (items[3].revents & ZMQ_POLLIN)) drain_follower(now);
         if (items[0].revents & ZMQ_POLLIN) drain_requests(now);
