@@ -23,7 +23,7 @@ FROM debian:12 AS runtime
 #   tini (PID 1: forwards SIGTERM to the broker and reaps children).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libzmq5 libspdlog1.10 libfmt9 libtomlplusplus3 libstdc++6 tini \
+        libzmq5 libspdlog1.10 libfmt9 libtomlplusplus3 libssl3 libstdc++6 tini \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --user-group --home-dir /var/lib/starbus --shell /usr/sbin/nologin starbus \
     && mkdir -p /etc/starbus /var/lib/starbus \
