@@ -126,7 +126,6 @@ TEST_CASE("history: tail_after gives the held changes past a seq, clamped to wha
         starbus::change c;
         c.epoch = 1;
         c.seq = s;
-        c.key = "k";
         h.append(c);
     }
     // Capacity 4: holds 13..16.
