@@ -41,18 +41,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    cluster_file = starbus_example::cluster_file_or_env(cluster_file, "configurator");
-    if (cluster_file.empty()) return 2;
-
-    starbus::client_options opts;
-    try {
-        opts.cluster = starbus::load_cluster_file(cluster_file);
-    } catch (const starbus::config_error& e) {
-        std::cerr << "configurator: " << e.what() << std::endl;
-        return 2;
-    }
+    auto opts = starbus_example::load_options(cluster_file, "configurator");
+    if (!opts) return 2;
     starbus_example::install_signal_handlers();
-    starbus::client c(std::move(opts));
+    starbus::client c(std::move(*opts));
     // change_refused is reported below, with the result; the other events are logged as they come.
     c.on_event([](const starbus::client_event& e) {
         if (!std::holds_alternative<starbus::change_refused>(e)) log(starbus::describe(e));

@@ -10,7 +10,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <string>
+
+#include <starbus/client/client_options.hpp>
 
 namespace starbus_example {
 
@@ -50,6 +53,21 @@ inline std::string cluster_file_or_env(std::string given, const char* who) {
     if (given.empty() && std::getenv("STARBUS_CLUSTER")) given = std::getenv("STARBUS_CLUSTER");
     if (given.empty()) std::cerr << who << ": pass --cluster FILE or set STARBUS_CLUSTER" << std::endl;
     return given;
+}
+
+// Client options for the cluster named by --cluster (or $STARBUS_CLUSTER);
+// nullopt, after saying why on stderr, when there is none or it is broken.
+inline std::optional<starbus::client_options> load_options(const std::string& given, const char* who) {
+    const std::string file = cluster_file_or_env(given, who);
+    if (file.empty()) return std::nullopt;
+    starbus::client_options opts;
+    try {
+        opts.cluster = starbus::load_cluster_file(file);
+    } catch (const starbus::config_error& e) {
+        std::cerr << who << ": " << e.what() << std::endl;
+        return std::nullopt;
+    }
+    return opts;
 }
 
 }  // namespace starbus_example

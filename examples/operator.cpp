@@ -48,19 +48,11 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    cluster_file = starbus_example::cluster_file_or_env(cluster_file, "operator");
-    if (cluster_file.empty()) return 2;
-
-    starbus::client_options opts;
-    try {
-        opts.cluster = starbus::load_cluster_file(cluster_file);
-    } catch (const starbus::config_error& e) {
-        std::cerr << "operator: " << e.what() << std::endl;
-        return 2;
-    }
-    opts.mirror_state = !no_mirror;
+    auto opts = starbus_example::load_options(cluster_file, "operator");
+    if (!opts) return 2;
+    opts->mirror_state = !no_mirror;
     starbus_example::install_signal_handlers();
-    starbus::client c(std::move(opts));
+    starbus::client c(std::move(*opts));
     c.on_event([](const starbus::client_event& e) { log(starbus::describe(e)); });
 
     std::mt19937 rng(std::random_device{}());

@@ -37,18 +37,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    cluster_file = starbus_example::cluster_file_or_env(cluster_file, "subscriber");
-    if (cluster_file.empty()) return 2;
-
-    starbus::client_options opts;
-    try {
-        opts.cluster = starbus::load_cluster_file(cluster_file);
-    } catch (const starbus::config_error& e) {
-        std::cerr << "subscriber: " << e.what() << std::endl;
-        return 2;
-    }
+    auto opts = starbus_example::load_options(cluster_file, "subscriber");
+    if (!opts) return 2;
     starbus_example::install_signal_handlers();
-    starbus::client c(std::move(opts));
+    starbus::client c(std::move(*opts));
     c.on_event([](const starbus::client_event& e) { log(starbus::describe(e)); });
     c.subscribe(topic);
     log("subscribed to \"" + topic + "\"");

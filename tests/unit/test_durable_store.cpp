@@ -5,6 +5,8 @@
 // storage_error. Ends with a hidden [.bench] of append+flush throughput.
 #include <catch2/catch.hpp>
 
+#include "change_builders.hpp"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -30,27 +32,8 @@ std::string name(std::string_view prefix, std::uint64_t n) {
     return out;
 }
 
-change put(std::uint64_t epoch, std::uint64_t seq, std::string key, std::string value, std::uint64_t client = 0,
-           std::uint64_t request = 0) {
-    change c;
-    c.epoch = epoch;
-    c.seq = seq;
-    c.op = change_op::put;
-    c.key = std::move(key);
-    c.value = std::move(value);
-    c.client_id = client;
-    c.request_id = request;
-    return c;
-}
-
-change erase(std::uint64_t epoch, std::uint64_t seq, std::string key) {
-    change c;
-    c.epoch = epoch;
-    c.seq = seq;
-    c.op = change_op::erase;
-    c.key = std::move(key);
-    return c;
-}
+using starbus::test::erase;
+using starbus::test::put;
 
 // A varied change: puts of a few keys, an erase now and then, some from clients.
 change sample(std::uint64_t epoch, std::uint64_t seq) {

@@ -3,33 +3,16 @@
 // installation, and the bounded memory of applied requests used for dedupe.
 #include <catch2/catch.hpp>
 
+#include "change_builders.hpp"
+
 #include <starbus/common/kv_state.hpp>
 
 using namespace starbus;
 
 namespace {
 
-change put(std::uint64_t epoch, std::uint64_t seq, std::string key, std::string value, std::uint64_t client = 0,
-           std::uint64_t request = 0) {
-    change c;
-    c.epoch = epoch;
-    c.seq = seq;
-    c.op = change_op::put;
-    c.key = std::move(key);
-    c.value = std::move(value);
-    c.client_id = client;
-    c.request_id = request;
-    return c;
-}
-
-change erase(std::uint64_t epoch, std::uint64_t seq, std::string key) {
-    change c;
-    c.epoch = epoch;
-    c.seq = seq;
-    c.op = change_op::erase;
-    c.key = std::move(key);
-    return c;
-}
+using starbus::test::erase;
+using starbus::test::put;
 
 }  // namespace
 
