@@ -1,6 +1,6 @@
 // File: test_change_history.cpp
 // The in-memory window of recent changes: which resync positions it can serve
-// with a delta (design-brief "Positions and history") and which need a snapshot.
+// with a delta (protocol.md "Positions and history") and which need a snapshot.
 #include <catch2/catch.hpp>
 
 #include <starbus/broker/change_history.hpp>

@@ -1,7 +1,7 @@
 // File: change_history.hpp
 // The recent changes a server keeps in memory so that a replica or a mirroring
 // client that fell a little behind gets only what it missed (a delta) instead
-// of a full snapshot (design-brief "Positions and history").
+// of a full snapshot (protocol.md "Positions and history").
 //
 // The history is a bounded window of contiguous changes (base, last]: `base` is
 // the position just before the first held change. Appending past the capacity

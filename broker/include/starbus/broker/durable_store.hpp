@@ -1,6 +1,6 @@
 // File: durable_store.hpp
 // A broker's replica on disk, in its data directory, so that a restarted broker
-// comes back with everything it had acknowledged (design-brief "Ack rule"), and
+// comes back with everything it had acknowledged (protocol.md "Reliability"), and
 // the highest epoch it ever knew (so that a takeover never reuses an epoch).
 //
 // Files in the data directory (all integers little-endian; crc = CRC-32C,

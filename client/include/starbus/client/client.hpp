@@ -4,7 +4,7 @@
 // optional local mirror of the state, and the operator requests (status of
 // every broker, dump, force).
 //
-// Behaviour (docs/design-brief.md "Client"): the Lazy Pirate pattern over a
+// Behaviour (docs/protocol.md "Client behaviour"): the Lazy Pirate pattern over a
 // DEALER to the serving broker, pipelined. Every request carries an
 // increasing request_id and this client's random client_id; when the server
 // stays silent for the attempt timeout, or says it does not serve, the client
