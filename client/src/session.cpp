@@ -3,6 +3,8 @@
 // re-send, follow the server, keep the mirror in step.
 #include "session.hpp"
 
+#include "probe.hpp"
+
 #include <algorithm>
 #include <random>
 
@@ -39,7 +41,8 @@ std::string check_key(std::string_view key) {
 }  // namespace
 
 session::session(zmq::context_t& context, const client_options& options)
-    : _options(options),
+    : _context(context),
+      _options(options),
       _attempt_timeout(options.effective_attempt_timeout()),
       _ping_interval(options.ping_interval()),
       _client_id(options.client_id != 0 ? options.client_id : random_client_id()),
@@ -164,6 +167,22 @@ void session::start() {
     if (_started) return;
     _started = true;
     _connect_at = clock::now();
+    // First contact: ask every broker at once who serves, so that a client started while the primary is
+    // down does not spend a whole attempt timeout on it. A live broker answers STATUS at once.
+    if (_options.cluster.brokers.size() < 2) return;
+    const auto wait = std::min(_attempt_timeout, milliseconds(250));
+    const auto rows = probe_status(_context, _options.cluster, [this] { return next_request_id(); },
+                                   clock::now() + wait);
+    std::optional<std::size_t> start_at;
+    for (const auto& r : rows)
+        if (r.reachable && r.role == "active") start_at = r.rank;
+    for (const auto& r : rows) {
+        if (start_at || !r.reachable) continue;
+        const broker_info* named = _options.cluster.find(r.server);
+        const bool named_alive = named && rows[named->rank].reachable;
+        start_at = named_alive ? named->rank : r.rank;  // who it says serves, else the first broker alive
+    }
+    if (start_at && *start_at != _walk.current()) (void)_walk.redirect(*start_at);
 }
 
 bool session::service(clock::time_point until, int watch_fd) {

@@ -103,6 +103,7 @@ class session {
     [[nodiscard]] const broker_info& current_broker() const;
     [[nodiscard]] std::string current_name() const;
 
+    zmq::context_t& _context;  // for the first-contact probe (probe.hpp)
     client_options _options;
     std::chrono::milliseconds _attempt_timeout;
     std::chrono::milliseconds _ping_interval;
