@@ -140,3 +140,19 @@ TEST_CASE("client: thousands of reconnects leave no file descriptors behind", "[
     INFO("fds before " << before << ", after " << after << " over " << reconnects << " clients");
     REQUIRE(after <= before + 4);
 }
+
+TEST_CASE("client: a client started while the primary is down does not wait a timeout on it", "[integration]") {
+    test_cluster c(3, 500);  // heartbeat 500 ms: the per-attempt timeout is 1.5 s
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 30s));
+    c.kill(0);
+    REQUIRE_WITH_LOGS(c, c.wait_role("B", "active", 20s));
+    // A fresh client asks every broker who serves before it tries the dead primary.
+    const auto t0 = std::chrono::steady_clock::now();
+    starbus::client cl(options_for(c));
+    REQUIRE(cl.set("fresh", "1", starbus::change_class::operational, 10s).ok());
+    const auto took = std::chrono::steady_clock::now() - t0;
+    INFO("took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    REQUIRE(took < 1200ms);  // walking to A first would cost at least the 1.5 s attempt timeout
+    REQUIRE(cl.server()->name == "B");
+}
