@@ -48,7 +48,9 @@ broker::impl::impl(broker_options options)
       _peers(_options.cluster, _me.rank),
       _follower(_ctx, _me.name, _me.rank) {
     for (zmq::socket_t* s : {&_router, &_publisher, &_beacon, &_peers_sub}) s->set(zmq::sockopt::linger, 0);
-    _router.set(zmq::sockopt::maxmsgsize, limits::max_frame_bytes);
+    // Frames up to four times the limit are read and answered with TOO_LARGE; only beyond that does libzmq
+    // drop the connection unanswered (the bound on what one hostile peer can make the broker buffer).
+    _router.set(zmq::sockopt::maxmsgsize, 4 * limits::max_frame_bytes);
     _router.set(zmq::sockopt::sndhwm, 100000);
     _router.set(zmq::sockopt::rcvhwm, 100000);
     _publisher.set(zmq::sockopt::sndhwm, 100000);

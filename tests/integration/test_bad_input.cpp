@@ -104,6 +104,11 @@ TEST_CASE("bad input: malformed requests get an error reply and the broker keeps
         REQUIRE(error_of(ask(s, starbus::encode(big))) == starbus::error_code::too_large);
     }
     {
+        // A frame over the frame limit is answered, not silently dropped.
+        REQUIRE(error_of(ask(s, std::string(static_cast<std::size_t>(starbus::limits::max_frame_bytes) + 1, 'x'))) ==
+                starbus::error_code::too_large);
+    }
+    {
         // A reply sent as if it were a request.
         REQUIRE(error_of(ask(s, starbus::encode(starbus::pong{}))) == starbus::error_code::unknown_command);
     }
