@@ -66,7 +66,8 @@ inline constexpr std::size_t max_value_bytes = 1024 * 1024;
 inline constexpr std::size_t max_topic_bytes = 1024;
 inline constexpr std::size_t max_payload_bytes = 1024 * 1024;
 inline constexpr std::size_t max_name_bytes = 64;
-// Whole frames above this are dropped by libzmq itself (ZMQ_MAXMSGSIZE).
+// Whole frames above this are refused with TOO_LARGE (up to four times it; beyond,
+// libzmq drops the connection: ZMQ_MAXMSGSIZE).
 inline constexpr std::int64_t max_frame_bytes = 8 * 1024 * 1024;
 // How many applied requests each replica remembers for deduplication.
 inline constexpr std::size_t remembered_requests = 65536;
