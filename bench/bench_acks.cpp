@@ -333,11 +333,8 @@ int main(int argc, char** argv) {
     app.add_option("--endpoint", endpoint, "internal")->group("");
     CLI11_PARSE(app, argc, argv);
     install_exit_handlers();
-    try {
+    return guarded("starbus-bench-acks", [&] {
         if (echo_mode) return serve_echo(endpoint);
         return run(o);
-    } catch (const std::exception& e) {
-        std::cerr << "starbus-bench-acks: " << e.what() << "\n";
-        return 1;
-    }
+    });
 }

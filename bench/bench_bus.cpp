@@ -382,11 +382,8 @@ int main(int argc, char** argv) {
     app.add_option("--xpub", xpub, "internal")->group("");
     CLI11_PARSE(app, argc, argv);
     install_exit_handlers();
-    try {
+    return guarded("starbus-bench-bus", [&] {
         if (proxy_mode) return serve_proxy(xsub, xpub, o.hwm);
         return run(o);
-    } catch (const std::exception& e) {
-        std::cerr << "starbus-bench-bus: " << e.what() << "\n";
-        return 1;
-    }
+    });
 }

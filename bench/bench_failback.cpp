@@ -220,10 +220,7 @@ int main(int argc, char** argv) {
     app.add_option("--log-dir", o.log_dir, "keep the broker logs under this directory (default: removed at exit)");
     CLI11_PARSE(app, argc, argv);
     install_exit_handlers();
-    try {
+    return guarded("starbus-bench-failback", [&] {
         return run(o);
-    } catch (const std::exception& e) {
-        std::cerr << "starbus-bench-failback: " << e.what() << "\n";
-        return 1;
-    }
+    });
 }

@@ -338,10 +338,7 @@ int main(int argc, char** argv) {
     app.add_option("--log-dir", o.log_dir, "keep the broker logs in this directory (default: removed at exit)");
     CLI11_PARSE(app, argc, argv);
     install_exit_handlers();
-    try {
+    return guarded("starbus-bench-failover", [&] {
         return run(o);
-    } catch (const std::exception& e) {
-        std::cerr << "starbus-bench-failover: " << e.what() << "\n";
-        return 1;
-    }
+    });
 }

@@ -8,6 +8,8 @@
 // tests start brokers the same way.
 #pragma once
 
+#include <iostream>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -78,6 +80,18 @@ class table {
 // SIGPIPE is ignored (`| head` must not leave brokers behind); SIGINT, SIGTERM
 // and SIGHUP SIGKILL every tracked child, then exit. Call first in main().
 void install_exit_handlers();
+
+// Runs a benchmark's body: an exception that escapes it becomes one line on
+// stderr, named after the program, and exit status 1.
+template <typename Fn>
+int guarded(const char* program, Fn&& body) {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        std::cerr << program << ": " << e.what() << "\n";
+        return 1;
+    }
+}
 
 // A child process (test::child_process) that the exit handlers kill too.
 class tracked_process {
