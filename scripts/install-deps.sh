@@ -11,7 +11,7 @@ packages=(
     build-essential cmake ccache pkg-config
     # libraries (headers; the runtime .so packages come along as dependencies)
     libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev catch2
-    libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libssl-dev
+    libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libssl-dev libxxhash-dev
     # used by scripts/run-cluster.sh: ps (procps), ss (iproute2), reading `status --json` (jq)
     procps iproute2 jq
 )

@@ -45,8 +45,12 @@ broker::impl::impl(broker_options options)
       _beacon(_ctx, zmq::socket_type::pub),
       _peers_sub(_ctx, zmq::socket_type::sub),
       _replica(_options.data_dir, _options.cluster.fsync, _options.history_capacity),
+      _files(_options.data_dir),
+      _installer(_options.cluster.fsync == fsync_mode::batch),
       _peers(_options.cluster, _me.rank),
-      _follower(_ctx, _me.name, _me.rank) {
+      // A replica checks SHA-256 too: the store names every object by it, so an object must be what its name says.
+      _follower(_ctx, _me.name, _me.rank, _files, _options.cluster.files, true),
+      _uploads(_options.cluster.files, [this] { return ++_last_upload_fetch; }) {
     for (zmq::socket_t* s : {&_router, &_publisher, &_beacon, &_peers_sub}) s->set(zmq::sockopt::linger, 0);
     // Frames up to four times the limit are read and answered with TOO_LARGE; only beyond that does libzmq
     // drop the connection unanswered (the bound on what one hostile peer can make the broker buffer).
@@ -65,6 +69,16 @@ broker::impl::impl(broker_options options)
     for (const auto& b : _options.cluster.brokers)
         if (b.name != _me.name) _peers_sub.connect(b.heartbeat_endpoint());
     _commit_seq = _replica.last().seq;
+    if (const std::size_t n = _files.collect_all(_replica.state().files()); n > 0)
+        spdlog::info("files: deleted {} stored versions that no file refers to any more", n);
+    if (auto missing = _files.missing(_replica.state().files()); !missing.empty()) {
+        spdlog::warn("files: {} of the {} files listed lack their content in {} (first: {}); a replica fetches "
+                     "them from its server, a server cannot hand them out",
+                     missing.size(), _replica.state().files().size(), _files.directory().string(),
+                     missing.front().path);
+        _follower.note_missing(missing);
+    }
+    spdlog::info("files: {} files, {} stored versions", _replica.state().files().size(), _files.object_count());
 }
 
 void broker::impl::run(const std::atomic<bool>& stop) {
@@ -79,7 +93,8 @@ void broker::impl::run(const std::atomic<bool>& stop) {
     while (!stop.load()) {
         std::vector<zmq::pollitem_t> items = {{_router.handle(), 0, ZMQ_POLLIN, 0},
                                               {_peers_sub.handle(), 0, ZMQ_POLLIN, 0},
-                                              {_publisher.handle(), 0, ZMQ_POLLIN, 0}};
+                                              {_publisher.handle(), 0, ZMQ_POLLIN, 0},
+                                              {nullptr, _installer.notify_fd(), ZMQ_POLLIN, 0}};
         if (zmq::socket_t* f = _follower.socket()) items.push_back({f->handle(), 0, ZMQ_POLLIN, 0});
         auto now = std::chrono::steady_clock::now();
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
@@ -98,7 +113,8 @@ void broker::impl::run(const std::atomic<bool>& stop) {
             sense(now);
         }
         if (items[2].revents & ZMQ_POLLIN) drain_subscriptions();
-        if (items.size() > 3 && (items[3].revents & ZMQ_POLLIN)) drain_follower(now);
+        if (items[3].revents & ZMQ_POLLIN) drain_installer(now);
+        if (items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) drain_follower(now);
         if (items[0].revents & ZMQ_POLLIN) drain_requests(now);
         end_of_batch(now);
         if (now >= next_tick) {
@@ -165,6 +181,12 @@ void broker::impl::drain_follower(steady_time now) {
         if (!s) return;
         zmq::message_t frame;
         if (!s->recv(frame, zmq::recv_flags::dontwait)) return;
+        if (peek_command(frame.data(), frame.size()) == command::file_chunk) {
+            std::string why;
+            if (auto c = decode_chunk_view(frame, &why)) _follower.on_chunk(*c);
+            else spdlog::warn("replication: dropped a malformed chunk from {}: {}", _follower.server_name(), why);
+            continue;
+        }
         decode_result d = decode(frame);
         if (!d.ok()) {
             spdlog::warn("replication: undecodable message from {}: {}; resyncing", _follower.server_name(),
@@ -182,12 +204,19 @@ void broker::impl::drain_follower(steady_time now) {
 }
 
 void broker::impl::end_of_batch(steady_time now) {
-    if (_follower.running()) _follower.end_of_batch(_replica);
+    if (_follower.running()) {
+        const follower::outcome o = _follower.end_of_batch(_replica, now);
+        move_follower_files();
+        if (o == follower::outcome::sync_complete) fire(fsm_event::sync_complete, now);
+    }
     if (serving()) {
+        finish_uploads(now);
         replicate_batch();
         _replica.flush();
         advance_commit(now);
+        send_upload_orders();
     }
+    collect_garbage();
     flush_immediate_acks();
 }
 
@@ -196,11 +225,17 @@ void broker::impl::tick(steady_time now) {
         _follower.tick(_replica, now, std::max(_options.cluster.expiry, std::chrono::milliseconds(1000)));
     for (const auto& name : _sessions.drop_silent(_peers, now, _options.cluster.expiry))
         spdlog::info("replica {} is silent: acknowledgements no longer wait for it", name);
+    // An upload whose client went away (or stopped sending) is dropped with its temporary file.
+    for (const auto& u : _uploads.expire(now, std::max(std::chrono::milliseconds(10000), 4 * _options.cluster.expiry)))
+        spdlog::info("files: dropped the upload of {} from client {:x}: no chunk for a while", u.entry.path,
+                     u.client_id);
     if (serving()) advance_commit(now);
     sense(now);
     if (now >= _next_heartbeat) send_heartbeat(now);
-    // A synchronised broker that outranks the server asks for its role back, every heartbeat until it has it.
-    if (_state == broker_state::passive && _follower.synced() && now >= _next_handover_request) {
+    // A synchronised broker that outranks the server asks for its role back, every heartbeat until it has it,
+    // once nothing is left pending (no change waiting for file content, nothing being fetched).
+    if (_state == broker_state::passive && _follower.synced() && _follower.nothing_pending() &&
+        now >= _next_handover_request) {
         const broker_info* server = _options.cluster.find(_follower.server_name());
         if (server && _me.rank < server->rank && _peers.alive(server->rank, now)) {
             carry_out(fsm_action::request_handover, now);
@@ -244,12 +279,15 @@ void broker::impl::sense(steady_time now) {
                 // A stream that silently stopped (its session ended on the server, or libzmq reconnected
                 // under a new identity) shows as a server ahead of me while I make no progress.
                 // (Only once streaming: a large snapshot makes no visible progress until its end.)
-                if (_state != broker_state::passive || _replica.last().seq != _progress_seq) {
-                    _progress_seq = _replica.last().seq;
+                // Progress counts changes received and file bytes received: a replica fetching a large file
+                // applies nothing for a while, and that is not a stopped stream.
+                if (_state != broker_state::passive || _follower.progress() != _progress_seq) {
+                    _progress_seq = _follower.progress();
                     _progress_at = now;
-                } else if (server && server->seq > _progress_seq && now - _progress_at > 2 * _options.cluster.expiry) {
+                } else if (server && server->seq > _replica.last().seq &&
+                           now - _progress_at > 2 * _options.cluster.expiry) {
                     spdlog::warn("replication: {} is at seq {} but this replica has been stuck at {}; resyncing",
-                                 server->name, server->seq, _progress_seq);
+                                 server->name, server->seq, _replica.last().seq);
                     _progress_at = now;
                     fire(fsm_event::sync_broken, now);
                 }
@@ -297,6 +335,8 @@ void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
             _follower.stop();
             _state = broker_state::stalled;
         } else {
+            if (_uploads.active() > 0) spdlog::info("files: dropping {} uploads: not serving any more", _uploads.active());
+            _uploads.clear();
             _sessions.clear();
             _pending.clear();
             _uncommitted.clear();
@@ -350,6 +390,16 @@ std::string broker::impl::server_name(steady_time now) const {
     return s ? s->name : std::string{};
 }
 
+std::string broker::impl::files_note() const {
+    const content_gate& g = _follower.gate();
+    std::string out;
+    if (g.pending_files() > 0)
+        out += "; fetching " + std::to_string(g.pending_files()) + " files (" +
+               std::to_string((g.pending_bytes() + (1 << 20) - 1) >> 20) + " MiB to go)";
+    if (!g.trouble().empty()) out += "; " + g.trouble();
+    return out;
+}
+
 std::string broker::impl::note(steady_time now) const {
     const std::string server = _follower.server_name();
     switch (_state) {
@@ -365,9 +415,9 @@ std::string broker::impl::note(steady_time now) const {
                        "hear " + names + "; if they are gone for good, run `starbus force " + _me.name + "`";
             return "nobody serves: waiting for the broker with the newest changes to take over";
         }
-        case broker_state::syncing: return "catching up with " + server;
+        case broker_state::syncing: return "catching up with " + server + files_note();
         case broker_state::passive:
-            if (_peers.alive(server, now)) return "replica of " + server;
+            if (_peers.alive(server, now)) return "replica of " + server + files_note();
             if (_peers.may_take_over(now)) return server + " is silent: serves on the next client request";
             return server + " is silent: a synchronised broker of lower rank takes over";
         case broker_state::active: return "";

@@ -3,6 +3,7 @@
 //   broker.cpp          reactor loop, sensors -> FSM events, actions, heartbeats
 //   request_handler.cpp client and operator requests
 //   serving.cpp         the serving side: writes, replication sessions, commit
+//   file_service.cpp    files: listing, serving chunks, uploads, installs, collection
 #pragma once
 
 #include <chrono>
@@ -20,8 +21,12 @@
 #include <starbus/broker/fsm.hpp>
 #include <starbus/common/codec.hpp>
 
+#include <starbus/common/file_install.hpp>
+
+#include "file_store.hpp"
 #include "follower.hpp"
 #include "local_replica.hpp"
+#include "upload_receiver.hpp"
 #include "peer_view.hpp"
 #include "replica_sessions.hpp"
 
@@ -52,6 +57,8 @@ struct broker::impl {
         return _state == broker_state::active || _state == broker_state::handover;
     }
     [[nodiscard]] std::string note(steady_time now) const;
+    // What the replica's file transfers add to the note ("" when nothing).
+    [[nodiscard]] std::string files_note() const;
     [[nodiscard]] std::string server_name(steady_time now) const;
 
     // ---- requests (request_handler.cpp) ----
@@ -71,6 +78,13 @@ struct broker::impl {
 
     // ---- serving (serving.cpp) ----
     void handle_set(const std::string& identity, const set_request& r, steady_time now);
+    // Applies a change the server made (set, file put or remove) and makes `identity` wait for its commit.
+    void commit_change(change c, const std::string& identity, std::uint64_t request_id);
+    // Checks common to every write: serving, and the primary for configuration changes. False: answered.
+    [[nodiscard]] bool may_write(const std::string& identity, std::uint64_t request_id, change_class cls,
+                                 steady_time now, const char* what);
+    // A retry of an applied request is answered (now or at its commit). True: answered.
+    [[nodiscard]] bool answer_retry(const std::string& identity, std::uint64_t client_id, std::uint64_t request_id);
     void handle_publish(const std::string& identity, const publish_request& r, steady_time now);
     void handle_hello(const std::string& identity, const repl_hello& r, steady_time now);
     void handle_repl_ack(const std::string& identity, const repl_ack& r);
@@ -81,6 +95,20 @@ struct broker::impl {
     void become_server(steady_time now);
     void send_handover_go();
 
+    // ---- files (file_service.cpp) ----
+    void handle_file_list(const std::string& identity, const file_list_request& r, steady_time now);
+    void handle_fetch(const std::string& identity, const fetch_request& r);
+    void handle_file_put(const std::string& identity, const file_put_request& r, steady_time now);
+    void handle_file_remove(const std::string& identity, const file_remove_request& r, steady_time now);
+    void handle_chunk(const std::string& identity, const zmq::message_t& body, steady_time now);
+    void send_upload_orders();
+    void finish_uploads(steady_time now);
+    void submit_install(fetched_file f, bool upload_owned, upload u = {});
+    void drain_installer(steady_time now);
+    void move_follower_files();
+    void collect_garbage();
+    void send_frame(const std::string& identity, zmq::message_t&& frame);
+
     broker_options _options;
     const broker_info& _me;
     zmq::context_t _ctx{1};
@@ -90,17 +118,29 @@ struct broker::impl {
     zmq::socket_t _beacon;     // P+2: my heartbeats
     zmq::socket_t _peers_sub;  // every peer's P+2
     local_replica _replica;
+    file_store _files;         // after _replica: the data directory is locked by then
+    background_installer _installer;
     peer_view _peers;
     replica_sessions _sessions;
     follower _follower;
+    upload_receiver _uploads;
+    std::uint64_t _last_upload_fetch = 0;  // request ids of the FETCHes sent to uploading clients
+    // Files in the installer: what each becomes once on disk.
+    struct install_owner {
+        file_entry entry;
+        bool is_upload = false;  // an upload (apply its change) or a replica's fetch (tell the follower)
+        starbus::upload from;
+    };
+    std::unordered_map<std::uint64_t, install_owner> _installing;
+    std::uint64_t _last_install = 0;
 
     broker_state _state = broker_state::starting;
     steady_time _started{};
     steady_time _next_heartbeat{};
     bool _server_lost_reported = false;
-    std::uint64_t _followed_epoch = 0;
-    std::uint64_t _progress_seq = 0;            // a replica's last seq, and when it last moved
-    steady_time _progress_at{};  // the epoch the followed server announced when the sync started
+    std::uint64_t _followed_epoch = 0;          // the epoch the followed server announced when the sync started
+    std::uint64_t _progress_seq = 0;            // the follower's progress() marker, and when it last moved
+    steady_time _progress_at{};
 
     // Serving side.
     std::uint64_t _commit_seq = 0;              // highest seq acknowledged to clients

@@ -250,8 +250,14 @@ msgpack::unpack_limit decode_limit() {
 }
 
 bool valid_change(const change& c) {
-    return (c.op == change_op::put || c.op == change_op::erase) &&
-           (c.cls == change_class::operational || c.cls == change_class::config);
+    if (c.cls != change_class::operational && c.cls != change_class::config) return false;
+    switch (c.op) {
+        case change_op::put:
+        case change_op::erase: return true;
+        case change_op::file_put: return decode_file_meta(c.value).has_value();
+        case change_op::file_erase: return true;
+    }
+    return false;
 }
 
 // Decodes one record payload; nullopt when it is not a well-formed change.
@@ -303,8 +309,10 @@ void write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
     file_writer w(fd, snapshot_header_size, name);
     msgpack::packer<file_writer> pk(w);
     pk.pack(s.last());
-    pk.pack(static_cast<std::uint64_t>(s.entries().size()));
+    // Keys, then files as file_put changes (kv_state::snapshot_entries): one list, so the format did not change.
+    pk.pack(static_cast<std::uint64_t>(s.entries().size() + s.files().size()));
     for (const auto& [key, c] : s.entries()) pk.pack(c);
+    for (const auto& [path, f] : s.files()) pk.pack(file_put_change(f));
     const auto requests = s.requests();
     pk.pack(static_cast<std::uint64_t>(requests.size()));
     for (const auto& r : requests) pk.pack(r);

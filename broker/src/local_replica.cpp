@@ -16,8 +16,8 @@ local_replica::local_replica(const std::filesystem::path& dir, fsync_mode mode, 
     if (r.torn_bytes > 0)
         spdlog::warn("recovery cut {} bytes of a torn or corrupt tail off the change log in {}", r.torn_bytes,
                      dir.string());
-    spdlog::info("recovered {} keys up to position ({}, {}) from {}; epoch {}", _state.entries().size(),
-                 _state.last().epoch, _state.last().seq, dir.string(), _epoch);
+    spdlog::info("recovered {} keys and {} files up to position ({}, {}) from {}; epoch {}", _state.entries().size(),
+                 _state.files().size(), _state.last().epoch, _state.last().seq, dir.string(), _epoch);
 }
 
 void local_replica::set_epoch(std::uint64_t e) {
@@ -27,7 +27,11 @@ void local_replica::set_epoch(std::uint64_t e) {
 }
 
 bool local_replica::apply(const change& c) {
+    std::string replaced;
+    if (is_file_op(c.op))
+        if (const file_entry* old = _state.files().find(c.key)) replaced = old->hash;
     if (!_state.apply(c)) return false;
+    if (!replaced.empty()) _released.push_back(std::move(replaced));
     _history.append(c);
     _store.append(c);
     _dirty = true;
@@ -35,6 +39,7 @@ bool local_replica::apply(const change& c) {
 }
 
 void local_replica::install(std::vector<change> entries, position at, std::vector<request_record> requests) {
+    for (const auto& [path, e] : _state.files()) _released.push_back(e.hash);
     _state.install_snapshot(std::move(entries), at, std::move(requests));
     _store.install_snapshot(_state);
     _history.reset(at);
@@ -49,6 +54,16 @@ void local_replica::flush() {
     _store.maybe_compact(_state);
     _flushed_seq = _state.last().seq;
     _dirty = false;
+}
+
+}  // namespace starbus
+
+namespace starbus {
+
+std::vector<std::string> local_replica::take_released() {
+    std::vector<std::string> out;
+    out.swap(_released);
+    return out;
 }
 
 }  // namespace starbus

@@ -35,6 +35,11 @@ class local_replica {
     void flush();
     [[nodiscard]] std::uint64_t flushed_seq() const { return _flushed_seq; }
 
+    // File versions that applied changes (or a snapshot) stopped referencing
+    // since the last call: the store may delete them once the change is on
+    // disk (after flush()), if nothing references them again.
+    [[nodiscard]] std::vector<std::string> take_released();
+
   private:
     durable_store _store;
     kv_state _state;
@@ -42,6 +47,7 @@ class local_replica {
     std::uint64_t _epoch = 0;
     std::uint64_t _flushed_seq = 0;
     bool _dirty = false;
+    std::vector<std::string> _released;
 };
 
 }  // namespace starbus

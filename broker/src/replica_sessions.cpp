@@ -30,6 +30,15 @@ replica_session* replica_sessions::by_name(const std::string& name) {
     return nullptr;
 }
 
+bool replica_sessions::acknowledge(replica_session& s, std::uint64_t seq) {
+    s.acked = std::max(s.acked, seq);
+    // A replica counts once it holds everything its catch-up carried, file content included: a returning
+    // broker that fetches gigabytes must not make every write wait for it.
+    if (s.synced || !s.streaming || s.acked < s.sync_seq) return false;
+    s.synced = true;
+    return true;
+}
+
 std::vector<std::string> replica_sessions::drop_silent(const peer_view& peers, steady_time now,
                                                        std::chrono::milliseconds expiry) {
     std::vector<std::string> dropped;

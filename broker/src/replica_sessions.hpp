@@ -20,7 +20,9 @@ struct replica_session {
     std::uint64_t session = 0;  // the replica's id for this attempt, echoed in snapshot_end
     std::uint64_t sent = 0;     // last seq sent on this session
     std::uint64_t acked = 0;    // last seq the replica holds on disk
-    bool synced = false;        // snapshot_end sent: counts for acknowledgements
+    bool streaming = false;     // snapshot_end sent: every new change is streamed to it
+    std::uint64_t sync_seq = 0; // the snapshot_end's seq: once acked, the replica is synchronised
+    bool synced = false;        // it acknowledged sync_seq (files included): counts for acknowledgements
     steady_time opened{};       // when its repl_hello arrived (its heartbeats may not have yet)
 };
 
@@ -31,6 +33,8 @@ class replica_sessions {
                           std::uint64_t session, steady_time now = {});
     [[nodiscard]] replica_session* by_identity(const std::string& identity);
     [[nodiscard]] replica_session* by_name(const std::string& name);
+    // Records a REPL-ACK; returns true when it made the session synchronised.
+    bool acknowledge(replica_session& s, std::uint64_t seq);
     // Forgets the sessions of replicas silent for four expiries (or never
     // heard within one expiry of their hello); returns their names.
     std::vector<std::string> drop_silent(const peer_view& peers, steady_time now, std::chrono::milliseconds expiry);

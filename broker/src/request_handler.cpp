@@ -80,6 +80,8 @@ void broker::impl::consider_vote(steady_time now) {
 }
 
 void broker::impl::handle_request(const std::string& identity, const zmq::message_t& body, steady_time now) {
+    // A chunk of an upload is read in place: its data goes straight from the frame to the file.
+    if (peek_command(body.data(), body.size()) == command::file_chunk) return handle_chunk(identity, body, now);
     decode_result d = decode(body);
     if (!d.ok()) {
         ++_bad_messages;
@@ -127,6 +129,23 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 handle_repl_ack(identity, m);
             } else if constexpr (std::is_same_v<T, handover_request>) {
                 handle_handover_request(identity, m, now);
+            } else if constexpr (std::is_same_v<T, file_list_request>) {
+                consider_vote(now);
+                handle_file_list(identity, m, now);
+            } else if constexpr (std::is_same_v<T, fetch_request>) {
+                handle_fetch(identity, m);
+            } else if constexpr (std::is_same_v<T, file_put_request>) {
+                note_client(m.client_id, now);
+                consider_vote(now);
+                handle_file_put(identity, m, now);
+            } else if constexpr (std::is_same_v<T, file_remove_request>) {
+                note_client(m.client_id, now);
+                consider_vote(now);
+                handle_file_remove(identity, m, now);
+            } else if constexpr (std::is_same_v<T, error_reply>) {
+                // A client answering a FETCH of an upload it cannot serve any more (its file changed or vanished).
+                if (!_uploads.on_error(m.request_id))
+                    spdlog::warn("dropped an ERROR that answers nothing this broker asked: {}", m.text);
             } else {
                 ++_bad_messages;
                 spdlog::warn("rejected {}: it is not a request", to_string(T::code));
@@ -160,12 +179,17 @@ void broker::impl::handle_status(const std::string& identity, const status_reque
     s.epoch = _replica.epoch();
     s.seq = _replica.last().seq;
     if (serving()) {
-        s.pending = s.seq - std::min(s.seq, _commit_seq);
+        s.pending = s.seq - std::min(s.seq, _commit_seq) + _uploads.active();
+        s.pending_files = _uploads.active();
+        s.pending_bytes = _uploads.pending_bytes();
     } else if (_follower.running()) {
         std::uint64_t server_seq = _follower.server_seq();
         if (const broker_info* b = _options.cluster.find(_follower.server_name()))
             if (const heartbeat* hb = _peers.last(b->rank)) server_seq = std::max(server_seq, hb->seq);
-        s.pending = server_seq > s.seq ? server_seq - s.seq : 0;
+        // Changes not yet applied (those waiting for file content among them), plus the files still to fetch.
+        s.pending_files = _follower.gate().pending_files();
+        s.pending_bytes = _follower.gate().pending_bytes();
+        s.pending = (server_seq > s.seq ? server_seq - s.seq : 0) + s.pending_files;
     }
     s.clients = static_cast<std::uint32_t>(client_count(now));
     s.server = server_name(now);
@@ -202,9 +226,7 @@ void broker::impl::send_snapshot(const std::string& identity, std::uint64_t requ
             return;
         }
     }
-    std::vector<change> entries;
-    entries.reserve(_replica.state().entries().size());
-    for (const auto& [key, c] : _replica.state().entries()) entries.push_back(c);
+    const std::vector<change> entries = _replica.state().snapshot_entries();  // keys, then files
     for_each_chunk(entries, chunk_bytes, [&](std::vector<change> piece) {
         reply(identity, snapshot_part{request_id, std::move(piece)});
     });

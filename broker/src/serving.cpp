@@ -9,36 +9,53 @@
 
 namespace starbus {
 
-void broker::impl::handle_set(const std::string& identity, const set_request& r, steady_time now) {
-    if (_state != broker_state::active) return reply_not_serving(identity, r.request_id, now);
-    if (r.cls == change_class::config && _me.rank != 0) {
+bool broker::impl::may_write(const std::string& identity, std::uint64_t request_id, change_class cls, steady_time now,
+                             const char* what) {
+    if (_state != broker_state::active) {
+        reply_not_serving(identity, request_id, now);
+        return false;
+    }
+    if (cls == change_class::config && _me.rank != 0) {
         const std::string primary = _options.cluster.primary().name;
-        reply_error(identity, r.request_id, error_code::config_refused,
-                    "configuration changes need the primary " + primary + ", which is down (" + _me.name +
+        reply_error(identity, request_id, error_code::config_refused,
+                    std::string(what) + " needs the primary " + primary + ", which is down (" + _me.name +
                         " serves and accepts operational changes only): retry once " + primary + " is back");
-        return;
+        return false;
     }
+    return true;
+}
+
+bool broker::impl::answer_retry(const std::string& identity, std::uint64_t client_id, std::uint64_t request_id) {
     // A retry of a request already applied (here or by a previous server) is answered, not applied again.
-    if (auto done = _replica.state().find_request(r.client_id, r.request_id)) {
-        if (done->seq <= _commit_seq) _immediate_acks[identity].push_back(r.request_id);
-        else _pending.emplace(done->seq, pending_reply{identity, r.request_id});
-        return;
-    }
-    change c;
+    auto done = _replica.state().find_request(client_id, request_id);
+    if (!done) return false;
+    if (done->seq <= _commit_seq) _immediate_acks[identity].push_back(request_id);
+    else _pending.emplace(done->seq, pending_reply{identity, request_id});
+    return true;
+}
+
+void broker::impl::commit_change(change c, const std::string& identity, std::uint64_t request_id) {
     c.epoch = _replica.epoch();
     c.seq = _replica.last().seq + 1;
+    const bool applied = _replica.apply(c);
+    assert(applied);  // seq was computed from last(): it always follows
+    (void)applied;
+    _uncommitted.push_back(c);
+    _batch_changes.push_back(std::move(c));
+    _pending.emplace(_replica.last().seq, pending_reply{identity, request_id});
+}
+
+void broker::impl::handle_set(const std::string& identity, const set_request& r, steady_time now) {
+    if (!may_write(identity, r.request_id, r.cls, now, "configuration changes")) return;
+    if (answer_retry(identity, r.client_id, r.request_id)) return;
+    change c;
     c.op = r.op;
     c.cls = r.cls;
     c.key = r.key;
     if (r.op == change_op::put) c.value = r.value;
     c.client_id = r.client_id;
     c.request_id = r.request_id;
-    const bool applied = _replica.apply(c);
-    assert(applied);  // seq was computed from last(): it always follows
-    (void)applied;
-    _uncommitted.push_back(c);
-    _batch_changes.push_back(std::move(c));
-    _pending.emplace(_replica.last().seq, pending_reply{identity, r.request_id});
+    commit_change(std::move(c), identity, r.request_id);
 }
 
 void broker::impl::handle_publish(const std::string& identity, const publish_request& r, steady_time now) {
@@ -65,13 +82,16 @@ void broker::impl::handle_hello(const std::string& identity, const repl_hello& r
     send_snapshot(identity, r.session, {r.epoch, r.seq});
     s.sent = _replica.last().seq;
     s.acked = 0;
-    s.synced = true;
+    s.streaming = true;
+    s.sync_seq = _replica.last().seq;
     spdlog::info("replication: {} joined from ({}, {}); it now holds up to seq {}", r.name, r.epoch, r.seq, s.sent);
 }
 
 void broker::impl::handle_repl_ack(const std::string& identity, const repl_ack& r) {
     if (replica_session* s = _sessions.by_identity(identity)) {
-        s->acked = std::max(s->acked, r.seq);
+        if (_sessions.acknowledge(*s, r.seq))
+            spdlog::info("replication: {} holds everything up to seq {}, files included: it is synchronised", s->name,
+                         s->sync_seq);
         return;
     }
     // Its session ended (a long silence, or this broker restarted): make it say hello again.
@@ -106,7 +126,7 @@ void broker::impl::send_handover_go() {
 void broker::impl::replicate_batch() {
     if (_batch_changes.empty()) return;
     for (auto& s : _sessions.all()) {
-        if (!s.synced) continue;
+        if (!s.streaming) continue;
         for_each_chunk(_batch_changes, chunk_bytes, [&](std::vector<change> piece) {
             reply(s.identity, change_batch{std::move(piece), _commit_seq});
         });

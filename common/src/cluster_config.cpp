@@ -48,6 +48,33 @@ std::string valid_name_error(const std::string& name) {
     return {};
 }
 
+// One whole number of bytes from [files], within [low, high].
+void read_bytes(const toml::table& t, const char* key, std::uint64_t& out, std::uint64_t low, std::uint64_t high,
+                const std::string& source) {
+    auto node = t[key];
+    if (!node) return;
+    auto v = node.value<std::int64_t>();
+    if (!node.is_integer() || !v || *v < 0 || static_cast<std::uint64_t>(*v) < low ||
+        static_cast<std::uint64_t>(*v) > high)
+        throw config_error(source + ": [files] " + key + " must be a whole number of bytes from " +
+                           std::to_string(low) + " to " + std::to_string(high));
+    out = static_cast<std::uint64_t>(*v);
+}
+
+void parse_file_settings(const toml::table& t, file_settings& f, const std::string& source) {
+    for (const auto& [key, value] : t)
+        if (key.str() != "chunk_bytes" && key.str() != "credit_bytes" && key.str() != "max_file_bytes")
+            throw config_error(source + ": unknown key \"" + std::string(key.str()) +
+                               "\" in [files] (known: chunk_bytes, credit_bytes, max_file_bytes)");
+    read_bytes(t, "chunk_bytes", f.chunk_bytes, 4096, 4 * 1024 * 1024, source);
+    read_bytes(t, "credit_bytes", f.credit_bytes, 4096, std::uint64_t{1} << 30, source);
+    read_bytes(t, "max_file_bytes", f.max_file_bytes, 1, std::uint64_t{1} << 50, source);
+    if (f.credit_bytes < f.chunk_bytes)
+        throw config_error(source + ": [files] credit_bytes (" + std::to_string(f.credit_bytes) +
+                           ") must be at least chunk_bytes (" + std::to_string(f.chunk_bytes) +
+                           "): a receiver must be able to ask for one whole chunk");
+}
+
 }  // namespace
 
 std::string broker_info::request_endpoint() const { return endpoint; }
@@ -78,11 +105,11 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
                            ": not valid TOML: " + std::string(e.description()));
     }
     cluster_config cfg;
-    static const std::set<std::string> known_keys = {"heartbeat_ms", "expiry_ms", "ack", "fsync", "broker"};
+    static const std::set<std::string> known_keys = {"heartbeat_ms", "expiry_ms", "ack", "fsync", "files", "broker"};
     for (const auto& [key, value] : root) {
         if (!known_keys.count(std::string(key.str())))
             throw config_error(source + ": unknown setting \"" + std::string(key.str()) +
-                               "\" (known: heartbeat_ms, expiry_ms, ack, fsync, [[broker]])");
+                               "\" (known: heartbeat_ms, expiry_ms, ack, fsync, [files], [[broker]])");
     }
     if (auto hb = root["heartbeat_ms"]; hb) {
         auto v = hb.value<std::int64_t>();
@@ -110,6 +137,11 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
         if (v == "batch") cfg.fsync = fsync_mode::batch;
         else if (v == "never") cfg.fsync = fsync_mode::never;
         else throw config_error(source + ": fsync must be \"batch\" or \"never\"");
+    }
+    if (auto files = root["files"]; files) {
+        const toml::table* t = files.as_table();
+        if (!t) throw config_error(source + ": files must be a table: write it as [files]");
+        parse_file_settings(*t, cfg.files, source);
     }
     const toml::array* list = root["broker"].as_array();
     if (!list || list->empty())

@@ -5,6 +5,10 @@
 #include <array>
 #include <functional>
 
+#include <starbus/common/content_hash.hpp>
+#include <starbus/common/fast_hash.hpp>
+#include <starbus/common/file_path.hpp>
+
 namespace starbus {
 namespace {
 
@@ -46,13 +50,40 @@ std::string check_size(std::string_view what, std::size_t size, std::size_t limi
 
 bool valid_state(broker_state s) { return static_cast<int>(s) < broker_state_count; }
 bool valid_class(change_class c) { return c == change_class::operational || c == change_class::config; }
-bool valid_op(change_op o) { return o == change_op::put || o == change_op::erase; }
+bool valid_op(change_op o) { return static_cast<int>(o) <= static_cast<int>(change_op::file_erase); }
+
+// A remote path on the wire must already be canonical: the sender normalises, so a broker never has to
+// guess which of two spellings was meant.
+std::string check_path(std::string_view path) {
+    if (path.size() > file_limits::max_path_bytes)
+        return check_size("path", path.size(), file_limits::max_path_bytes);
+    std::string why;
+    auto canonical = normalise_remote_path(path, &why);
+    if (!canonical) return "remote path \"" + std::string(path) + "\" refused: " + why;
+    if (*canonical != path) return "remote path \"" + std::string(path) + "\" is not canonical (send \"" + *canonical + "\")";
+    return {};
+}
+
+std::string check_hash(std::string_view hash) {
+    return is_lower_hex(hash, content_hash_hex_chars) ? std::string{} : "hash is not 64 lowercase hex digits (SHA-256)";
+}
+
+std::string check_entry(const file_entry& e) {
+    if (auto w = check_path(e.path); !w.empty()) return w;
+    if (auto w = check_hash(e.hash); !w.empty()) return w;
+    return is_lower_hex(e.xxh, xxh128_hex_chars) ? std::string{} : "xxh is not 32 lowercase hex digits (XXH3-128)";
+}
 
 std::string validate_change(const change& c) {
     if (!valid_op(c.op)) return "unknown change op " + std::to_string(static_cast<int>(c.op));
     if (!valid_class(c.cls)) return "unknown change class " + std::to_string(static_cast<int>(c.cls));
     if (auto e = check_size("key", c.key.size(), limits::max_key_bytes); !e.empty()) return e;
-    return check_size("value", c.value.size(), limits::max_value_bytes);
+    if (auto e = check_size("value", c.value.size(), limits::max_value_bytes); !e.empty()) return e;
+    if (!is_file_op(c.op)) return {};
+    if (c.cls != change_class::config) return "a file change must be of class config";
+    if (auto e = check_path(c.key); !e.empty()) return e;
+    if (c.op == change_op::file_put && !decode_file_meta(c.value)) return "malformed file metadata";
+    return {};
 }
 
 struct validator {
@@ -96,8 +127,37 @@ struct validator {
     }
     std::string operator()(const error_reply& m) const {
         auto c = static_cast<int>(m.code_value);
-        return (c >= 1 && c <= 8) ? std::string{} : "unknown error code " + std::to_string(c);
+        return (c >= 1 && c <= error_code_max) ? std::string{} : "unknown error code " + std::to_string(c);
     }
+    std::string operator()(const file_list_request& m) const {
+        return check_size("from", m.from.size(), file_limits::max_path_bytes);
+    }
+    std::string operator()(const file_list_reply& m) const {
+        for (const auto& e : m.entries)
+            if (auto w = check_entry(e); !w.empty()) return w;
+        return {};
+    }
+    std::string operator()(const fetch_request& m) const {
+        if (auto w = check_path(m.path); !w.empty()) return w;
+        if (auto w = check_hash(m.hash); !w.empty()) return w;
+        if (m.length == 0) return "length is 0";
+        if (m.length > limits::max_chunk_bytes)
+            return "length " + std::to_string(m.length) + " is over the limit of " +
+                   std::to_string(limits::max_chunk_bytes) + " bytes per chunk";
+        if (m.offset > ~std::uint64_t{0} - m.length) return "offset + length overflows";
+        return {};
+    }
+    std::string operator()(const file_chunk& m) const {
+        if (auto w = check_path(m.path); !w.empty()) return w;
+        if (auto w = check_hash(m.hash); !w.empty()) return w;
+        return check_size("chunk", m.data.size(), limits::max_chunk_bytes);
+    }
+    std::string operator()(const file_put_request& m) const {
+        if (auto w = check_path(m.path); !w.empty()) return w;
+        if (auto w = check_hash(m.hash); !w.empty()) return w;
+        return is_lower_hex(m.xxh, xxh128_hex_chars) ? std::string{} : "xxh is not 32 lowercase hex digits (XXH3-128)";
+    }
+    std::string operator()(const file_remove_request& m) const { return check_path(m.path); }
     template <typename T>
     std::string operator()(const T&) const {
         return {};
@@ -143,8 +203,8 @@ decode_result decode(const void* data, std::size_t size) {
         return fail(error_code::too_large, "frame of " + std::to_string(size) + " bytes is over the limit");
     msgpack::object_handle handle;
     try {
-        // Bound what a hostile frame can make the parser allocate.
-        msgpack::unpack_limit lim(1u << 20, 64, 1u << 20, 1u << 20, 1u << 20, 32);
+        // Bound what a hostile frame can make the parser allocate (bin: a CHUNK's data).
+        msgpack::unpack_limit lim(1u << 20, 64, 1u << 20, limits::max_chunk_bytes, 1u << 20, 32);
         handle = msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, lim);
     } catch (const std::exception& e) {
         return fail(error_code::bad_request, std::string("not MessagePack: ") + e.what());
@@ -177,6 +237,80 @@ decode_result decode(const void* data, std::size_t size) {
     }
     r.request_id = request_id;
     return r;
+}
+
+std::optional<command> peek_command(const void* data, std::size_t size) {
+    // fixarray(4), fixstr(2) "SB", positive fixint version, then the code as a fixint or uint8.
+    const auto* p = static_cast<const unsigned char*>(data);
+    if (size < 6 || p[0] != 0x94 || p[1] != 0xa2 || p[2] != 'S' || p[3] != 'B' || p[4] != protocol_version)
+        return std::nullopt;
+    if (p[5] < 0x80) return static_cast<command>(p[5]);
+    if (p[5] == 0xcc && size >= 7) return static_cast<command>(p[6]);
+    return std::nullopt;
+}
+
+namespace {
+
+// Strings and bins of a CHUNK view the frame instead of being copied.
+bool reference_everything(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+std::string_view view_of(const msgpack::object& o) {
+    if (o.type == msgpack::type::STR) return {o.via.str.ptr, o.via.str.size};
+    if (o.type == msgpack::type::BIN) return {o.via.bin.ptr, o.via.bin.size};
+    throw std::runtime_error("expected a string or bin");
+}
+
+std::uint64_t uint_of(const msgpack::object& o) {
+    if (o.type != msgpack::type::POSITIVE_INTEGER) throw std::runtime_error("expected an unsigned integer");
+    return o.via.u64;
+}
+
+}  // namespace
+
+std::optional<file_chunk_view> decode_chunk_view(const zmq::message_t& frame, std::string* why) {
+    const auto fail = [&](std::string reason) -> std::optional<file_chunk_view> {
+        if (why) *why = std::move(reason);
+        return std::nullopt;
+    };
+    if (static_cast<std::int64_t>(frame.size()) > limits::max_frame_bytes) return fail("frame over the limit");
+    if (peek_command(frame.data(), frame.size()) != command::file_chunk) return fail("not a CHUNK envelope");
+    try {
+        msgpack::unpack_limit lim(16, 0, file_limits::max_path_bytes, limits::max_chunk_bytes, 0, 3);
+        msgpack::object_handle h = msgpack::unpack(static_cast<const char*>(frame.data()), frame.size(),
+                                                   reference_everything, nullptr, lim);
+        const msgpack::object& root = h.get();
+        const msgpack::object& body = root.via.array.ptr[3];
+        if (body.type != msgpack::type::ARRAY || body.via.array.size < 6) return fail("malformed CHUNK: too few fields");
+        const msgpack::object* f = body.via.array.ptr;
+        file_chunk_view v{uint_of(f[0]), view_of(f[1]), view_of(f[2]), uint_of(f[3]), uint_of(f[4]), view_of(f[5])};
+        if (auto w = check_path(v.path); !w.empty()) return fail(w);
+        if (auto w = check_hash(v.hash); !w.empty()) return fail(w);
+        if (v.data.size() > limits::max_chunk_bytes) return fail("chunk over the limit");
+        return v;  // the views point into `frame`, not into the handle's zone
+    } catch (const std::exception& e) {
+        return fail(std::string("malformed CHUNK: ") + e.what());
+    }
+}
+
+std::string encode_chunk_header(const file_chunk_view& header, std::uint64_t checksum, std::size_t length) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    pk.pack_array(envelope_size);
+    pk.pack(protocol_signature);
+    pk.pack(protocol_version);
+    pk.pack(static_cast<std::uint8_t>(command::file_chunk));
+    pk.pack_array(6);
+    pk.pack(header.request_id);
+    pk.pack(header.path);
+    pk.pack(header.hash);
+    pk.pack(header.offset);
+    pk.pack_fix_uint64(checksum);  // fixed width: encode_chunk_frame patches it after reading the data
+    // bin32 always, so that the data starts at a fixed distance after the checksum.
+    const auto n = static_cast<std::uint32_t>(length);
+    const char bin_header[5] = {static_cast<char>(0xc6), static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                                static_cast<char>(n >> 8), static_cast<char>(n)};
+    buffer.write(bin_header, sizeof bin_header);
+    return std::string(buffer.data(), buffer.size());
 }
 
 }  // namespace starbus

@@ -12,30 +12,14 @@
 #include <stdexcept>
 #include <vector>
 
+#include <starbus/common/unique_fd.hpp>
+
 #if defined(STARBUS_HAVE_OPENSSL_CRYPTO)
 #include <openssl/evp.h>
 #endif
 
 namespace starbus {
 
-namespace {
-
-// Closes a file descriptor on every return path.
-class fd_guard {
-  public:
-    explicit fd_guard(int fd) : _fd(fd) {}
-    ~fd_guard() {
-        if (_fd >= 0) ::close(_fd);
-    }
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-    [[nodiscard]] int get() const { return _fd; }
-
-  private:
-    int _fd;
-};
-
-}  // namespace
 
 #if defined(STARBUS_HAVE_OPENSSL_CRYPTO)
 
@@ -94,7 +78,7 @@ bool content_hash_available() { return false; }
 content_hasher::content_hasher() {
     throw std::runtime_error(
         "starbus was built without a content hash: install libssl-dev and build with OpenSSL::Crypto "
-        "and STARBUS_HAVE_OPENSSL_CRYPTO (docs/file-sync-design.md)");
+        "and STARBUS_HAVE_OPENSSL_CRYPTO (docs/protocol.md \"Hashes\")");
 }
 
 void content_hasher::update(const void*, std::size_t) {}
@@ -119,7 +103,7 @@ std::optional<file_digest> hash_file(const std::filesystem::path& path, std::str
         return std::nullopt;
     };
     // O_NONBLOCK so that opening a fifo does not wait for a writer; fstat then refuses it.
-    const fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0) return fail("cannot open");
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return fail("cannot stat");

@@ -2,6 +2,9 @@
 // The sorted manifest of a file store and the diff between two of them.
 #include <starbus/common/file_manifest.hpp>
 
+#include <starbus/common/content_hash.hpp>
+#include <starbus/common/fast_hash.hpp>
+
 namespace starbus {
 
 std::optional<file_manifest> file_manifest::from_entries(std::vector<file_entry> entries, std::string* why) {
@@ -17,8 +20,10 @@ std::optional<file_manifest> file_manifest::from_entries(std::vector<file_entry>
 }
 
 bool file_manifest::put(file_entry e) {
+    count(e.hash, +1);
     auto it = _entries.find(e.path);
     if (it != _entries.end()) {
+        count(it->second.hash, -1);
         _total_bytes -= it->second.size;
         _total_bytes += e.size;
         it->second = std::move(e);
@@ -33,9 +38,62 @@ bool file_manifest::put(file_entry e) {
 bool file_manifest::remove(std::string_view path) {
     auto it = _entries.find(path);
     if (it == _entries.end()) return false;
+    count(it->second.hash, -1);
     _total_bytes -= it->second.size;
     _entries.erase(it);
     return true;
+}
+
+void file_manifest::count(const std::string& hash, int delta) {
+    if (hash.empty()) return;
+    if (delta > 0) {
+        ++_references[hash];
+        return;
+    }
+    auto it = _references.find(hash);
+    if (it != _references.end() && --it->second == 0) _references.erase(it);
+}
+
+std::size_t file_manifest::references(std::string_view hash) const {
+    auto it = _references.find(hash);
+    return it == _references.end() ? 0 : it->second;
+}
+
+std::string encode_file_meta(const file_meta& m) {
+    msgpack::sbuffer buffer;
+    msgpack::pack(buffer, m);
+    return std::string(buffer.data(), buffer.size());
+}
+
+std::optional<file_meta> decode_file_meta(std::string_view value) {
+    try {
+        msgpack::unpack_limit lim(8, 0, 1024, 0, 0, 2);
+        msgpack::object_handle h = msgpack::unpack(value.data(), value.size(), nullptr, nullptr, lim);
+        auto m = h.get().as<file_meta>();
+        if (!is_lower_hex(m.hash, content_hash_hex_chars) || !is_lower_hex(m.xxh, xxh128_hex_chars))
+            return std::nullopt;
+        return m;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::optional<file_entry> file_entry_of(const change& c) {
+    if (c.op != change_op::file_put) return std::nullopt;
+    auto m = decode_file_meta(c.value);
+    if (!m) return std::nullopt;
+    return file_entry{c.key, m->size, std::move(m->hash), c.epoch, c.seq, std::move(m->xxh)};
+}
+
+change file_put_change(const file_entry& e) {
+    change c;
+    c.epoch = e.epoch;
+    c.seq = e.seq;
+    c.op = change_op::file_put;
+    c.cls = change_class::config;
+    c.key = e.path;
+    c.value = encode_file_meta({e.size, e.hash, e.xxh});
+    return c;
 }
 
 const file_entry* file_manifest::find(std::string_view path) const {

@@ -5,13 +5,24 @@ namespace starbus {
 
 bool kv_state::apply(const change& c) {
     if (c.seq != _last.seq + 1) return false;
-    if (c.op == change_op::put) {
-        auto it = _entries.find(c.key);
-        if (it == _entries.end()) _entries.emplace(c.key, c);
-        else it->second = c;
-    } else {
-        auto it = _entries.find(c.key);
-        if (it != _entries.end()) _entries.erase(it);
+    switch (c.op) {
+        case change_op::put: {
+            auto it = _entries.find(c.key);
+            if (it == _entries.end()) _entries.emplace(c.key, c);
+            else it->second = c;
+            break;
+        }
+        case change_op::erase: {
+            auto it = _entries.find(c.key);
+            if (it != _entries.end()) _entries.erase(it);
+            break;
+        }
+        case change_op::file_put:
+            // Decoders validate the value before a change gets here; a malformed one still takes its place in
+            // the sequence (the position must advance) but installs nothing.
+            if (auto e = file_entry_of(c)) _files.put(std::move(*e));
+            break;
+        case change_op::file_erase: _files.remove(c.key); break;
     }
     _last = c.pos();
     if (c.client_id != 0) remember({c.client_id, c.request_id, c.epoch, c.seq});
@@ -21,6 +32,11 @@ bool kv_state::apply(const change& c) {
 void kv_state::install_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests) {
     clear();
     for (auto& e : entries) {
+        if (e.op == change_op::file_put) {
+            if (auto f = file_entry_of(e)) _files.put(std::move(*f));
+            continue;
+        }
+        if (e.op != change_op::put) continue;  // a snapshot holds current entries only
         std::string key = e.key;
         _entries.insert_or_assign(std::move(key), std::move(e));
     }
@@ -28,8 +44,17 @@ void kv_state::install_snapshot(std::vector<change> entries, position at, std::v
     for (const auto& r : requests) remember(r);
 }
 
+std::vector<change> kv_state::snapshot_entries() const {
+    std::vector<change> out;
+    out.reserve(_entries.size() + _files.size());
+    for (const auto& [key, c] : _entries) out.push_back(c);
+    for (const auto& [path, f] : _files) out.push_back(file_put_change(f));
+    return out;
+}
+
 void kv_state::clear() {
     _entries.clear();
+    _files = {};
     _last = {};
     _requests.clear();
     _request_index.clear();

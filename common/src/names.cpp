@@ -16,6 +16,8 @@ std::string_view to_string(change_op o) {
     switch (o) {
         case change_op::put: return "put";
         case change_op::erase: return "erase";
+        case change_op::file_put: return "file_put";
+        case change_op::file_erase: return "file_erase";
     }
     return "unknown";
 }
@@ -56,6 +58,8 @@ std::string_view to_string(error_code c) {
         case error_code::retry_later: return "RETRY_LATER";
         case error_code::bad_version: return "BAD_VERSION";
         case error_code::refused: return "REFUSED";
+        case error_code::stale_version: return "STALE_VERSION";
+        case error_code::storage_failed: return "STORAGE_FAILED";
     }
     return "UNKNOWN_ERROR";
 }
@@ -82,6 +86,12 @@ std::string_view to_string(command c) {
         case command::handover_request: return "HANDOVER";
         case command::handover_go: return "HANDOVER-GO";
         case command::heartbeat: return "HEARTBEAT";
+        case command::file_list_request: return "FILE-LIST";
+        case command::file_list_reply: return "FILE-MANIFEST";
+        case command::fetch_request: return "FETCH";
+        case command::file_chunk: return "CHUNK";
+        case command::file_put_request: return "FILE-PUT";
+        case command::file_remove_request: return "FILE-RM";
     }
     return "UNKNOWN";
 }

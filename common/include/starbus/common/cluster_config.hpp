@@ -34,6 +34,17 @@ enum class fsync_mode : std::uint8_t {
     never,  // write() only: survives a killed process, not a power cut
 };
 
+// How files move (cluster file table [files]); docs/protocol.md "File transfer".
+struct file_settings {
+    // Bytes a receiver asks for per FETCH (the last chunk of a file may be shorter).
+    std::uint64_t chunk_bytes = 256 * 1024;
+    // Bytes a receiver keeps asked for and not yet received, over all the files
+    // it fetches at once (its credit): at least one chunk.
+    std::uint64_t credit_bytes = 2 * 1024 * 1024;
+    // The largest file the cluster accepts (FILE-PUT of a larger one: TOO_LARGE).
+    std::uint64_t max_file_bytes = std::uint64_t{64} << 30;
+};
+
 struct broker_info {
     std::string name;
     std::uint32_t rank = 0;
@@ -54,6 +65,7 @@ struct cluster_config {
     std::chrono::milliseconds expiry{3000};
     ack_mode ack = ack_mode::replica;
     fsync_mode fsync = fsync_mode::batch;
+    file_settings files;
     std::vector<broker_info> brokers;  // rank order; brokers[0] is the primary
 
     [[nodiscard]] const broker_info* find(std::string_view name) const;

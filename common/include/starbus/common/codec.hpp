@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,5 +48,54 @@ struct decode_result {
 // Checks that come after a structurally valid decode: field limits and enum
 // ranges. Returns an empty string when valid, else what is wrong.
 [[nodiscard]] std::string validate(const message& m);
+
+// The command code of an envelope, read without decoding its body; nothing
+// when the frame is not a starbus/1 envelope.
+[[nodiscard]] std::optional<command> peek_command(const void* data, std::size_t size);
+
+// ---- the CHUNK fast path (file transfers move gigabytes: no copy of the data) ----
+
+// A decoded CHUNK whose strings and data view the frame it came from: valid
+// only while that frame lives.
+struct file_chunk_view {
+    std::uint64_t request_id = 0;
+    std::string_view path;
+    std::string_view hash;
+    std::uint64_t offset = 0;
+    std::uint64_t checksum = 0;
+    std::string_view data;
+};
+
+// Decodes and validates a CHUNK frame without copying its data; nothing, with
+// the reason in `why`, when it is not a well-formed CHUNK.
+[[nodiscard]] std::optional<file_chunk_view> decode_chunk_view(const zmq::message_t& frame, std::string* why = nullptr);
+
+// Encodes a CHUNK carrying `length` bytes that `fill` writes in place (for
+// example with pread straight into the frame); the header's `data` and
+// `checksum` are ignored: `fill` returns the checksum of what it wrote, or
+// nothing when it could not read the bytes (then no frame is made).
+template <typename Fill>
+[[nodiscard]] std::optional<zmq::message_t> encode_chunk_frame(const file_chunk_view& header, std::size_t length,
+                                                               Fill&& fill);
+// The CHUNK header up to the data, and the frame's data offset: the part of
+// encode_chunk_frame that does not depend on the data.
+[[nodiscard]] std::string encode_chunk_header(const file_chunk_view& header, std::uint64_t checksum,
+                                              std::size_t length);
+
+template <typename Fill>
+std::optional<zmq::message_t> encode_chunk_frame(const file_chunk_view& header, std::size_t length, Fill&& fill) {
+    // The checksum sits before the data in the encoding and is known only after the data is read: encode the
+    // header with a fixed-width placeholder, read, then patch the checksum in.
+    std::string head = encode_chunk_header(header, 0, length);
+    zmq::message_t frame(head.size() + length);
+    auto* dst = static_cast<char*>(frame.data());
+    std::memcpy(dst, head.data(), head.size());
+    std::optional<std::uint64_t> checksum = fill(dst + head.size());
+    if (!checksum) return std::nullopt;
+    // The checksum is packed as a uint64 (0xcf + 8 bytes big-endian) right before the bin header (5 bytes).
+    char* at = dst + head.size() - 5 - 8;
+    for (int i = 7; i >= 0; --i, *checksum >>= 8) at[i] = static_cast<char>(*checksum & 0xFF);
+    return frame;
+}
 
 }  // namespace starbus

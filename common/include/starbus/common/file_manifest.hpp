@@ -23,19 +23,43 @@ namespace starbus {
 struct file_entry {
     std::string path;         // canonical remote path (normalise_remote_path)
     std::uint64_t size = 0;   // bytes
-    std::string hash;         // lowercase hex content hash (content_hash.hpp)
+    std::string hash;         // SHA-256, lowercase hex (content_hash.hpp): the version's identity
     std::uint64_t epoch = 0;  // with seq: position of the change that installed this version
     std::uint64_t seq = 0;
+    std::string xxh;          // XXH3-128, lowercase hex (fast_hash.hpp): the receiver's quick check
 
     [[nodiscard]] position pos() const { return {epoch, seq}; }
-    // Same bytes, wherever and whenever they were installed. An empty hash is
-    // never the same content: it means "unknown", which must be fetched.
+    // Same bytes, wherever and whenever they were installed: same size and the
+    // same SHA-256, or, when one side knows only the XXH3-128 (a mirror that
+    // re-read a local file), the same XXH3-128. An empty digest is never the
+    // same content: it means "unknown", which must be fetched.
     [[nodiscard]] bool same_content(const file_entry& o) const {
-        return size == o.size && !hash.empty() && hash == o.hash;
+        if (size != o.size) return false;
+        if (!hash.empty() && !o.hash.empty()) return hash == o.hash;
+        return !xxh.empty() && xxh == o.xxh;
     }
     friend bool operator==(const file_entry&, const file_entry&) = default;
-    MSGPACK_DEFINE(path, size, hash, epoch, seq)
+    MSGPACK_DEFINE(path, size, hash, epoch, seq, xxh)
 };
+
+// What a file_put change carries in its `value`: the version's size and
+// digests, MessagePack [size, hash, xxh]. Its key is the path; its position
+// is the change's.
+struct file_meta {
+    std::uint64_t size = 0;
+    std::string hash;
+    std::string xxh;
+    MSGPACK_DEFINE(size, hash, xxh)
+};
+
+[[nodiscard]] std::string encode_file_meta(const file_meta& m);
+// Nothing when `value` is not a well-formed file_meta (both digests lowercase
+// hex of the right length).
+[[nodiscard]] std::optional<file_meta> decode_file_meta(std::string_view value);
+// The entry a file_put change installs, or nothing when its value is malformed.
+[[nodiscard]] std::optional<file_entry> file_entry_of(const change& c);
+// The file_put change that installs `e` (class config), for snapshots.
+[[nodiscard]] change file_put_change(const file_entry& e);
 
 // The set of files of one store, sorted by path (byte-wise), at most one entry
 // per path.
@@ -60,6 +84,9 @@ class file_manifest {
     [[nodiscard]] bool empty() const { return _entries.empty(); }
     // Sum of the sizes of all entries.
     [[nodiscard]] std::uint64_t total_bytes() const { return _total_bytes; }
+    // How many entries have content `hash` (several paths may share one
+    // version): 0 means a store may delete that content.
+    [[nodiscard]] std::size_t references(std::string_view hash) const;
 
     // The entries in path order, for `ls`, for the wire and for tests.
     [[nodiscard]] std::vector<file_entry> entries() const;
@@ -68,12 +95,17 @@ class file_manifest {
     using map_type = std::map<std::string, file_entry, std::less<>>;
     [[nodiscard]] map_type::const_iterator begin() const { return _entries.begin(); }
     [[nodiscard]] map_type::const_iterator end() const { return _entries.end(); }
+    // The first entry whose path is `from` or after it.
+    [[nodiscard]] map_type::const_iterator lower_bound(std::string_view from) const { return _entries.lower_bound(from); }
 
-    friend bool operator==(const file_manifest&, const file_manifest&) = default;
+    friend bool operator==(const file_manifest& a, const file_manifest& b) { return a._entries == b._entries; }
 
   private:
+    void count(const std::string& hash, int delta);
+
     map_type _entries;
     std::uint64_t _total_bytes = 0;
+    std::map<std::string, std::size_t, std::less<>> _references;  // hash -> entries holding it
 };
 
 // What it takes to make a local store identical to a remote one.

@@ -1,8 +1,10 @@
 // File: kv_state.hpp
-// The replicated key/value state, held by every broker and by every client
-// that mirrors the server: the current entries, the position of the last
-// applied change, and the recent applied requests (so that a retried request
-// is answered again instead of applied twice, on whichever broker serves).
+// The replicated state, held by every broker and by every client that mirrors
+// the server: the current key/value entries, the manifest of the file store
+// (file changes travel in the same ordered log as keys), the position of the
+// last applied change, and the recent applied requests (so that a retried
+// request is answered again instead of applied twice, on whichever broker
+// serves).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <starbus/common/file_manifest.hpp>
 #include <starbus/common/types.hpp>
 
 namespace starbus {
@@ -23,7 +26,8 @@ class kv_state {
     // not last().seq + 1: the caller has missed something and must resync.
     [[nodiscard]] bool apply(const change& c);
 
-    // Replaces everything with a snapshot taken at `at`.
+    // Replaces everything with a snapshot taken at `at`: `entries` holds the
+    // current keys (op put) and files (op file_put), as snapshot_entries() gives them.
     void install_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests);
 
     void clear();
@@ -31,6 +35,11 @@ class kv_state {
     [[nodiscard]] position last() const { return _last; }
     [[nodiscard]] const std::map<std::string, change, std::less<>>& entries() const { return _entries; }
     [[nodiscard]] const change* find(std::string_view key) const;
+    // The file store's manifest: every file and its current version.
+    [[nodiscard]] const file_manifest& files() const { return _files; }
+    // Everything a full snapshot carries, keys first (in key order), then files
+    // (in path order, as file_put changes).
+    [[nodiscard]] std::vector<change> snapshot_entries() const;
     [[nodiscard]] std::optional<request_record> find_request(std::uint64_t client_id, std::uint64_t request_id) const;
     // Oldest first, at most limits::remembered_requests.
     [[nodiscard]] std::vector<request_record> requests() const { return {_requests.begin(), _requests.end()}; }
@@ -50,6 +59,7 @@ class kv_state {
     };
 
     std::map<std::string, change, std::less<>> _entries;  // key -> the put that wrote its value
+    file_manifest _files;
     position _last;
     std::deque<request_record> _requests;
     std::unordered_map<request_key, request_record, request_key_hash> _request_index;

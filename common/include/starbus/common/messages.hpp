@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include <starbus/common/file_manifest.hpp>
 #include <starbus/common/types.hpp>
 
 namespace starbus {
@@ -43,7 +44,10 @@ enum class error_code : std::uint8_t {
     retry_later = 6,       // a handover is in progress: retry in a moment
     bad_version = 7,       // protocol signature or version not understood
     refused = 8,           // a request not allowed in this state (e.g. force while another serves)
+    stale_version = 9,     // FETCH of a file version this broker does not hold (replaced, removed or never had)
+    storage_failed = 10,   // the broker could not store a file: out of space or an I/O error; nothing changed
 };
+inline constexpr int error_code_max = 10;
 [[nodiscard]] std::string_view to_string(error_code c);
 
 // Command codes, the third element of every envelope.
@@ -68,6 +72,12 @@ enum class command : std::uint8_t {
     handover_request = 23,
     handover_go = 24,
     heartbeat = 30,
+    file_list_request = 40,
+    file_list_reply = 41,
+    fetch_request = 42,
+    file_chunk = 43,
+    file_put_request = 44,
+    file_remove_request = 45,
 };
 [[nodiscard]] std::string_view to_string(command c);
 
@@ -188,8 +198,11 @@ struct status_reply {
     std::uint32_t clients = 0;      // clients heard within the last few heartbeats
     std::string server;             // who serves, as this broker knows it ("" if nobody)
     std::string note;               // why this broker does not serve, or ""
+    std::uint64_t pending_files = 0;  // files still to fetch before the replica holds every version it lists
+    std::uint64_t pending_bytes = 0;  // bytes of those files not yet received
     static constexpr command code = command::status_reply;
-    MSGPACK_DEFINE(request_id, name, rank, state, epoch, seq, pending, clients, server, note)
+    MSGPACK_DEFINE(request_id, name, rank, state, epoch, seq, pending, clients, server, note, pending_files,
+                   pending_bytes)
 };
 
 // C (operator): serve now, even though this broker cannot prove it holds every
@@ -278,10 +291,86 @@ struct heartbeat {
     MSGPACK_DEFINE(name, rank, state, epoch, seq, last_epoch, following)
 };
 
+// ---- files (docs/protocol.md "File transfer") ----
+
+// C: a page of the server's file manifest, in path order: the entries whose
+// path is `from` or after it (byte order), at most `limit` of them.
+struct file_list_request {
+    std::uint64_t request_id = 0;
+    std::string from;               // "" from the first file
+    std::uint32_t limit = limits::max_list_entries;
+    static constexpr command code = command::file_list_request;
+    MSGPACK_DEFINE(request_id, from, limit)
+};
+
+// S: the answer to file_list_request.
+struct file_list_reply {
+    std::uint64_t request_id = 0;
+    std::uint64_t epoch = 0;        // the server's position when it read the manifest
+    std::uint64_t seq = 0;
+    std::vector<file_entry> entries;
+    std::string next;               // the `from` of the next page; "" when this was the last
+    static constexpr command code = command::file_list_reply;
+    MSGPACK_DEFINE(request_id, epoch, seq, entries, next)
+};
+
+// Receiver -> sender: send me bytes [offset, offset + length) of the version
+// `hash` of `path`. From a client or a replica to a broker (downloads), and
+// from the server to a client (uploads). The receiver keeps a bounded number
+// of these in flight (its credit).
+struct fetch_request {
+    std::uint64_t request_id = 0;   // echoed by the chunk
+    std::string path;
+    std::string hash;               // SHA-256 of the version
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;       // 1 .. limits::max_chunk_bytes, within the file
+    static constexpr command code = command::fetch_request;
+    MSGPACK_DEFINE(request_id, path, hash, offset, length)
+};
+
+// Sender -> receiver: the bytes one fetch_request asked for. `data` is last so
+// that a sender can read the file straight into the frame (codec.hpp
+// encode_chunk_frame) and a receiver can write it from the frame.
+struct file_chunk {
+    std::uint64_t request_id = 0;   // the fetch_request's
+    std::string path;
+    std::string hash;
+    std::uint64_t offset = 0;
+    std::uint64_t checksum = 0;     // XXH3-64 of data (fast_hash.hpp chunk_checksum)
+    std::vector<char> data;         // exactly the length asked for (MessagePack bin)
+    static constexpr command code = command::file_chunk;
+    MSGPACK_DEFINE(request_id, path, hash, offset, checksum, data)
+};
+
+// C: put a file: a configuration change, accepted only while the primary
+// serves. The server fetches the content from the client (fetch_request to
+// the client, which answers file_chunk), checks both digests, stores it, and
+// answers ACK once the change is acknowledged like a SET.
+struct file_put_request {
+    std::uint64_t request_id = 0;
+    std::uint64_t client_id = 0;
+    std::string path;               // canonical remote path
+    std::uint64_t size = 0;
+    std::string hash;               // SHA-256, lowercase hex
+    std::string xxh;                // XXH3-128, lowercase hex
+    static constexpr command code = command::file_put_request;
+    MSGPACK_DEFINE(request_id, client_id, path, size, hash, xxh)
+};
+
+// C: remove a file (a configuration change; removing an absent file is not an error).
+struct file_remove_request {
+    std::uint64_t request_id = 0;
+    std::uint64_t client_id = 0;
+    std::string path;
+    static constexpr command code = command::file_remove_request;
+    MSGPACK_DEFINE(request_id, client_id, path)
+};
+
 using message = std::variant<set_request, get_request, value_reply, snapshot_request, snapshot_part,
                              snapshot_end, publish_request, ack_reply, error_reply, status_request,
                              status_reply, force_request, ping, pong, repl_hello, change_batch, repl_ack,
-                             handover_request, handover_go, heartbeat>;
+                             handover_request, handover_go, heartbeat, file_list_request, file_list_reply,
+                             fetch_request, file_chunk, file_put_request, file_remove_request>;
 
 }  // namespace starbus
 

@@ -26,7 +26,12 @@ struct position {
 // operational changes are accepted by whichever broker serves.
 enum class change_class : std::uint8_t { operational = 0, config = 1 };
 
-enum class change_op : std::uint8_t { put = 0, erase = 1 };
+// put/erase change a key; file_put/file_erase change a file of the file store
+// (key = the canonical remote path, value = the packed file_meta of file_manifest.hpp).
+// File changes are always of class config and sit in the same ordered log as keys.
+enum class change_op : std::uint8_t { put = 0, erase = 1, file_put = 2, file_erase = 3 };
+
+[[nodiscard]] inline bool is_file_op(change_op o) { return o == change_op::file_put || o == change_op::file_erase; }
 
 [[nodiscard]] std::string_view to_string(change_class c);
 [[nodiscard]] std::string_view to_string(change_op o);
@@ -71,6 +76,10 @@ inline constexpr std::size_t max_name_bytes = 64;
 inline constexpr std::int64_t max_frame_bytes = 8 * 1024 * 1024;
 // How many applied requests each replica remembers for deduplication.
 inline constexpr std::size_t remembered_requests = 65536;
+// The largest chunk a FETCH may ask for (a CHUNK frame stays well under the frame limit).
+inline constexpr std::uint64_t max_chunk_bytes = 4 * 1024 * 1024;
+// The most entries one FILE-MANIFEST page carries.
+inline constexpr std::uint32_t max_list_entries = 1000;
 }  // namespace limits
 
 }  // namespace starbus
