@@ -7,11 +7,12 @@
 //   starbus --cluster FILE [--timeout-ms N] COMMAND ...
 //   exit codes: 0 ok, 2 usage or bad input, 3 refused, 4 not found,
 //               5 no broker reachable in time
-// --timeout-ms bounds each command (default 5000 ms), with two exceptions:
-// `set --stdin` gives up when no change has been acknowledged for that long
-// (a progress deadline, so long inputs are not cut off), and `sub` runs
-// until SIGINT/SIGTERM or --count unless --timeout-ms is given explicitly,
-// in which case it exits 5 when no message arrives for that long.
+// --timeout-ms bounds each command (default 5000 ms), with exceptions:
+// `set --stdin`, `put`, `fetch` and `mirror` give up when nothing has moved
+// for that long (a progress deadline, so long inputs and large files are not
+// cut off; default 30000 ms for the file commands), and `sub` and `mirror`
+// run until SIGINT/SIGTERM (`sub`: or --count) — `sub` exits 5 when no
+// message arrives for an explicit --timeout-ms.
 #pragma once
 
 #include <chrono>
@@ -53,6 +54,12 @@ struct invocation {
     std::string name;            // force
     std::optional<std::string> from;     // dump --from
     std::optional<std::uint64_t> count;  // sub --count
+    std::string local;           // put: the local file; fetch: where to write it; mirror: the directory
+    std::string remote;          // put, rm, fetch: the remote path
+    bool once = false;           // mirror --once: one pass, then exit
+    bool adopt = false;          // mirror --adopt: take over a non-empty directory
+    bool verify = false;         // fetch, mirror --verify: check SHA-256 too
+    bool no_fsync = false;       // fetch, mirror --no-fsync
 };
 
 // The result of parsing: an invocation to run, or an exit code with what to
@@ -85,6 +92,17 @@ struct parsed_arguments {
 [[nodiscard]] std::string render_dump_text(const std::vector<change>& entries);
 // `dump --json`: {"epoch", "seq", "entries": [{"key", "value", "class", "seq"}...]}, sorted by key.
 [[nodiscard]] std::string render_dump_json(const dump_result& d);
+
+// `ls`: one line per file, path order: PATH TAB SIZE TAB SHA-256 TAB EPOCH:SEQ
+// (tabs, because a path may hold spaces but never a tab).
+[[nodiscard]] std::string render_files_text(const std::vector<file_entry>& files);
+// `ls --json`: an array of {"path", "size", "hash", "xxh3", "epoch", "seq", "position": {"epoch", "seq"}}.
+[[nodiscard]] std::string render_files_json(const std::vector<file_entry>& files);
+// "1.5 GiB", "512 B".
+[[nodiscard]] std::string human_bytes(std::uint64_t bytes);
+// One progress line: "put big.iso [=====>    ]  45% 1.2 GiB of 2.7 GiB, 850.0 MiB/s, ETA 2 s" (no bar: for logs).
+[[nodiscard]] std::string render_progress(const std::string& what, std::uint64_t done, std::uint64_t total,
+                                          double rate_per_s, bool bar);
 
 // Runs a parsed invocation against the cluster; returns the exit code.
 [[nodiscard]] int run(const invocation& inv);

@@ -84,6 +84,31 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     auto* force = app.add_subcommand("force", "make broker NAME serve although it may miss acknowledged changes");
     force->add_option("name", inv.name, "NAME")->required();
 
+    auto* put = app.add_subcommand("put", "put LOCAL file at REMOTE path (a configuration change; exit 0 once "
+                                          "acknowledged)");
+    put->add_option("local", inv.local, "LOCAL file")->required();
+    put->add_option("remote", inv.remote, "REMOTE path (relative, '/'-separated)")->required();
+
+    auto* rm = app.add_subcommand("rm", "remove the file at REMOTE (a configuration change)");
+    rm->add_option("remote", inv.remote, "REMOTE path")->required();
+
+    auto* ls = app.add_subcommand("ls", "every file: PATH, SIZE, SHA-256, EPOCH:SEQ (tab-separated), in path order");
+    ls->add_flag("--json", inv.json, "one JSON array");
+
+    auto* fetch = app.add_subcommand("fetch", "write the file at REMOTE into LOCAL (exit 4 when there is no such file)");
+    fetch->add_option("remote", inv.remote, "REMOTE path")->required();
+    fetch->add_option("local", inv.local, "LOCAL file")->required();
+    fetch->add_flag("--verify", inv.verify, "check SHA-256 too (slower), not only XXH3-128");
+    fetch->add_flag("--no-fsync", inv.no_fsync, "do not fsync the file before it replaces LOCAL");
+
+    auto* mirror = app.add_subcommand("mirror", "keep DIR identical to the cluster's files, across failovers, until "
+                                                "SIGINT/SIGTERM");
+    mirror->add_option("dir", inv.local, "DIR")->required();
+    mirror->add_flag("--once", inv.once, "one pass, then exit (0 when DIR is identical)");
+    mirror->add_flag("--adopt", inv.adopt, "use a non-empty DIR that is not a mirror yet (extra files are deleted)");
+    mirror->add_flag("--verify", inv.verify, "check SHA-256 too (slower), not only XXH3-128");
+    mirror->add_flag("--no-fsync", inv.no_fsync, "do not fsync files before they replace the old ones");
+
     std::vector<const char*> argv;
     argv.reserve(args.size());
     for (const auto& a : args) argv.push_back(a.c_str());
@@ -107,6 +132,9 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     inv.command = app.get_subcommands().front()->get_name();
     inv.timeout = std::chrono::milliseconds(timeout_ms);
     inv.timeout_given = timeout_opt->count() > 0;
+    // File transfers wait on progress: a busy disk or a failover may hold them a while.
+    if (!inv.timeout_given && (put->parsed() || fetch->parsed() || mirror->parsed()))
+        inv.timeout = std::chrono::milliseconds(30000);
     if (sub->parsed() && sub->get_option("--count")->count() > 0) inv.count = count;
 
     if (set->parsed()) {

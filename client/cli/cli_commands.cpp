@@ -5,12 +5,14 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <deque>
 #include <iostream>
 
 #include <starbus/client/client.hpp>
+#include <starbus/client/file_mirror.hpp>
 
 namespace starbus::cli {
 namespace {
@@ -24,9 +26,11 @@ std::string cluster_source(const invocation& inv) {
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// What a signal handler may touch: `sub` stops on SIGINT/SIGTERM.
-volatile std::sig_atomic_t stop_signal = 0;
-extern "C" void on_stop_signal(int) { stop_signal = 1; }
+// What a signal handler may touch (a lock-free atomic is async-signal-safe): `sub` and `mirror` stop on
+// SIGINT/SIGTERM. The one piece of process-wide state: a signal handler has no other way to say so.
+std::atomic<bool> stop_signal{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+extern "C" void on_stop_signal(int) { stop_signal = true; }
 
 void install_stop_handlers() {
     struct sigaction sa {};
@@ -215,6 +219,131 @@ int cmd_sub(const invocation& inv, client& c) {
     return exit_ok;
 }
 
+// Progress of a long transfer on stderr: a bar redrawn in place on a
+// terminal, a plain line every few seconds otherwise (logs, pipes).
+class progress_display {
+  public:
+    explicit progress_display(std::string what)
+        : _what(std::move(what)), _tty(::isatty(STDERR_FILENO) == 1), _first(clock::now()), _rate_at(_first) {}
+    ~progress_display() { finish(); }
+
+    void update(std::uint64_t done, std::uint64_t total) {
+        const auto now = clock::now();
+        _started = true;
+        if (now - _rate_at >= milliseconds(500)) {
+            // A rate over the last half second or more, smoothed: ETA stays readable.
+            const double inst = static_cast<double>(done - std::min(done, _rate_done)) /
+                                std::chrono::duration<double>(now - _rate_at).count();
+            _rate = _rate == 0 ? inst : 0.7 * _rate + 0.3 * inst;
+            _rate_at = now;
+            _rate_done = done;
+        }
+        _done = done;
+        _total = total;
+        const auto every = _tty ? milliseconds(100) : milliseconds(2000);
+        if (now - _shown < every) return;
+        _shown = now;
+        show();
+    }
+    void finish() {
+        if (!_started || _finished) return;
+        _finished = true;
+        const double secs = std::chrono::duration<double>(clock::now() - _first).count();
+        if (secs > 0) _rate = static_cast<double>(_done) / secs;
+        show();
+        if (_tty) std::cerr << "\n";
+    }
+
+  private:
+    void show() {
+        const std::string line = render_progress(_what, _done, _total, _rate, _tty);
+        if (_tty) std::cerr << "\r" << line << "\x1b[K" << std::flush;
+        else std::cerr << "starbus: " << line << std::endl;
+    }
+
+    std::string _what;
+    bool _tty;
+    bool _started = false, _finished = false;
+    clock::time_point _first{}, _shown{}, _rate_at{};
+    std::uint64_t _done = 0, _total = 0, _rate_done = 0;
+    double _rate = 0;
+};
+
+transfer_options transfer_for(const invocation& inv, progress_display& display) {
+    transfer_options o;
+    o.stall_timeout = inv.timeout;
+    o.durable = !inv.no_fsync;
+    o.progress = [&display](const transfer_progress& p) { display.update(p.done_bytes, p.total_bytes); };
+    return o;
+}
+
+int cmd_put(const invocation& inv, client& c) {
+    progress_display display("put " + inv.remote);
+    const result r = c.put_file(inv.local, inv.remote, transfer_for(inv, display));
+    if (r.ok()) display.finish();
+    return report_failure(inv, "put of " + inv.local + " as \"" + inv.remote + "\"", r);
+}
+
+int cmd_rm(const invocation& inv, client& c) {
+    return report_failure(inv, "removal of \"" + inv.remote + "\"", c.remove_file(inv.remote, inv.timeout));
+}
+
+int cmd_ls(const invocation& inv, client& c) {
+    const file_list_result r = c.list_files(inv.timeout);
+    if (!r.ok()) return report_failure(inv, "ls", r);
+    write_out(inv.json ? render_files_json(r.files) : render_files_text(r.files));
+    return exit_ok;
+}
+
+int cmd_fetch(const invocation& inv, client& c) {
+    progress_display display("fetch " + inv.remote);
+    const result r = c.fetch_file(inv.remote, inv.local, transfer_for(inv, display));
+    if (r.ok()) display.finish();
+    if (r.status == result_status::not_found) {
+        error_line(r.message + " (starbus ls lists every file)");
+        return exit_not_found;
+    }
+    return report_failure(inv, "fetch of \"" + inv.remote + "\"", r);
+}
+
+std::string describe_pass(const std::string& dir, const mirror_report& r) {
+    std::string line = "mirror " + dir + ": " + std::to_string(r.files) + " files as of " + std::to_string(r.at.epoch) +
+                       ":" + std::to_string(r.at.seq) + (r.server.empty() ? "" : " from " + r.server) + "; fetched " +
+                       std::to_string(r.fetched) + " (" + human_bytes(r.fetched_bytes) + "), deleted " +
+                       std::to_string(r.deleted) + ", re-read " + std::to_string(r.rehashed) + ", in " +
+                       std::to_string(r.took.count()) + " ms";
+    if (!r.outcome.ok()) line += "; " + r.outcome.message;
+    return line;
+}
+
+int cmd_mirror(const invocation& inv, client& c) {
+    std::optional<file_mirror> m;
+    try {
+        m.emplace(c, mirror_options{inv.local, inv.adopt, !inv.no_fsync});
+    } catch (const config_error& e) {
+        error_line(e.what());
+        return exit_usage;
+    }
+    progress_display display("mirror " + inv.local);
+    const auto progress = [&display](const transfer_progress& p) { display.update(p.done_bytes, p.total_bytes); };
+    if (inv.once) {
+        const mirror_report r = m->sync(inv.timeout, progress);
+        display.finish();
+        std::cerr << "starbus: " << describe_pass(inv.local, r) << std::endl;
+        return r.outcome.ok() ? exit_ok : report_failure(inv, "mirror of " + inv.local, r.outcome);
+    }
+    install_stop_handlers();
+    m->run(
+        stop_signal,
+        [&](const mirror_report& r) {
+            display.finish();
+            display = progress_display("mirror " + inv.local);
+            std::cerr << "starbus: " << describe_pass(inv.local, r) << std::endl;
+        },
+        progress);
+    return exit_ok;
+}
+
 int cmd_force(const invocation& inv, client& c) {
     const result r = c.force(inv.name, inv.timeout);
     if (r.ok()) {
@@ -234,8 +363,15 @@ int run(const invocation& inv) {
         error_line(e.what());
         return exit_usage;
     }
+    opts.mirror_state = inv.command == "mirror";
+    opts.verify_sha256 = inv.verify;
     client c(opts);
     if (inv.command == "status") return cmd_status(inv, c);
+    if (inv.command == "put") return cmd_put(inv, c);
+    if (inv.command == "rm") return cmd_rm(inv, c);
+    if (inv.command == "ls") return cmd_ls(inv, c);
+    if (inv.command == "fetch") return cmd_fetch(inv, c);
+    if (inv.command == "mirror") return cmd_mirror(inv, c);
     if (inv.command == "set") return inv.from_stdin ? cmd_set_stdin(inv, c) : cmd_change(inv, c, change_op::put);
     if (inv.command == "del") return cmd_change(inv, c, change_op::erase);
     if (inv.command == "get") return cmd_get(inv, c);

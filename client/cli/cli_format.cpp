@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <iterator>
 
 #include <nlohmann/json.hpp>
 
@@ -64,6 +66,8 @@ std::string render_status_json(const std::vector<broker_status>& rows) {
             {"epoch", r.epoch},
             {"seq", r.seq},
             {"pending", r.pending},
+            {"pending_files", r.pending_files},
+            {"pending_bytes", r.pending_bytes},
             {"clients", r.clients},
             {"reachable", r.reachable},
             {"state", r.reachable ? std::string(to_string(r.state)) : std::string("down")},
@@ -94,6 +98,67 @@ std::string render_dump_json(const dump_result& d) {
         entries.push_back({{"key", e->key}, {"value", e->value}, {"class", std::string(to_string(e->cls))}, {"seq", e->seq}});
     nlohmann::json root = {{"epoch", d.position.epoch}, {"seq", d.position.seq}, {"entries", std::move(entries)}};
     return to_text(root);
+}
+
+std::string render_files_text(const std::vector<file_entry>& files) {
+    std::string out;
+    for (const auto& f : files)
+        out += f.path + "\t" + std::to_string(f.size) + "\t" + f.hash + "\t" + std::to_string(f.epoch) + ":" +
+               std::to_string(f.seq) + "\n";
+    return out;
+}
+
+std::string render_files_json(const std::vector<file_entry>& files) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const auto& f : files)
+        array.push_back({{"path", f.path},
+                         {"size", f.size},
+                         {"hash", f.hash},
+                         {"xxh3", f.xxh},
+                         {"epoch", f.epoch},
+                         {"seq", f.seq},
+                         {"position", {{"epoch", f.epoch}, {"seq", f.seq}}}});
+    return to_text(array);
+}
+
+std::string human_bytes(std::uint64_t bytes) {
+    static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(bytes);
+    std::size_t u = 0;
+    while (v >= 1024 && u + 1 < std::size(units)) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
+}
+
+std::string render_progress(const std::string& what, std::uint64_t done, std::uint64_t total, double rate_per_s,
+                            bool bar) {
+    // Built with append(): GCC 12 warns falsely (-Wrestrict) on some `"literal" + std::string` chains.
+    const double fraction = total == 0 ? 1.0 : std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
+    std::string out = what;
+    out.append(" ");
+    if (bar) {
+        constexpr std::size_t width = 30;
+        const auto filled = static_cast<std::size_t>(fraction * width);
+        out.append("[").append(filled, '=');
+        if (filled < width) out.append(">").append(width - filled - 1, ' ');
+        out.append("] ");
+    }
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "%3.0f%%", fraction * 100);
+    out.append(pct).append(" ").append(human_bytes(done)).append(" of ").append(human_bytes(total));
+    out.append(", ").append(human_bytes(static_cast<std::uint64_t>(rate_per_s))).append("/s");
+    if (rate_per_s > 0 && done < total) {
+        const auto eta = static_cast<std::uint64_t>(static_cast<double>(total - done) / rate_per_s + 0.5);
+        out.append(", ETA ");
+        if (eta >= 3600) out.append(std::to_string(eta / 3600)).append(" h ");
+        if (eta >= 60) out.append(std::to_string(eta / 60 % 60)).append(" min ");
+        out.append(std::to_string(eta % 60)).append(" s");
+    }
+    return out;
 }
 
 }  // namespace starbus::cli

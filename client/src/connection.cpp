@@ -56,6 +56,16 @@ bool connection::send_request(std::string_view frame) {
     }
 }
 
+bool connection::send_frame(zmq::message_t& frame) {
+    if (!_dealer) return false;
+    try {
+        return _dealer->send(frame, zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) return false;
+        throw;
+    }
+}
+
 std::optional<zmq::message_t> connection::receive_request() {
     if (!_dealer) return std::nullopt;
     zmq::message_t m;

@@ -42,6 +42,8 @@ class connection {
     // Sends one frame without blocking. False when libzmq would block (the
     // caller keeps the request and sends it later) or no DEALER is open.
     [[nodiscard]] bool send_request(std::string_view frame);
+    // The same for a frame built in place (a CHUNK read straight into it).
+    [[nodiscard]] bool send_frame(zmq::message_t& frame);
     // One frame from the DEALER, if one is waiting.
     [[nodiscard]] std::optional<zmq::message_t> receive_request();
 

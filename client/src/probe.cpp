@@ -107,6 +107,8 @@ std::vector<broker_status> probe_status(zmq::context_t& context, const cluster_c
                     row.epoch = s->epoch;
                     row.seq = s->seq;
                     row.pending = s->pending;
+                    row.pending_files = s->pending_files;
+                    row.pending_bytes = s->pending_bytes;
                     row.clients = s->clients;
                     row.server = s->server;
                     row.note = s->note;

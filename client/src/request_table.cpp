@@ -196,6 +196,11 @@ void request_table::schedule_resend(std::uint64_t id, clock::time_point when) {
     ++_scheduled_count;
 }
 
+void request_table::extend_deadline(std::uint64_t id, clock::time_point when) {
+    // _min_deadline stays a lower bound of the deadlines: moving one later keeps it true.
+    if (entry* e = outstanding_entry(id)) e->request.deadline = std::max(e->request.deadline, when);
+}
+
 std::size_t request_table::release_due_resends(clock::time_point now) {
     if (_scheduled_count == 0) return 0;
     std::size_t n = 0;

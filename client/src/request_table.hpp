@@ -27,7 +27,7 @@ namespace starbus::client_detail {
 
 using clock = std::chrono::steady_clock;
 
-enum class request_kind : std::uint8_t { change, publish, get };
+enum class request_kind : std::uint8_t { change, publish, get, file_list };
 
 // One request the client has submitted and not yet finished.
 struct pending_request {
@@ -86,6 +86,9 @@ class request_table {
 
     // retry_later: send the request again at `when` (on the same connection).
     void schedule_resend(std::uint64_t id, clock::time_point when);
+    // Moves a request's deadline to `when` (later only): a long upload that
+    // keeps making progress must not expire.
+    void extend_deadline(std::uint64_t id, clock::time_point when);
     // Requests whose scheduled resend is due: they become unsent.
     std::size_t release_due_resends(clock::time_point now);
 

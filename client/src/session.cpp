@@ -38,6 +38,14 @@ std::string check_key(std::string_view key) {
     return {};
 }
 
+fetch_settings download_settings(const client_options& o) {
+    fetch_settings s;
+    s.chunk_bytes = o.cluster.files.chunk_bytes;
+    s.credit_bytes = o.cluster.files.credit_bytes;
+    s.verify_sha256 = o.verify_sha256;
+    return s;
+}
+
 }  // namespace
 
 session::session(zmq::context_t& context, const client_options& options)
@@ -48,7 +56,8 @@ session::session(zmq::context_t& context, const client_options& options)
       _client_id(options.client_id != 0 ? options.client_id : random_client_id()),
       _conn(context),
       _walk(std::max<std::size_t>(1, options.cluster.brokers.size()), _client_id),
-      _table(options.window) {
+      _table(options.window),
+      _files(download_settings(options), [this] { return next_request_id(); }) {
     if (options.cluster.brokers.empty())
         throw config_error("the cluster lists no brokers: give the client a cluster file with at least one [[broker]]");
     if (options.mirror_state) _prefixes.insert(std::string(state_prefix));
@@ -131,6 +140,74 @@ std::uint64_t session::submit_get(std::string_view key, clock::time_point deadli
     return add_request(std::move(r), why);
 }
 
+std::uint64_t session::submit_file_put(const file_entry& entry, const std::filesystem::path& local,
+                                       std::chrono::milliseconds stall) {
+    file_put_request m;
+    m.request_id = next_request_id();
+    m.client_id = _client_id;
+    m.path = entry.path;
+    m.size = entry.size;
+    m.hash = entry.hash;
+    m.xxh = entry.xxh;
+    pending_request r;
+    r.id = m.request_id;
+    r.kind = request_kind::change;
+    r.deadline = clock::now() + stall;
+    r.key = entry.path;
+    std::string why;
+    if (_files.offer(entry, local, &why)) {
+        r.frame = encode(m);
+        _puts[{entry.path, entry.hash}] = put_state{m.request_id, stall};
+        why.clear();
+    }
+    return add_request(std::move(r), why);
+}
+
+std::uint64_t session::submit_file_remove(const std::string& path, clock::time_point deadline) {
+    file_remove_request m{next_request_id(), _client_id, path};
+    pending_request r;
+    r.id = m.request_id;
+    r.kind = request_kind::change;
+    r.deadline = deadline;
+    r.key = path;
+    r.frame = encode(m);
+    return add_request(std::move(r), {});
+}
+
+std::uint64_t session::submit_file_list(const std::string& from, std::uint32_t limit, clock::time_point deadline) {
+    file_list_request m{next_request_id(), from, limit};
+    pending_request r;
+    r.id = m.request_id;
+    r.kind = request_kind::file_list;
+    r.deadline = deadline;
+    r.key = from;
+    r.frame = encode(m);
+    return add_request(std::move(r), {});
+}
+
+std::optional<file_list_reply> session::take_listing(std::uint64_t id) {
+    auto it = _listings.find(id);
+    if (it == _listings.end()) return std::nullopt;
+    file_list_reply out = std::move(it->second);
+    _listings.erase(it);
+    return out;
+}
+
+void session::serve_upload(clock::time_point now, const fetch_request& r) {
+    zmq::message_t frame = _files.serve(r);
+    (void)_conn.send_frame(frame);  // a full socket drops it: the server asks again after its restart
+    if (auto it = _puts.find({r.path, r.hash}); it != _puts.end())
+        _table.extend_deadline(it->second.request_id, now + it->second.stall);
+}
+
+void session::send_file_orders() {
+    for (const auto& frame : _files.orders())
+        if (!_conn.send_request(frame)) {
+            _files.restart();  // libzmq is full: ask again later, from where each file stopped
+            return;
+        }
+}
+
 // ---- subscriptions, outputs ----
 
 void session::subscribe(const std::string& prefix) {
@@ -187,6 +264,7 @@ void session::start() {
 
 bool session::service(clock::time_point until, int watch_fd) {
     _new_message = false;
+    _files_moved = false;
     auto now = clock::now();
     if (!_started && !_prefixes.empty()) start();  // a mirror or subscriber needs the server
     // Silence counts only while we listen: after the application kept us
@@ -199,7 +277,7 @@ bool session::service(clock::time_point until, int watch_fd) {
     for (;;) {
         now = clock::now();
         housekeeping(now);
-        const bool ready = _table.has_finished() || !_events.empty() || _new_message;
+        const bool ready = _table.has_finished() || !_events.empty() || _new_message || _files_moved;
         const bool done = ready || now >= until;
         milliseconds wait{0};
         if (!done) wait = std::min(max_wait, std::chrono::ceil<milliseconds>(next_wake(now, until) - now));
@@ -209,7 +287,7 @@ bool session::service(clock::time_point until, int watch_fd) {
         if (r.request) read_requests(now);
         if (r.subscriber) read_published();
         if (r.watched_fd) fd_ready = true;
-        if (done || fd_ready || _table.has_finished() || !_events.empty() || _new_message) break;
+        if (done || fd_ready || _table.has_finished() || !_events.empty() || _new_message || _files_moved) break;
     }
     housekeeping(clock::now());  // send what the replies made due (e.g. re-sends to a new server)
     return fd_ready;
@@ -229,9 +307,19 @@ void session::housekeeping(clock::time_point now) {
             if (_options.mirror_state && _confirmed && _mirror.sync_wanted() && !_mirror.sync_in_flight() &&
                 now >= _sync_retry_at)
                 start_mirror_sync(now);
+            if (_confirmed) send_file_orders();
         }
     }
     _table.expire(now, [this] { return unreachable_result(); });
+    // Offers whose FILE-PUT finished (or expired) are withdrawn.
+    for (auto it = _puts.begin(); it != _puts.end();) {
+        if (_table.find(it->second.request_id)) {
+            ++it;
+            continue;
+        }
+        _files.withdraw(it->first.first, it->first.second);
+        it = _puts.erase(it);
+    }
 }
 
 clock::time_point session::next_wake(clock::time_point now, clock::time_point until) const {
@@ -261,6 +349,7 @@ void session::connect(clock::time_point now) {
     // Everything unacknowledged goes to the new broker unchanged, oldest
     // first; the server dedupes what it had already applied.
     _table.mark_all_unsent();
+    _files.restart();  // downloads resume from the new broker where each file stopped
     send_ping(now);  // its pong tells whether this broker serves
 }
 
@@ -326,6 +415,13 @@ void session::read_requests(clock::time_point now) {
         auto frame = _conn.receive_request();
         if (!frame) return;
         _last_rx = now;  // any traffic counts as a heartbeat
+        if (peek_command(frame->data(), frame->size()) == command::file_chunk) {
+            if (auto c = decode_chunk_view(*frame)) {
+                (void)_files.on_chunk(*c);
+                if (_files.downloads().has_results()) _files_moved = true;
+            }
+            continue;
+        }
         decode_result d = decode(*frame);
         if (!d.ok()) continue;  // not ours, or newer than us: nothing sensible to answer
         const std::string from = _conn.request_broker();
@@ -387,6 +483,16 @@ void session::handle(clock::time_point now, const message& m) {
         handle_sync_outcome(_mirror.on_delta(*batch));
     } else if (const auto* end = std::get_if<snapshot_end>(&m)) {
         handle_sync_outcome(_mirror.on_end(*end));
+    } else if (const auto* list = std::get_if<file_list_reply>(&m)) {
+        const pending_request* r = _table.find(list->request_id);
+        if (!r || r->kind != request_kind::file_list) return;
+        get_result g;
+        g.server = current_name();
+        g.position = position{list->epoch, list->seq};
+        _listings[list->request_id] = *list;
+        _table.complete(list->request_id, std::move(g));
+    } else if (const auto* fetch = std::get_if<fetch_request>(&m)) {
+        serve_upload(now, *fetch);
     }
     // Anything else (status_reply, broker-to-broker commands) is not for a client session.
 }
@@ -413,6 +519,10 @@ void session::handle_error(clock::time_point now, const error_reply& e) {
         else _sync_retry_at = now + _attempt_timeout;  // unexpected: do not loop on it
         return;
     }
+    if (_files.on_error(e.request_id)) {  // a FETCH of ours: the download says why in take_failed()
+        _files_moved = true;
+        return;
+    }
     if (e.code_value == error_code::not_serving) {
         leave(now, who + " does not serve: " + text, e.server);
         return;
@@ -427,7 +537,8 @@ void session::handle_error(clock::time_point now, const error_reply& e) {
     get_result g;
     g.server = e.server.empty() ? who : e.server;
     g.primary = e.primary;
-    if (e.code_value == error_code::config_refused || e.code_value == error_code::refused) {
+    if (e.code_value == error_code::config_refused || e.code_value == error_code::refused ||
+        e.code_value == error_code::storage_failed) {
         g.status = result_status::refused;
         g.message = text;
         if (r->kind == request_kind::change) _events.push_back(change_refused{r->key, text, e.primary});

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -24,6 +26,7 @@
 #include <starbus/client/client_options.hpp>
 #include <starbus/client/client_types.hpp>
 #include "connection.hpp"
+#include "file_transfers.hpp"
 #include "request_table.hpp"
 #include "state_mirror.hpp"
 
@@ -48,6 +51,18 @@ class session {
     std::uint64_t submit_publish(std::string_view topic, std::string_view payload, clock::time_point deadline,
                                  bool ordered);
     std::uint64_t submit_get(std::string_view key, clock::time_point deadline);
+    // Files: a FILE-PUT of `entry` whose content `local` holds (offered to
+    // the server until the request finishes; each chunk the server fetches
+    // moves the deadline to now + `stall`), a FILE-RM, a FILE-LIST page.
+    std::uint64_t submit_file_put(const file_entry& entry, const std::filesystem::path& local,
+                                  std::chrono::milliseconds stall);
+    std::uint64_t submit_file_remove(const std::string& path, clock::time_point deadline);
+    std::uint64_t submit_file_list(const std::string& from, std::uint32_t limit, clock::time_point deadline);
+    // The page that answered a finished FILE-LIST request (once).
+    [[nodiscard]] std::optional<file_list_reply> take_listing(std::uint64_t id);
+    [[nodiscard]] file_transfers& files() { return _files; }
+    // Bytes of an offered upload the server has fetched.
+    [[nodiscard]] std::uint64_t upload_progress(const file_entry& e) const { return _files.served(e.path, e.hash); }
     [[nodiscard]] bool window_full() const { return _table.full(); }
     [[nodiscard]] std::size_t in_flight() const { return _table.in_flight(); }
     [[nodiscard]] std::vector<finished_request> take_finished() { return _table.take_finished(); }
@@ -97,6 +112,8 @@ class session {
     void handle_pong(clock::time_point now, const pong& p);
     void handle_error(clock::time_point now, const error_reply& e);
     void handle_sync_outcome(state_mirror::outcome o);
+    void serve_upload(clock::time_point now, const fetch_request& r);
+    void send_file_orders();
     std::uint64_t add_request(pending_request r, const std::string& invalid_reason);
     [[nodiscard]] result unreachable_result() const;
     [[nodiscard]] clock::time_point next_wake(clock::time_point now, clock::time_point until) const;
@@ -114,6 +131,14 @@ class session {
     broker_walk _walk;
     request_table _table;
     state_mirror _mirror;
+    file_transfers _files;
+    std::map<std::uint64_t, file_list_reply> _listings;  // answers of finished FILE-LIST requests, by id
+    // Uploads offered, by (path, hash): the FILE-PUT request and its stall timeout.
+    struct put_state {
+        std::uint64_t request_id = 0;
+        std::chrono::milliseconds stall{0};
+    };
+    std::map<std::pair<std::string, std::string>, put_state> _puts;
 
     bool _started = false;
     clock::time_point _connect_at{};               // when closed: connect to the walk's current broker then
@@ -130,6 +155,7 @@ class session {
     std::deque<bus_message> _messages;
     std::uint64_t _dropped_messages = 0;
     bool _new_message = false;                     // a bus message arrived during this service() call
+    bool _files_moved = false;                     // a download finished or failed during this service() call
     std::deque<client_event> _events;
 };
 

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -121,6 +122,28 @@ class client {
     // Services until synchronised() or the deadline; returns synchronised().
     bool wait_synchronised(deadline d);
 
+    // ---- files (README "Files"; docs/protocol.md "File transfer") ----
+    // Remote paths are relative, '/'-separated, without "..": see
+    // normalise_remote_path() in <starbus/common/file_path.hpp>; others are invalid.
+    // Puts the content of `local` at `remote`: a configuration change (refused
+    // while the primary does not serve). The file is hashed here, then the
+    // server fetches it in chunks, checks it and stores it; ok once the change
+    // is acknowledged, like set(). Unreachable when nothing moved for the stall timeout.
+    [[nodiscard]] result put_file(const std::filesystem::path& local, std::string_view remote,
+                                  const transfer_options& options = {});
+    // Removes `remote` (a configuration change; removing an absent file is ok).
+    [[nodiscard]] result remove_file(std::string_view remote, deadline d);
+    // Every file of the cluster, in path order.
+    [[nodiscard]] file_list_result list_files(deadline d);
+    // One file's entry, or not_found.
+    [[nodiscard]] file_stat_result stat_file(std::string_view remote, deadline d);
+    // Downloads `remote` into `local` (replaced atomically once whole and
+    // verified). After a failover it resumes from the new server at the offset
+    // it had reached; if the file was replaced meanwhile, it starts over on the
+    // new version. not_found when there is no such file.
+    [[nodiscard]] result fetch_file(std::string_view remote, const std::filesystem::path& local,
+                                    const transfer_options& options = {});
+
     // ---- operators ----
     // Every broker's own report, in rank order, asked in parallel; those that
     // did not answer within timeout are reported with role "down".
@@ -153,6 +176,7 @@ class client {
     [[nodiscard]] const cluster_config& cluster() const;
 
   private:
+    friend class file_mirror;  // drives this client's downloads and mirrored state
     struct impl;
     std::unique_ptr<impl> _impl;
 };

@@ -7,11 +7,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include <starbus/common/file_manifest.hpp>
 #include <starbus/common/messages.hpp>
 #include <starbus/common/types.hpp>
 
@@ -42,8 +44,9 @@ class deadline {
 enum class result_status : std::uint8_t {
     ok,           // done: acknowledged by the serving broker (or the value was read)
     refused,      // the cluster refused it for good (e.g. a configuration change while the
-                  // primary does not serve, or force while another broker serves); see message
-    not_found,    // get: the key holds no value
+                  // primary does not serve, force while another broker serves, or a file the
+                  // server has no room for); see message
+    not_found,    // get: the key holds no value; files: no such file
     unreachable,  // no broker answered as server before the deadline; a change may still be applied
     invalid,      // the request itself is wrong (empty or oversized key/topic, unknown broker name,
                   // or a broker said bad_request/too_large/unknown_command)
@@ -91,6 +94,39 @@ struct change_request {
     }
 };
 
+// ---- files ----
+
+// The outcome of list_files(): every file, in path order; `position` is the
+// server's position when it listed them.
+struct file_list_result : result {
+    std::vector<file_entry> files;
+};
+
+// The outcome of stat_file(): not_found when the file does not exist.
+struct file_stat_result : result {
+    file_entry file;
+};
+
+// How far a transfer got, for progress displays.
+struct transfer_progress {
+    std::string path;              // the remote path (a mirror: the file being fetched, or "")
+    std::uint64_t done_bytes = 0;
+    std::uint64_t total_bytes = 0;
+    std::size_t done_files = 0;    // a mirror: files fetched so far in this pass
+    std::size_t total_files = 0;
+};
+
+// How put_file() and fetch_file() behave.
+struct transfer_options {
+    // Give up (unreachable) when no byte moved and no broker served for this long.
+    std::chrono::milliseconds stall_timeout{30000};
+    // Called as bytes move (about every 100 ms), on the calling thread.
+    std::function<void(const transfer_progress&)> progress;
+    // fetch_file: fsync the file before it replaces the destination (the file store's
+    // rule); false for a scratch copy.
+    bool durable = true;
+};
+
 // A message received on the bus.
 struct bus_message {
     std::string topic;
@@ -112,7 +148,9 @@ struct broker_status {
     broker_state state = broker_state::starting;  // meaningful when reachable
     std::uint64_t epoch = 0;
     std::uint64_t seq = 0;      // last applied change
-    std::uint64_t pending = 0;  // changes still to sync (replica) or to acknowledge (server)
+    std::uint64_t pending = 0;  // changes and files still to sync (replica), or to acknowledge (server)
+    std::uint64_t pending_files = 0;  // files still to fetch (replica) or being uploaded (server)
+    std::uint64_t pending_bytes = 0;  // bytes of those files not yet received
     std::uint32_t clients = 0;  // clients the broker heard recently
     std::string server;         // who serves, as this broker knows it
     std::string note;           // why it does not serve, or why it is down
