@@ -2,6 +2,7 @@
 // Short ways to write a change record in unit tests.
 #pragma once
 
+#include <starbus/common/file_manifest.hpp>
 #include <starbus/common/types.hpp>
 
 namespace starbus::test {
@@ -25,6 +26,26 @@ inline change erase(std::uint64_t epoch, std::uint64_t seq, std::string key) {
     c.seq = seq;
     c.op = change_op::erase;
     c.key = std::move(key);
+    return c;
+}
+
+// A file_put of `path` with the digests of `content` (the SHA-256 and XXH3-128 are given, since this header
+// stays free of the hash libraries; tests pass real ones when content matters).
+inline change file_put(std::uint64_t epoch, std::uint64_t seq, std::string path, std::uint64_t size, std::string hash,
+                       std::string xxh = std::string(32, '0')) {
+    change c = file_put_change(file_entry{std::move(path), size, std::move(hash), epoch, seq, std::move(xxh)});
+    c.epoch = epoch;
+    c.seq = seq;
+    return c;
+}
+
+inline change file_erase(std::uint64_t epoch, std::uint64_t seq, std::string path) {
+    change c;
+    c.epoch = epoch;
+    c.seq = seq;
+    c.op = change_op::file_erase;
+    c.cls = change_class::config;
+    c.key = std::move(path);
     return c;
 }
 

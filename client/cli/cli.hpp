@@ -52,7 +52,7 @@ struct invocation {
     std::string topic;           // pub, sub
     std::string payload;         // pub
     std::string name;            // force
-    std::optional<std::string> from;     // dump --from
+    std::optional<std::string> from;     // dump --from, ls --from
     std::optional<std::uint64_t> count;  // sub --count
     std::string local;           // put: the local file; fetch: where to write it; mirror: the directory
     std::string remote;          // put, rm, fetch: the remote path

@@ -94,6 +94,8 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
 
     auto* ls = app.add_subcommand("ls", "every file: PATH, SIZE, SHA-256, EPOCH:SEQ (tab-separated), in path order");
     ls->add_flag("--json", inv.json, "one JSON array");
+    ls->add_option("--from", inv.from, "broker NAME's replica instead of the serving broker's files")
+        ->option_text("NAME");
 
     auto* fetch = app.add_subcommand("fetch", "write the file at REMOTE into LOCAL (exit 4 when there is no such file)");
     fetch->add_option("remote", inv.remote, "REMOTE path")->required();

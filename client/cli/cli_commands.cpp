@@ -289,6 +289,13 @@ int cmd_rm(const invocation& inv, client& c) {
 }
 
 int cmd_ls(const invocation& inv, client& c) {
+    if (inv.from) {
+        // A replica's manifest comes with its snapshot (the same read as dump --from).
+        const dump_result d = c.dump(inv.timeout, inv.from);
+        if (!d.ok()) return report_failure(inv, "ls from " + *inv.from, d);
+        write_out(inv.json ? render_files_json(d.files) : render_files_text(d.files));
+        return exit_ok;
+    }
     const file_list_result r = c.list_files(inv.timeout);
     if (!r.ok()) return report_failure(inv, "ls", r);
     write_out(inv.json ? render_files_json(r.files) : render_files_text(r.files));

@@ -183,6 +183,7 @@ dump_result fetch_snapshot(zmq::context_t& context, const broker_info& b, bool r
             out.position = collector.last();
             out.entries.reserve(collector.state().entries().size());
             for (const auto& [key, c] : collector.state().entries()) out.entries.push_back(c);
+            out.files = collector.state().files().entries();
             return out;
         }
     }

@@ -209,3 +209,70 @@ TEST_CASE("client: dump renders sorted KEY VALUE lines and JSON") {
     CHECK(j["entries"][2]["class"] == "operational");
     CHECK(j["entries"][2]["value"] == "last");
 }
+
+TEST_CASE("client: cli parses the file commands, with a progress deadline of 30 s by default") {
+    auto put = parse({"--cluster", "c.toml", "put", "local.bin", "dir/remote.bin"});
+    REQUIRE(put.run);
+    CHECK(put.run->command == "put");
+    CHECK(put.run->local == "local.bin");
+    CHECK(put.run->remote == "dir/remote.bin");
+    CHECK(put.run->timeout == std::chrono::milliseconds(30000));
+    auto fetch = parse({"--timeout-ms", "900", "fetch", "--verify", "--no-fsync", "dir/remote.bin", "out"});
+    REQUIRE(fetch.run);
+    CHECK(fetch.run->remote == "dir/remote.bin");
+    CHECK(fetch.run->local == "out");
+    CHECK(fetch.run->verify);
+    CHECK(fetch.run->no_fsync);
+    CHECK(fetch.run->timeout == std::chrono::milliseconds(900));
+    auto mirror = parse({"mirror", "--once", "--adopt", "/srv/files"});
+    REQUIRE(mirror.run);
+    CHECK(mirror.run->local == "/srv/files");
+    CHECK(mirror.run->once);
+    CHECK(mirror.run->adopt);
+    auto ls = parse({"ls", "--json"});
+    REQUIRE(ls.run);
+    CHECK(ls.run->json);
+    CHECK(ls.run->timeout == std::chrono::milliseconds(5000));
+    auto rm = parse({"rm", "x"});
+    REQUIRE(rm.run);
+    CHECK(rm.run->remote == "x");
+    CHECK(parse({"put", "only-one"}).exit == exit_usage);
+    CHECK(parse({"fetch"}).exit == exit_usage);
+    CHECK(parse({"mirror"}).exit == exit_usage);
+}
+
+TEST_CASE("client: cli lists files as tab-separated lines and as JSON") {
+    const std::vector<file_entry> files = {
+        {"a b/c.txt", 12, std::string(64, 'a'), 2, 30, std::string(32, 'b')},
+        {"z", 0, std::string(64, 'c'), 1, 4, std::string(32, 'd')},
+    };
+    CHECK(render_files_text(files) == "a b/c.txt\t12\t" + std::string(64, 'a') + "\t2:30\nz\t0\t" +
+                                          std::string(64, 'c') + "\t1:4\n");
+    const auto j = nlohmann::json::parse(render_files_json(files));
+    REQUIRE(j.size() == 2);
+    CHECK(j[0]["path"] == "a b/c.txt");
+    CHECK(j[0]["size"] == 12);
+    CHECK(j[0]["hash"] == std::string(64, 'a'));
+    CHECK(j[0]["xxh3"] == std::string(32, 'b'));
+    CHECK(j[0]["position"]["epoch"] == 2);
+    CHECK(j[0]["position"]["seq"] == 30);
+    CHECK(j[1]["seq"] == 4);
+    CHECK(render_files_text({}).empty());
+    CHECK(nlohmann::json::parse(render_files_json({})).empty());
+}
+
+TEST_CASE("client: cli progress shows percentage, sizes, rate and ETA") {
+    CHECK(human_bytes(512) == "512 B");
+    CHECK(human_bytes(1536) == "1.5 KiB");
+    CHECK(human_bytes(std::uint64_t{3} << 30) == "3.0 GiB");
+    const std::string bar = render_progress("put x", 512ull << 20, 1024ull << 20, 256.0 * (1 << 20), true);
+    CHECK(bar.find("[===============>") != std::string::npos);
+    CHECK(bar.find(" 50%") != std::string::npos);
+    CHECK(bar.find("512.0 MiB of 1.0 GiB") != std::string::npos);
+    CHECK(bar.find("256.0 MiB/s") != std::string::npos);
+    CHECK(bar.find("ETA 2 s") != std::string::npos);
+    const std::string line = render_progress("fetch y", 10, 10, 5, false);
+    CHECK(line.find('[') == std::string::npos);  // no bar in logs
+    CHECK(line.find("100%") != std::string::npos);
+    CHECK(line.find("ETA") == std::string::npos);  // done
+}

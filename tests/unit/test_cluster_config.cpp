@@ -90,3 +90,27 @@ TEST_CASE("cluster_config: the built-in cluster", "[config]") {
     REQUIRE(c.brokers[2].endpoint == "tcp://127.0.0.1:5690");
     REQUIRE(builtin_cluster(1).primary().endpoint == "tcp://127.0.0.1:5670");
 }
+
+TEST_CASE("cluster_config: the [files] table sets chunk size, credit and size limit, and checks them", "[config]") {
+    cluster_config d = parse_cluster(two_brokers, "f");
+    CHECK(d.files.chunk_bytes == 256 * 1024);
+    CHECK(d.files.credit_bytes == 2 * 1024 * 1024);
+    CHECK(d.files.max_file_bytes == std::uint64_t{64} << 30);
+    cluster_config c = parse_cluster(
+        std::string("[files]\nchunk_bytes = 65536\ncredit_bytes = 1_048_576\nmax_file_bytes = 1000\n") + two_brokers,
+        "f");
+    CHECK(c.files.chunk_bytes == 65536);
+    CHECK(c.files.credit_bytes == 1048576);
+    CHECK(c.files.max_file_bytes == 1000);
+    REQUIRE_THAT(error_of(std::string("[files]\nchunk_bytes = 10\n") + two_brokers),
+                 Catch::Contains("chunk_bytes must be a whole number of bytes from 4096"));
+    REQUIRE_THAT(error_of(std::string("[files]\nchunk_bytes = 999999999\n") + two_brokers),
+                 Catch::Contains("chunk_bytes"));
+    REQUIRE_THAT(error_of(std::string("[files]\nchunk_bytes = 65536\ncredit_bytes = 8192\n") + two_brokers),
+                 Catch::Contains("at least chunk_bytes"));
+    REQUIRE_THAT(error_of(std::string("[files]\ncredit_bytes = \"lots\"\n") + two_brokers),
+                 Catch::Contains("credit_bytes"));
+    REQUIRE_THAT(error_of(std::string("[files]\nspeed = 1\n") + two_brokers),
+                 Catch::Contains("unknown key \"speed\" in [files]"));
+    REQUIRE_THAT(error_of(std::string("files = 3\n") + two_brokers), Catch::Contains("files must be a table"));
+}

@@ -6,7 +6,10 @@
 
 #include <random>
 
+#include <cstring>
+
 #include <starbus/common/codec.hpp>
+#include <starbus/common/fast_hash.hpp>
 
 using namespace starbus;
 
@@ -149,4 +152,100 @@ TEST_CASE("codec: random bytes and truncated messages never crash the decoder", 
         (void)decode(noise.data(), noise.size());
     }
     SUCCEED("no crash, no exception");
+}
+
+TEST_CASE("codec: the file commands survive a round trip", "[codec]") {
+    const std::string hash(64, 'a'), xxh(32, 'b');
+    auto l = round_trip(file_list_request{5, "dir/", 10});
+    CHECK(l.from == "dir/");
+    CHECK(l.limit == 10);
+    file_list_reply lr{5, 2, 30, {file_entry{"dir/x", 9, hash, 2, 29, xxh}}, "dir/y"};
+    auto lr2 = round_trip(lr);
+    REQUIRE(lr2.entries.size() == 1);
+    CHECK(lr2.entries[0] == lr.entries[0]);
+    CHECK(lr2.next == "dir/y");
+    auto f = round_trip(fetch_request{6, "dir/x", hash, 4096, 4096});
+    CHECK(f.offset == 4096);
+    file_chunk c{7, "dir/x", hash, 0, 99, {'h', 'i'}};
+    auto c2 = round_trip(c);
+    CHECK(c2.data == c.data);
+    CHECK(c2.checksum == 99);
+    auto p = round_trip(file_put_request{8, 9, "dir/x", 9, hash, xxh});
+    CHECK(p.xxh == xxh);
+    auto r = round_trip(file_remove_request{10, 11, "dir/x"});
+    CHECK(r.path == "dir/x");
+    auto st = round_trip(status_reply{1, "A", 0, broker_state::passive, 1, 2, 3, 4, "A", "", 5, 6});
+    CHECK(st.pending_files == 5);
+    CHECK(st.pending_bytes == 6);
+}
+
+TEST_CASE("codec: file commands with hostile paths, digests or lengths are refused", "[codec]") {
+    const std::string hash(64, 'a'), xxh(32, 'b');
+    const auto refused = [](const message& m) {
+        const std::string bytes = encode(m);
+        return decode(bytes.data(), bytes.size());
+    };
+    for (const std::string bad : {"../etc/passwd", "/abs", "a/../b", "a//b", "", "a\\b", ".starbus-tmp/x", "c:x"}) {
+        INFO("path " << bad);
+        CHECK_FALSE(refused(fetch_request{1, bad, hash, 0, 1}).ok());
+        CHECK_FALSE(refused(file_put_request{1, 1, bad, 1, hash, xxh}).ok());
+        CHECK_FALSE(refused(file_remove_request{1, 1, bad}).ok());
+    }
+    auto big = refused(fetch_request{1, "x", hash, 0, limits::max_chunk_bytes + 1});
+    CHECK(big.error == error_code::too_large);
+    CHECK(big.request_id == 1);
+    CHECK_FALSE(refused(fetch_request{1, "x", hash, 0, 0}).ok());
+    CHECK_FALSE(refused(fetch_request{1, "x", hash, ~std::uint64_t{0}, 10}).ok());
+    CHECK_FALSE(refused(fetch_request{1, "x", "ABC", 0, 1}).ok());
+    CHECK_FALSE(refused(file_put_request{1, 1, "x", 1, hash, "nothex"}).ok());
+    // A file change in a replicated batch must be a config change with well-formed metadata.
+    change fc = file_put_change(file_entry{"x", 1, hash, 1, 1, xxh});
+    fc.seq = 1;
+    CHECK(refused(change_batch{{fc}, 0}).ok());
+    change op_class = fc;
+    op_class.cls = change_class::operational;
+    CHECK_FALSE(refused(change_batch{{op_class}, 0}).ok());
+    change bad_meta = fc;
+    bad_meta.value = "x";
+    CHECK_FALSE(refused(change_batch{{bad_meta}, 0}).ok());
+    change unknown_op = fc;
+    unknown_op.op = static_cast<change_op>(9);
+    CHECK_FALSE(refused(change_batch{{unknown_op}, 0}).ok());
+}
+
+TEST_CASE("codec: a CHUNK is built in place and read without copying its data", "[codec]") {
+    const std::string hash(64, 'c');
+    const std::string data = "the bytes of one chunk";
+    const file_chunk_view header{42, "dir/f", hash, 8192, 0, {}};
+    auto frame = encode_chunk_frame(header, data.size(), [&](char* dst) -> std::optional<std::uint64_t> {
+        std::memcpy(dst, data.data(), data.size());
+        return chunk_checksum(dst, data.size());
+    });
+    REQUIRE(frame);
+    CHECK(peek_command(frame->data(), frame->size()) == command::file_chunk);
+    auto v = decode_chunk_view(*frame);
+    REQUIRE(v);
+    CHECK(v->request_id == 42);
+    CHECK(v->path == "dir/f");
+    CHECK(v->offset == 8192);
+    CHECK(v->data == data);
+    CHECK(v->checksum == chunk_checksum(data.data(), data.size()));
+    // The view points into the frame: no copy was made.
+    CHECK(v->data.data() >= static_cast<const char*>(frame->data()));
+    CHECK(v->data.data() < static_cast<const char*>(frame->data()) + frame->size());
+    // The general decoder reads the same frame as the same message.
+    auto d = decode(*frame);
+    REQUIRE(d.ok());
+    const auto& c = std::get<file_chunk>(*d.value);
+    CHECK(std::string(c.data.begin(), c.data.end()) == data);
+    CHECK(c.checksum == v->checksum);
+    // A fill that cannot read makes no frame; a broken frame is refused with a reason.
+    CHECK_FALSE(encode_chunk_frame(header, 10, [](char*) -> std::optional<std::uint64_t> { return std::nullopt; }));
+    zmq::message_t cut(frame->data(), frame->size() - 3);
+    std::string why;
+    CHECK_FALSE(decode_chunk_view(cut, &why));
+    CHECK(why.find("malformed CHUNK") != std::string::npos);
+    const std::string other = encode(ping{1});
+    CHECK(peek_command(other.data(), other.size()) == command::ping);
+    CHECK_FALSE(peek_command("xyz", 3));
 }

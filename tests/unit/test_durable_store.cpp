@@ -217,6 +217,34 @@ TEST_CASE("store: install_snapshot replaces the replica and survives a reopen") 
     CHECK(rec.state.find("buffered") == nullptr);
 }
 
+TEST_CASE("store: file changes survive the log, a snapshot and compaction") {
+    test::temp_dir tmp;
+    kv_state state;
+    const std::string h1(64, '1'), h2(64, '2');
+    std::vector<change> changes = {starbus::test::file_put(1, 1, "docs/a", 10, h1), put(1, 2, "k", "v"),
+                                   starbus::test::file_put(1, 3, "docs/b", 20, h2),
+                                   starbus::test::file_erase(1, 4, "docs/a")};
+    {
+        auto [store, rec] = open_store(tmp.path());
+        for (const auto& c : changes) {
+            REQUIRE(state.apply(c));
+            store.append(c);
+        }
+        store.flush();
+    }
+    {
+        auto [store, rec] = open_store(tmp.path());
+        CHECK(rec.state.files() == state.files());  // from the log
+        REQUIRE(rec.state.files().size() == 1);
+        CHECK(rec.state.files().find("docs/b")->pos() == position{1, 3});
+        store.install_snapshot(state);
+    }
+    auto [store, rec] = open_store(tmp.path());
+    CHECK(rec.state.files() == state.files());  // from the snapshot
+    CHECK(rec.state.find("k") != nullptr);
+    CHECK(rec.state.last() == position{1, 4});
+}
+
 TEST_CASE("store: compaction writes a snapshot, empties the log and survives a reopen") {
     test::temp_dir tmp;
     kv_state state;

@@ -13,7 +13,7 @@ namespace {
 
 file_entry entry(std::string path, std::uint64_t size, std::string hash, std::uint64_t epoch = 1,
                  std::uint64_t seq = 1) {
-    return file_entry{std::move(path), size, std::move(hash), epoch, seq};
+    return file_entry{std::move(path), size, std::move(hash), epoch, seq, {}};
 }
 
 // A manifest of n files "dir/NNNNN" with distinct hashes.
@@ -141,4 +141,55 @@ TEST_CASE("files: diff over 10,000 entries when nothing changed and when 1% chan
     CHECK(some.to_delete.size() == 25);
     CHECK(some.bytes_to_fetch == 50 * 4096 + 25 * 100);
     CHECK(elapsed < std::chrono::milliseconds(100));
+}
+
+TEST_CASE("files: the manifest counts references to each version, so a store knows what it may delete") {
+    file_manifest m;
+    const std::string h1(64, '1'), h2(64, '2');
+    m.put(entry("a", 1, h1));
+    m.put(entry("b", 1, h1));  // two paths, one content
+    CHECK(m.references(h1) == 2);
+    m.put(entry("a", 1, h2));  // a replaced
+    CHECK(m.references(h1) == 1);
+    CHECK(m.references(h2) == 1);
+    m.remove("b");
+    CHECK(m.references(h1) == 0);
+    m.remove("a");
+    CHECK(m.references(h2) == 0);
+    CHECK(m.empty());
+}
+
+TEST_CASE("files: content compares by SHA-256, or by XXH3-128 when one side knows only that") {
+    file_entry a{"p", 10, std::string(64, 'a'), 1, 1, std::string(32, 'x')};
+    file_entry b = a;
+    b.epoch = 7;  // another position: same content
+    CHECK(a.same_content(b));
+    file_entry local{"p", 10, "", 0, 0, std::string(32, 'x')};  // a mirror re-read the file: no SHA-256
+    CHECK(local.same_content(a));
+    local.xxh = std::string(32, 'y');
+    CHECK_FALSE(local.same_content(a));
+    file_entry unknown{"p", 10, "", 0, 0, ""};
+    CHECK_FALSE(unknown.same_content(unknown));  // nothing known: fetch
+    b.size = 11;
+    CHECK_FALSE(a.same_content(b));
+}
+
+TEST_CASE("files: a file change carries its metadata, and malformed metadata is refused") {
+    const file_entry e{"dir/f.bin", 123, std::string(64, 'c'), 3, 44, std::string(32, 'd')};
+    const change c = file_put_change(e);
+    CHECK(c.op == change_op::file_put);
+    CHECK(c.cls == change_class::config);
+    CHECK(c.key == e.path);
+    auto back = file_entry_of(c);
+    REQUIRE(back);
+    CHECK(*back == e);
+    for (const std::string& bad : {std::string(), std::string("\x93"), std::string("garbage"),
+                                  encode_file_meta({1, "UPPERCASE", std::string(32, 'd')}),
+                                  encode_file_meta({1, std::string(64, 'c'), "short"})}) {
+        INFO("value of " << bad.size() << " bytes");
+        CHECK_FALSE(decode_file_meta(bad));
+        change broken = c;
+        broken.value = bad;
+        CHECK_FALSE(file_entry_of(broken));
+    }
 }

@@ -96,3 +96,40 @@ TEST_CASE("kv_state: the request memory is bounded and forgets the oldest first"
     CHECK(s.find_request(1, 11));
     CHECK(s.find_request(1, n));
 }
+
+TEST_CASE("kv_state: file changes keep the manifest, in the same sequence as keys") {
+    kv_state s;
+    const file_entry f1{"docs/a.txt", 5, std::string(64, 'a'), 0, 0, std::string(32, 'b')};
+    change c1 = file_put_change(f1);
+    c1.epoch = 1;
+    c1.seq = 1;
+    REQUIRE(s.apply(c1));
+    REQUIRE(s.apply(put(1, 2, "k", "v")));
+    REQUIRE(s.files().size() == 1);
+    const file_entry* got = s.files().find("docs/a.txt");
+    REQUIRE(got);
+    CHECK(got->pos() == position{1, 1});  // the change's position becomes the version's
+    CHECK(got->hash == f1.hash);
+    CHECK(s.entries().size() == 1);  // keys and files are separate namespaces
+    CHECK(s.find("docs/a.txt") == nullptr);
+
+    // A snapshot carries both, and installs both.
+    const auto snap = s.snapshot_entries();
+    REQUIRE(snap.size() == 2);
+    CHECK(snap[0].op == change_op::put);
+    CHECK(snap[1].op == change_op::file_put);
+    kv_state t;
+    t.install_snapshot(snap, s.last(), s.requests());
+    CHECK(t.files() == s.files());
+    CHECK(t.entries().size() == 1);
+
+    change rm;
+    rm.epoch = 1;
+    rm.seq = 3;
+    rm.op = change_op::file_erase;
+    rm.cls = change_class::config;
+    rm.key = "docs/a.txt";
+    REQUIRE(s.apply(rm));
+    CHECK(s.files().empty());
+    CHECK(s.last().seq == 3);
+}

@@ -60,5 +60,28 @@ TEST_CASE("replica_sessions: a new hello replaces the broker's old session", "[r
     REQUIRE(s.all().size() == 1);
     REQUIRE(s.by_identity("id-1") == nullptr);
     REQUIRE(s.by_name("B")->acked == 0);
-    REQUIRE_FALSE(s.by_name("B")->synced);  // not counted until its snapshot is sent
+    REQUIRE_FALSE(s.by_name("B")->synced);  // not counted until it acknowledged its catch-up
+}
+
+TEST_CASE("replica_sessions: a replica counts once it acknowledged its whole catch-up, files included",
+          "[replica_sessions]") {
+    // A returning broker may spend minutes fetching files after its snapshot: until it holds everything up
+    // to the snapshot's position, its acknowledgements must not hold back every write.
+    replica_sessions s;
+    auto& b = s.open("id-b", "B", 1, 1);
+    b.streaming = true;
+    b.sync_seq = 50;
+    CHECK_FALSE(s.acknowledge(b, 10));
+    CHECK_FALSE(b.synced);
+    CHECK(b.acked == 10);
+    CHECK(s.acknowledge(b, 50));
+    CHECK(b.synced);
+    CHECK_FALSE(s.acknowledge(b, 60));  // already synchronised: no second report
+    CHECK(b.acked == 60);
+    CHECK_FALSE(s.acknowledge(b, 20));  // acknowledgements never go back
+    CHECK(b.acked == 60);
+    auto& fresh = s.open("id-c", "C", 2, 2);
+    fresh.streaming = true;
+    fresh.sync_seq = 0;  // an empty cluster: its first acknowledgement makes it synchronised
+    CHECK(s.acknowledge(fresh, 0));
 }

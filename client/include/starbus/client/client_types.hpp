@@ -76,6 +76,7 @@ struct get_result : result {
 struct dump_result : result {
     std::string broker;           // who answered
     std::vector<change> entries;  // current entries (op put), sorted by key; `position` is where it was taken
+    std::vector<file_entry> files;  // the file manifest at the same position, in path order
 };
 
 // One change for set_many() / submit().
