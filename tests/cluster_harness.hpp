@@ -135,6 +135,32 @@ class test_cluster {
         return out;
     }
 
+    // path -> SHA-256 from `starbus ls --json [--from NAME]`; nullopt if it failed.
+    std::optional<std::map<std::string, std::string>> files(const std::string& from = {}) {
+        std::vector<std::string> args = {"ls", "--json"};
+        if (!from.empty()) args.insert(args.end(), {"--from", from});
+        run_result r = cli(args, 3000);
+        if (r.exit_code != 0) return std::nullopt;
+        std::map<std::string, std::string> out;
+        try {
+            const nlohmann::json doc = nlohmann::json::parse(r.out);
+            for (const auto& e : doc) out[e.at("path").get<std::string>()] = e.at("hash").get<std::string>();
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+        return out;
+    }
+
+    // The peak resident memory of broker i so far (VmHWM), in KiB; 0 if unknown.
+    long broker_peak_rss_kib(std::size_t i) {
+        std::ifstream f("/proc/" + std::to_string(_procs[i].pid()) + "/status");
+        for (std::string line; std::getline(f, line);)
+            if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+        return 0;
+    }
+
+    [[nodiscard]] const std::filesystem::path& directory() const { return _dir.path(); }
+
     // Everything broker i has logged so far (all its runs).
     [[nodiscard]] std::string log_of(std::size_t i) const {
         std::ifstream f(log_path(i));

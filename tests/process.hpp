@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +105,7 @@ struct run_result {
     int exit_code = -1;  // -1: killed at the deadline
     std::string out;
     std::string err;
+    long max_rss_kib = 0;  // the child's peak resident memory (getrusage ru_maxrss)
 };
 
 // Runs a program to completion (killed at `timeout`), feeding `input` on stdin.
@@ -171,8 +173,10 @@ inline run_result run_program(const std::vector<std::string>& argv, std::chrono:
     for (int fd : {out_pipe[0], err_pipe[0], in_fd})
         if (fd >= 0) ::close(fd);
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    struct rusage usage {};
+    ::wait4(pid, &status, 0, &usage);
     r.exit_code = killed ? -1 : (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    r.max_rss_kib = usage.ru_maxrss;
     return r;
 }
 

@@ -196,6 +196,9 @@ void broker::impl::drain_installer(steady_time now) {
         _installing.erase(it);
         if (r.ok) _files.installed(owner.entry.hash, owner.entry.size);
         if (!owner.is_upload) {
+            if (r.ok)
+                spdlog::info("files: received {} ({} bytes, sha256 {}) from {}", owner.entry.path, owner.entry.size,
+                             owner.entry.hash.substr(0, 16), _follower.server_name());
             _follower.installed(owner.entry.hash, r.ok, r.error, now);
             continue;
         }

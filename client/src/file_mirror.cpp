@@ -107,10 +107,13 @@ mirror_report file_mirror::impl::pass(deadline d, std::optional<std::chrono::mil
     client::impl& c = core();
     // Never compare against a state that is not the server's: an empty mirror would delete everything.
     c.session.start();
+    // Between leaving a server and confirming the next, the mirrored state still says "synchronised" about the
+    // old one: wait for a confirmed server too.
     const deadline synced_by = sync_by ? deadline(*sync_by) : d;
-    while (!owner.synchronised() && !synced_by.passed() && !(stop && stop->load()))
+    const auto ready = [&] { return owner.synchronised() && c.session.server().has_value(); };
+    while (!ready() && !synced_by.passed() && !(stop && stop->load()))
         c.service(std::min(synced_by.at(), clock::now() + progress_interval));
-    if (!owner.synchronised()) {
+    if (!ready()) {
         report.outcome.status = result_status::unreachable;
         report.outcome.message = "the mirrored state did not synchronise before the deadline" +
                                  (c.session.trouble().empty() ? std::string{} : " (last: " + c.session.trouble() + ")");
@@ -251,15 +254,17 @@ void file_mirror::run(const std::atomic<bool>& stop, const std::function<void(co
     bool retry = true;  // the first pass, and again after one that did not finish
     while (!stop.load()) {
         const auto server = c.session.server();
-        const bool server_changed = !_impl->last_server || !server || server->name != _impl->last_server->name ||
-                                    server->epoch != _impl->last_server->epoch;
+        const bool server_changed = server && (!_impl->last_server || server->name != _impl->last_server->name ||
+                                               server->epoch != _impl->last_server->epoch);
         const bool files_changed = !_impl->last_remote || _impl->owner.mirror().files() != *_impl->last_remote;
-        if (_impl->owner.synchronised() && (retry || server_changed || files_changed)) {
+        // Only against a confirmed server's synchronised state (see pass()); the sockets are serviced between
+        // passes, so a pass that had nothing to do never starves the session.
+        if (server && _impl->owner.synchronised() && (retry || server_changed || files_changed)) {
             // Transfers give up only when nothing moves for a while, so a large file always completes.
             mirror_report r = _impl->pass(deadline::never(), std::chrono::seconds(30), progress, &stop);
             retry = !r.outcome.ok();
             if (on_pass) on_pass(r);
-            if (retry) c.service(clock::now() + std::chrono::milliseconds(500));  // no hot retry loop
+            c.service(clock::now() + (retry ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0)));
             continue;
         }
         c.service(clock::now() + std::chrono::milliseconds(200));
