@@ -11,41 +11,15 @@
 #include <starbus/common/codec.hpp>
 
 #include "cluster_harness.hpp"
+#include "raw_peer.hpp"
 
 using namespace std::chrono_literals;
 using starbus::test::run_program;
 using starbus::test::test_cluster;
 
-namespace {
-
-std::string endpoint_of(const std::string& cluster_file) {
-    std::ifstream f(cluster_file);
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("endpoint = \"", 0) == 0) return line.substr(12, line.size() - 13);
-    return {};
-}
-
-// Sends one raw frame and returns the decoded answer (nullopt: no answer in time).
-std::optional<starbus::message> ask(zmq::socket_t& s, const std::string& frame) {
-    s.send(zmq::buffer(frame));
-    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(3000)) == 0) return std::nullopt;
-    zmq::message_t reply;
-    (void)s.recv(reply);
-    auto d = starbus::decode(reply);
-    if (!d.ok()) return std::nullopt;
-    return *d.value;
-}
-
-starbus::error_code error_of(const std::optional<starbus::message>& m) {
-    REQUIRE(m.has_value());
-    const auto* e = std::get_if<starbus::error_reply>(&*m);
-    REQUIRE(e != nullptr);
-    return e->code_value;
-}
-
-}  // namespace
+using starbus::test::ask;
+using starbus::test::endpoint_of;
+using starbus::test::error_of;
 
 TEST_CASE("bad input: malformed requests get an error reply and the broker keeps serving", "[integration]") {
     test_cluster c(1);
