@@ -185,6 +185,7 @@ bench_cluster::bench_cluster(std::string broker_path, cluster_settings settings)
         f << "heartbeat_ms = " << settings.heartbeat_ms << "\n";
         f << "fsync = \"" << settings.fsync << "\"\n";
         f << "ack = \"" << settings.ack << "\"\n";
+        f << settings.extra;
         for (std::size_t i = 0; i < settings.brokers; ++i) {
             f << "\n[[broker]]\nname = \"" << static_cast<char>('A' + i) << "\"\nendpoint = \"tcp://" << host << ":"
               << (base_port + 10 * static_cast<int>(i)) << "\"\n";

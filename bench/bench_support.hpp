@@ -122,6 +122,7 @@ struct cluster_settings {
     std::string fsync = "batch";  // "batch" or "never" (cluster_config.hpp)
     std::string ack = "replica";  // "local", "replica" or "all"
     std::string log_dir;          // where broker logs go (kept); empty: the cluster's temporary directory
+    std::string extra;            // more cluster-file text before the brokers (e.g. a [files] table)
 };
 
 class bench_cluster {
@@ -139,6 +140,8 @@ class bench_cluster {
     // Index of broker `name`, or size() when there is none.
     [[nodiscard]] std::size_t index_of(const std::string& name) const;
     [[nodiscard]] std::string describe() const;
+    // The cluster's temporary directory (data directories, logs), removed with it.
+    [[nodiscard]] const std::filesystem::path& directory() const { return _dir.path(); }
 
     void start(std::size_t i);
     void start_all();
