@@ -109,7 +109,7 @@ TEST_CASE("files: hash_file refuses what is not a readable regular file") {
     CHECK(why.find("not a regular file") != std::string::npos);
 }
 
-// Run with: unit_tests "[.bench]" -s. Figures go in docs/file-sync-design.md.
+// Run with: unit_tests "[.bench]" -s. Figures go in docs/protocol.md "Hashes".
 TEST_CASE("files: throughput of candidate content hashes on a 64 MiB buffer", "[.bench]") {
     const std::size_t size = 64u << 20;
     const std::size_t block = content_hash_block_bytes;  // hashed as hash_file() would

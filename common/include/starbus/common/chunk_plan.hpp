@@ -1,5 +1,5 @@
 // File: chunk_plan.hpp
-// The receiver's side of a chunked file transfer (issue 3), without sockets:
+// The receiver's side of a chunked file transfer, without sockets (file_fetch.hpp builds on it):
 // which (offset, length) to ask for next, and how many requests may be in
 // flight (credit, in the manner of 35/FILEMQ). The credit window also keeps the
 // resume point: the end of the longest prefix of the file received so far, from

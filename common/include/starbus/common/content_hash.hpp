@@ -1,15 +1,17 @@
 // File: content_hash.hpp
-// The content hash of file sync (issue 3): what identifies a version of a file
-// in the manifest and what a receiver checks before installing it. SHA-256
-// (FIPS 180-4), chosen by measurement (docs/file-sync-design.md): the fastest
+// The content hash of file sync: what identifies a version of a file in the
+// manifest and in a broker's store, checked by the server on every upload and
+// by every replica on every fetch (clients check XXH3, fast_hash.hpp). SHA-256
+// (FIPS 180-4), chosen by measurement (docs/protocol.md "Hashes"): the fastest
 // cryptographic hash on the build machine (about 1 GiB/s with the SHA
 // extensions, through OpenSSL's libcrypto), and the same digest `sha256sum`
 // prints, so an operator can check a file by hand.
 //
 // The algorithm stays behind this header. The implementation needs libcrypto,
-// which the build enables with STARBUS_HAVE_OPENSSL_CRYPTO (see the design
-// note); without it the library still builds, content_hash_available() is false
-// and constructing a hasher throws, saying what to install.
+// which the build enables with STARBUS_HAVE_OPENSSL_CRYPTO (the top-level
+// CMakeLists.txt requires OpenSSL); without it the library still builds,
+// content_hash_available() is false and constructing a hasher throws, saying
+// what to install.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // File: file_manifest.hpp
-// The manifest of a file store or a mirror (issue 3): one entry per file with
+// The manifest of a file store or a mirror: one entry per file with
 // its size, content hash and the position of the change that installed it, kept
 // sorted by path; and the diff that tells a mirror or a returning primary which
 // files to fetch and which to delete. Pure data: no disk, no sockets.

@@ -1,5 +1,5 @@
 // File: file_path.hpp
-// Remote file paths for file sync (issue 3): the one canonical spelling of a
+// Remote file paths for file sync: the one canonical spelling of a
 // path that a client may name, and its confinement under a store or mirror
 // directory. A remote path comes from the network or a user, so every check
 // here reports a refusal as a value with a reason, never asserts or throws.
