@@ -4,9 +4,11 @@
 # Release into build/, starts a three-broker cluster (A, B, C) on this machine
 # with the example publisher, subscriber and operator, and narrates a failover
 # and a failback with `starbus` CLI calls:
-#   status -> changes accepted -> kill -9 the primary A -> B takes over when a
-#   client asks -> operational change accepted, configuration change refused ->
-#   restart A -> A takes the role back -> every replica holds the same state.
+#   status -> changes and a file accepted, a mirror of the files started ->
+#   kill -9 the primary A -> B takes over when a client asks -> operational
+#   change accepted, configuration change and file put refused -> restart A ->
+#   A takes the role back -> every replica holds the same state and files, and
+#   the mirror holds the same files.
 # Then it stops everything with SIGTERM (or leaves the brokers up with
 # --keep-running). Every wait has a deadline; on failure the broker logs' tails
 # are printed and the exit status is non-zero.
@@ -381,7 +383,7 @@ for name in "${brokers[@]}"; do
 done
 
 mkdir -p "$run"
-rm -rf "$run/data" "$pids"
+rm -rf "$run/data" "$run/mirror" "$pids"
 rm -f "$run"/*.log
 mkdir -p "$run/data" "$pids"
 
@@ -429,10 +431,16 @@ for ex in "${examples[@]}"; do
     start_process "$ex" "$run/$ex.log" "$bin/starbus-example-$ex" --cluster "$cfg"
 done
 
-banner "3. A configuration change and an operational change, accepted by A"
+banner "3. A configuration change, an operational change and a file, accepted by A"
 expect 0 set --config demo.greeting "hello from the primary"
 expect 0 set demo.counter 1
 expect 0 get demo.greeting
+expect 0 put "$repo/docs/protocol.md" docs/protocol.md
+expect 0 ls
+note "a mirror keeps ${run#"$repo"/}/mirror identical to the cluster's files, across failovers:"
+start_process mirror "$run/mirror.log" "$bin/starbus" --cluster "$cfg" mirror "$run/mirror"
+mirror_has_protocol() { cmp -s "$repo/docs/protocol.md" "$run/mirror/docs/protocol.md"; }
+wait_until "the mirror holds docs/protocol.md" 30 mirror_has_protocol
 
 banner "4. kill -9 the primary A (pid ${child_pid[broker-A]})"
 pid_a=${child_pid[broker-A]}
@@ -465,12 +473,20 @@ expect 0 get demo.greeting
 
 banner "6. ...but a configuration change is refused while the primary A is down (exit 3)"
 expect 3 set --config demo.greeting "changed while A is down"
+note "a file change is a configuration change too:"
+expect 3 put "$repo/README.md" docs/README.md
+note "files are still served by B:"
+expect 0 fetch docs/protocol.md "$run/protocol-from-B.md"
+cmp -s "$repo/docs/protocol.md" "$run/protocol-from-B.md" || die "the file fetched from B differs from docs/protocol.md"
 
 banner "7. Restarting A: it resynchronises from B and takes its role back"
 start_broker A
 wait_until "A is active again" 60 a_is_active client_vote
 show --timeout-ms 2000 status
 expect 0 set --config demo.greeting "hello again from the primary"
+expect 0 put "$repo/README.md" docs/README.md
+mirror_has_readme() { cmp -s "$repo/README.md" "$run/mirror/docs/README.md"; }
+wait_until "the mirror holds docs/README.md too" 30 mirror_has_readme
 
 banner "8. Stopping the example clients; every replica converges"
 # The operator keeps writing: stop the writers first, so the replicas can be compared.
@@ -503,6 +519,22 @@ for i in 1 2; do
     fi
 done
 note "the dumps of A, B and C are identical"
+listings=()
+for name in "${brokers[@]}"; do
+    show ls --from "$name"
+    [[ $last_rc -eq 0 ]] || die "'starbus ls --from $name' exited with $last_rc"
+    listings+=("$last_out")
+done
+for i in 1 2; do
+    [[ ${listings[$i]} == "${listings[0]}" ]] || die "the files of ${brokers[$i]} differ from the files of A"
+done
+note "A, B and C hold the same files; the mirror's copies (sha256sum):"
+(cd "$run/mirror" && sha256sum docs/*) | sed 's/^/   /'
+rc=0
+stop_pid mirror "${child_pid[mirror]}" 10 || rc=$?
+[[ $rc -eq 0 ]] || note "the mirror did not exit cleanly on SIGTERM (see ${run#"$repo"/}/mirror.log)"
+unset "child_pid[mirror]"
+rm -f "$pids/mirror.pid"
 
 if [[ $keep_running -eq 1 ]]; then
     banner "Done. The brokers are still running"
