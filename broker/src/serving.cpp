@@ -18,7 +18,7 @@ bool broker::impl::may_write(const std::string& identity, std::uint64_t request_
     if (cls == change_class::config && _me.rank != 0) {
         const std::string primary = _options.cluster.primary().name;
         reply_error(identity, request_id, error_code::config_refused,
-                    std::string(what) + " needs the primary " + primary + ", which is down (" + _me.name +
+                    std::string(what) + " need the primary " + primary + ", which is down (" + _me.name +
                         " serves and accepts operational changes only): retry once " + primary + " is back");
         return false;
     }

@@ -220,16 +220,20 @@ int cmd_sub(const invocation& inv, client& c) {
 }
 
 // Progress of a long transfer on stderr: a bar redrawn in place on a
-// terminal, a plain line every few seconds otherwise (logs, pipes).
+// terminal, a plain line every few seconds otherwise (logs, pipes). Quick
+// transfers show nothing: the first line comes after a short while.
 class progress_display {
   public:
     explicit progress_display(std::string what)
         : _what(std::move(what)), _tty(::isatty(STDERR_FILENO) == 1), _first(clock::now()), _rate_at(_first) {}
-    ~progress_display() { finish(); }
+    ~progress_display() {
+        if (_shown_any && _tty && !_finished) std::cerr << "\n";  // leave the last bar as it was
+    }
+    progress_display(const progress_display&) = delete;
+    progress_display& operator=(const progress_display&) = delete;
 
     void update(std::uint64_t done, std::uint64_t total) {
         const auto now = clock::now();
-        _started = true;
         if (now - _rate_at >= milliseconds(500)) {
             // A rate over the last half second or more, smoothed: ETA stays readable.
             const double inst = static_cast<double>(done - std::min(done, _rate_done)) /
@@ -241,21 +245,34 @@ class progress_display {
         _done = done;
         _total = total;
         const auto every = _tty ? milliseconds(100) : milliseconds(2000);
-        if (now - _shown < every) return;
+        const auto after = _tty ? milliseconds(300) : milliseconds(2000);
+        if (now - _first < after || now - _shown < every) return;
         _shown = now;
         show();
     }
+    // The transfer succeeded: a last line with the average rate, if any line was shown.
     void finish() {
-        if (!_started || _finished) return;
+        if (!_shown_any || _finished) return;
         _finished = true;
+        _done = _total;
         const double secs = std::chrono::duration<double>(clock::now() - _first).count();
         if (secs > 0) _rate = static_cast<double>(_done) / secs;
         show();
         if (_tty) std::cerr << "\n";
     }
+    // Starts over for the next transfer (a mirror's next pass).
+    void reset() {
+        if (_shown_any && _tty && !_finished) std::cerr << "\n";
+        _first = _rate_at = clock::now();
+        _shown = {};
+        _shown_any = _finished = false;
+        _done = _total = _rate_done = 0;
+        _rate = 0;
+    }
 
   private:
     void show() {
+        _shown_any = true;
         const std::string line = render_progress(_what, _done, _total, _rate, _tty);
         if (_tty) std::cerr << "\r" << line << "\x1b[K" << std::flush;
         else std::cerr << "starbus: " << line << std::endl;
@@ -263,7 +280,7 @@ class progress_display {
 
     std::string _what;
     bool _tty;
-    bool _started = false, _finished = false;
+    bool _shown_any = false, _finished = false;
     clock::time_point _first{}, _shown{}, _rate_at{};
     std::uint64_t _done = 0, _total = 0, _rate_done = 0;
     double _rate = 0;
@@ -335,7 +352,7 @@ int cmd_mirror(const invocation& inv, client& c) {
     const auto progress = [&display](const transfer_progress& p) { display.update(p.done_bytes, p.total_bytes); };
     if (inv.once) {
         const mirror_report r = m->sync(inv.timeout, progress);
-        display.finish();
+        if (r.outcome.ok()) display.finish();
         std::cerr << "starbus: " << describe_pass(inv.local, r) << std::endl;
         return r.outcome.ok() ? exit_ok : report_failure(inv, "mirror of " + inv.local, r.outcome);
     }
@@ -343,8 +360,8 @@ int cmd_mirror(const invocation& inv, client& c) {
     m->run(
         stop_signal,
         [&](const mirror_report& r) {
-            display.finish();
-            display = progress_display("mirror " + inv.local);
+            if (r.outcome.ok()) display.finish();
+            display.reset();
             std::cerr << "starbus: " << describe_pass(inv.local, r) << std::endl;
         },
         progress);
