@@ -48,6 +48,7 @@ bool mirror_index::load(std::string* why) {
             std::string path = f.entry.path;
             _files.emplace(std::move(path), std::move(f));
         }
+        _dirty = false;
         return true;
     } catch (const std::exception& e) {
         _files.clear();
@@ -56,7 +57,8 @@ bool mirror_index::load(std::string* why) {
     }
 }
 
-bool mirror_index::save(std::string* why) const {
+bool mirror_index::save(std::string* why) {
+    if (!_dirty && std::filesystem::exists(_dir / mirror_index_name)) return true;
     std::vector<local_file> files;
     files.reserve(_files.size());
     for (const auto& [path, f] : _files) files.push_back(f);
@@ -74,6 +76,7 @@ bool mirror_index::save(std::string* why) const {
         if (why) *why = "cannot replace " + (_dir / mirror_index_name).string() + ": " + std::strerror(errno);
         return false;
     }
+    _dirty = false;
     return true;
 }
 
@@ -90,6 +93,9 @@ mirror_index::scan_result mirror_index::scan() {
     scan_result out;
     std::set<std::string> seen;
     std::error_code ec;
+    // Relative names by cutting the directory's prefix: std::filesystem::relative() would resolve every
+    // component of every path (several syscalls per file), and a pass must cost one stat per file.
+    const std::string root = _dir.native() + (_dir.native().ends_with('/') ? "" : "/");
     // Symlinks are neither followed nor indexed: they are not files the cluster can hold.
     for (auto it = fs::recursive_directory_iterator(_dir, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
@@ -99,7 +105,9 @@ mirror_index::scan_result mirror_index::scan() {
             continue;
         }
         if (it->is_symlink() || !it->is_regular_file()) continue;
-        const std::string rel = fs::relative(it->path(), _dir, ec).generic_string();
+        const std::string& full = it->path().native();
+        if (full.rfind(root, 0) != 0) continue;
+        const std::string rel = full.substr(root.size());
         auto canonical = normalise_remote_path(rel);
         if (!canonical || *canonical != rel) {
             out.strays.push_back(rel);
@@ -123,9 +131,10 @@ mirror_index::scan_result mirror_index::scan() {
         now.entry.size = d->size;
         _files[rel] = std::move(now);  // no SHA-256 known: compared with the cluster's by XXH3-128
         ++out.rehashed;
+        _dirty = true;
     }
     if (ec) out.errors.push_back("cannot list " + _dir.string() + ": " + ec.message());
-    std::erase_if(_files, [&](const auto& kv) { return !seen.contains(kv.first); });
+    if (std::erase_if(_files, [&](const auto& kv) { return !seen.contains(kv.first); }) > 0) _dirty = true;
     return out;
 }
 
@@ -136,6 +145,7 @@ file_manifest mirror_index::manifest() const {
 }
 
 void mirror_index::put(const file_entry& e) {
+    _dirty = true;
     local_file f;
     f.entry = e;
     if (!stat_into(e.path, f)) {
@@ -149,12 +159,15 @@ void mirror_index::put(const file_entry& e) {
 void mirror_index::relabel(const file_entry& e) {
     auto it = _files.find(e.path);
     if (it == _files.end()) return;
+    _dirty = true;
     it->second.entry.hash = e.hash;
     it->second.entry.xxh = e.xxh;
     it->second.entry.epoch = e.epoch;
     it->second.entry.seq = e.seq;
 }
 
-void mirror_index::remove(const std::string& path) { _files.erase(path); }
+void mirror_index::remove(const std::string& path) {
+    if (_files.erase(path) > 0) _dirty = true;
+}
 
 }  // namespace starbus::client_detail

@@ -29,8 +29,9 @@ class mirror_index {
     // Reads the index file. False (and an empty index) when there is none or it
     // cannot be read; `why` says which.
     bool load(std::string* why = nullptr);
-    // Writes it (temporary file, rename). False, with `why`, on failure.
-    bool save(std::string* why = nullptr) const;
+    // Writes it (temporary file, rename) when it changed since it was last
+    // loaded or saved. False, with `why`, on failure.
+    bool save(std::string* why = nullptr);
 
     struct scan_result {
         std::size_t rehashed = 0;          // files read again because their stat changed (or were new)
@@ -60,6 +61,7 @@ class mirror_index {
 
     std::filesystem::path _dir;
     std::map<std::string, local_file> _files;  // by remote path
+    bool _dirty = true;                        // changed since loaded or saved
 };
 
 }  // namespace starbus::client_detail

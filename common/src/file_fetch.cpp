@@ -142,6 +142,13 @@ bool fetch_queue::open(job& j) {
         return false;
     }
     ++_open;
+    // Reserve the whole file at once: a full disk shows now, before any byte moves, and the file system lays
+    // the file out in one piece. (Not every file system can: then the writes allocate as they go.)
+    if (j.entry.size > 0 && ::fallocate(j.fd.get(), 0, 0, static_cast<off_t>(j.entry.size)) != 0 && errno == ENOSPC) {
+        fail(j, "no room for " + j.temp_path.string() + " (" + std::to_string(j.entry.size) +
+                    " bytes): the disk is full; free some space");
+        return false;
+    }
     return true;
 }
 
