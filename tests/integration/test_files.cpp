@@ -274,6 +274,35 @@ TEST_CASE("files: a download interrupted by SIGKILL of the server resumes at the
     CHECK(lowest_after + 65536 >= at_kill);
 }
 
+TEST_CASE("files: a file replaced in the middle of its download is fetched again in its new version",
+          "[integration]") {
+    test_cluster c(1, 50, "[files]\nchunk_bytes = 65536\ncredit_bytes = 65536\n");
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
+    const fs::path v1 = c.directory() / "v1.bin", v2 = c.directory() / "v2.bin";
+    make_file(v1, 128u << 20, 5);
+    const std::string new_hash = make_file(v2, 3u << 20, 6);
+    REQUIRE(c.cli({"put", v1.string(), "moving.bin"}, 60000).exit_code == 0);
+
+    starbus::client_options opts;
+    opts.cluster = starbus::load_cluster_file(c.cluster_file());
+    starbus::client client(opts);
+    bool replaced = false;
+    starbus::transfer_options t;
+    t.durable = false;
+    t.progress = [&](const starbus::transfer_progress& p) {
+        if (replaced || p.done_bytes == 0 || p.total_bytes != (128u << 20)) return;
+        replaced = true;  // the old version goes as soon as the new one is acknowledged
+        REQUIRE(c.cli({"put", v2.string(), "moving.bin"}, 30000).exit_code == 0);
+    };
+    const fs::path out = c.directory() / "out.bin";
+    const starbus::result r = client.fetch_file("moving.bin", out, t);
+    INFO(r.message);
+    REQUIRE_WITH_LOGS(c, r.ok());
+    REQUIRE(replaced);
+    CHECK(sha_of(out) == new_hash);  // the old version's bytes stopped coming: the new version, whole
+}
+
 TEST_CASE("files: a returning primary fetches only what changed while it was away, before its handover",
           "[integration]") {
     test_cluster c(3);
