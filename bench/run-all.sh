@@ -4,13 +4,13 @@
 #   bench/run-all.sh                 # build in ./build-bench, results in build-bench/bench-results/DATE/
 #   BUILD_DIR=/tmp/b bench/run-all.sh
 #   ONLY="bus acks" bench/run-all.sh # a subset
-# Takes about 5 minutes on a 2-core machine. See bench/README.md.
+# Takes about 10 minutes on a 2-core machine. See bench/README.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 build="${BUILD_DIR:-$root/build-bench}"
-only="${ONLY:-bus acks failover failback}"
+only="${ONLY:-bus acks failover failback files}"
 out="${OUT_DIR:-$build/bench-results/$(date +%Y%m%d-%H%M%S)}"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
