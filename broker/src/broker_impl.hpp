@@ -80,11 +80,15 @@ struct broker::impl {
     void handle_set(const std::string& identity, const set_request& r, steady_time now);
     // Applies a change the server made (set, file put or remove) and makes `identity` wait for its commit.
     void commit_change(change c, const std::string& identity, std::uint64_t request_id);
-    // Checks common to every write: serving, and the primary for configuration changes. False: answered.
-    [[nodiscard]] bool may_write(const std::string& identity, std::uint64_t request_id, change_class cls,
-                                 steady_time now, const char* what);
+    // What every write goes through, in this order: serving; a retry of a request already applied is
+    // answered with its position (whatever its class: it was accepted once); the primary for configuration
+    // changes. True: the caller applies it; false: it was answered.
+    [[nodiscard]] bool begin_write(const std::string& identity, std::uint64_t client_id, std::uint64_t request_id,
+                                   change_class cls, steady_time now, const char* what);
     // A retry of an applied request is answered (now or at its commit). True: answered.
     [[nodiscard]] bool answer_retry(const std::string& identity, std::uint64_t client_id, std::uint64_t request_id);
+    // Acknowledges a request at the end of the batch, with the position it was applied at.
+    void ack_now(const std::string& identity, std::uint64_t request_id, position at);
     void handle_publish(const std::string& identity, const publish_request& r, steady_time now);
     void handle_hello(const std::string& identity, const repl_hello& r, steady_time now);
     void handle_repl_ack(const std::string& identity, const repl_ack& r);
@@ -147,7 +151,8 @@ struct broker::impl {
     std::deque<change> _uncommitted;            // applied, not yet acknowledged (seq order)
     std::vector<change> _batch_changes;         // applied in this batch, not yet sent to replicas
     std::multimap<std::uint64_t, pending_reply> _pending;  // seq -> who waits for it
-    std::map<std::string, std::vector<std::uint64_t>> _immediate_acks;  // identity -> request ids
+    // Acknowledgements answered at the end of the batch: identity -> (request id, its position).
+    std::map<std::string, std::vector<std::pair<std::uint64_t, position>>> _immediate_acks;
     std::string _successor;                     // handover: who takes the role
     steady_time _handover_started{};
     bool _go_sent = false;

@@ -79,8 +79,9 @@ void broker::impl::handle_fetch(const std::string& identity, const fetch_request
 }
 
 void broker::impl::handle_file_put(const std::string& identity, const file_put_request& r, steady_time now) {
-    if (!may_write(identity, r.request_id, change_class::config, now, "file changes (configuration changes)")) return;
-    if (answer_retry(identity, r.client_id, r.request_id)) return;
+    if (!begin_write(identity, r.client_id, r.request_id, change_class::config, now,
+                     "file changes (configuration changes)"))
+        return;
     if (r.size > _options.cluster.files.max_file_bytes) {
         reply_error(identity, r.request_id, error_code::too_large,
                     r.path + " is " + std::to_string(r.size) + " bytes, over the cluster's limit of " +
@@ -115,11 +116,12 @@ void broker::impl::handle_file_put(const std::string& identity, const file_put_r
 }
 
 void broker::impl::handle_file_remove(const std::string& identity, const file_remove_request& r, steady_time now) {
-    if (!may_write(identity, r.request_id, change_class::config, now, "file changes (configuration changes)")) return;
-    if (answer_retry(identity, r.client_id, r.request_id)) return;
+    if (!begin_write(identity, r.client_id, r.request_id, change_class::config, now,
+                     "file changes (configuration changes)"))
+        return;
     if (!_replica.state().files().find(r.path)) {
         // Removing an absent file changes nothing, like deleting an absent key; the answer is the same.
-        _immediate_acks[identity].push_back(r.request_id);
+        ack_now(identity, r.request_id, _replica.last());
         return;
     }
     change c;

@@ -9,12 +9,15 @@
 
 namespace starbus {
 
-bool broker::impl::may_write(const std::string& identity, std::uint64_t request_id, change_class cls, steady_time now,
-                             const char* what) {
+bool broker::impl::begin_write(const std::string& identity, std::uint64_t client_id, std::uint64_t request_id,
+                               change_class cls, steady_time now, const char* what) {
     if (_state != broker_state::active) {
         reply_not_serving(identity, request_id, now);
         return false;
     }
+    // Before the class: a configuration change applied by the primary just before it died, retried on a
+    // backup, is acknowledged (it is in the state), not refused.
+    if (answer_retry(identity, client_id, request_id)) return false;
     if (cls == change_class::config && _me.rank != 0) {
         const std::string primary = _options.cluster.primary().name;
         reply_error(identity, request_id, error_code::config_refused,
@@ -29,9 +32,13 @@ bool broker::impl::answer_retry(const std::string& identity, std::uint64_t clien
     // A retry of a request already applied (here or by a previous server) is answered, not applied again.
     auto done = _replica.state().find_request(client_id, request_id);
     if (!done) return false;
-    if (done->seq <= _commit_seq) _immediate_acks[identity].push_back(request_id);
+    if (done->seq <= _commit_seq) ack_now(identity, request_id, {done->epoch, done->seq});
     else _pending.emplace(done->seq, pending_reply{identity, request_id});
     return true;
+}
+
+void broker::impl::ack_now(const std::string& identity, std::uint64_t request_id, position at) {
+    _immediate_acks[identity].emplace_back(request_id, at);
 }
 
 void broker::impl::commit_change(change c, const std::string& identity, std::uint64_t request_id) {
@@ -46,8 +53,7 @@ void broker::impl::commit_change(change c, const std::string& identity, std::uin
 }
 
 void broker::impl::handle_set(const std::string& identity, const set_request& r, steady_time now) {
-    if (!may_write(identity, r.request_id, r.cls, now, "configuration changes")) return;
-    if (answer_retry(identity, r.client_id, r.request_id)) return;
+    if (!begin_write(identity, r.client_id, r.request_id, r.cls, now, "configuration changes")) return;
     change c;
     c.op = r.op;
     c.cls = r.cls;
@@ -65,7 +71,7 @@ void broker::impl::handle_publish(const std::string& identity, const publish_req
     topic_frame.append(bus_prefix).append(r.topic);
     _publisher.send(zmq::buffer(topic_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     _publisher.send(zmq::buffer(r.payload), zmq::send_flags::dontwait);
-    _immediate_acks[identity].push_back(r.request_id);
+    ack_now(identity, r.request_id, {});
 }
 
 void broker::impl::handle_hello(const std::string& identity, const repl_hello& r, steady_time now) {
@@ -165,9 +171,11 @@ void broker::impl::advance_commit(steady_time now) {
 }
 
 void broker::impl::flush_immediate_acks() {
-    for (auto& [identity, ids] : _immediate_acks) {
-        if (ids.empty()) continue;
-        reply(identity, ack_reply{std::move(ids), 0, 0});
+    // One ACK per identity and position: publishes (position 0, 0) together, each retried change with its own.
+    for (auto& [identity, acks] : _immediate_acks) {
+        std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::uint64_t>> by_position;
+        for (const auto& [id, at] : acks) by_position[{at.epoch, at.seq}].push_back(id);
+        for (auto& [at, ids] : by_position) reply(identity, ack_reply{std::move(ids), at.first, at.second});
     }
     _immediate_acks.clear();
 }
