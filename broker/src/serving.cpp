@@ -181,7 +181,7 @@ void broker::impl::flush_immediate_acks() {
 }
 
 void broker::impl::become_server(steady_time now) {
-    const std::uint64_t epoch = std::max(_replica.epoch(), _peers.max_epoch()) + 1;
+    const std::uint64_t epoch = next_epoch(std::max(_replica.epoch(), _peers.max_epoch()), _me.rank);
     _replica.set_epoch(epoch);
     // What the previous server had not acknowledged is acknowledged by us only
     // under our own ack rule, once our replicas hold it.

@@ -10,6 +10,8 @@
 
 #include <toml++/toml.h>
 
+#include <starbus/common/types.hpp>
+
 namespace starbus {
 namespace {
 
@@ -147,6 +149,9 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
     if (!list || list->empty())
         throw config_error(source + ": no brokers: add one [[broker]] table per broker, in rank order, "
                                     "each with name and endpoint");
+    if (list->size() > epoch_stride)
+        throw config_error(source + ": " + std::to_string(list->size()) + " brokers: a cluster has at most " +
+                           std::to_string(epoch_stride));
     std::set<std::string> names;
     std::set<std::pair<std::string, std::uint16_t>> ports;
     for (std::size_t i = 0; i < list->size(); ++i) {

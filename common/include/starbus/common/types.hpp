@@ -22,6 +22,19 @@ struct position {
     MSGPACK_DEFINE(epoch, seq)
 };
 
+// Every takeover starts a new epoch, and an epoch belongs to the one broker that
+// started it: epoch = counter * epoch_stride + rank. Two brokers that take over
+// on two sides of a partition therefore never share an epoch, and a position
+// (epoch, seq) names one history (deltas, and the fork between two histories,
+// rely on that). A cluster has at most epoch_stride brokers.
+inline constexpr std::uint64_t epoch_stride = 256;
+// The first epoch after every epoch in `known` that broker `rank` may start.
+[[nodiscard]] inline std::uint64_t next_epoch(std::uint64_t known, std::uint32_t rank) {
+    return (known / epoch_stride + 1) * epoch_stride + rank;
+}
+// The rank of the broker that started epoch `e`.
+[[nodiscard]] inline std::uint32_t epoch_owner(std::uint64_t e) { return static_cast<std::uint32_t>(e % epoch_stride); }
+
 // Configuration changes are accepted only while the primary (rank 0) serves;
 // operational changes are accepted by whichever broker serves.
 enum class change_class : std::uint8_t { operational = 0, config = 1 };
