@@ -1,0 +1,101 @@
+// File: report.cpp
+// Figures and failure reports of a chaos run (see report.hpp).
+#include "report.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace starbus::chaos {
+
+namespace {
+
+// How far around an operation the broker log is shown.
+constexpr std::int64_t log_window_ms = 2000;
+constexpr std::size_t max_ops_shown = 12;
+constexpr std::size_t max_log_lines_per_op = 24;
+
+std::string describe_op(const op_record& op) {
+    std::string s = op.process + "#" + std::to_string(op.index) + " " + std::string(to_string(op.kind)) + " " + op.key;
+    if (op.kind == op_kind::publish) s += " \"" + op.value + "\"";
+    s += " invoked " + clock_text(op.invoke_ms);
+    if (op.complete_ms) {
+        s += ", completed " + clock_text(*op.complete_ms) + " " + std::string(to_string(op.result));
+        if (!op.server.empty()) s += " by " + op.server;
+        if (op.result == outcome::ok && op.kind != op_kind::publish)
+            s += " at (" + std::to_string(op.epoch) + ", " + std::to_string(op.seq) + ")";
+        if (!op.message.empty()) s += " (" + op.message + ")";
+    } else {
+        s += ", never completed";
+    }
+    return s;
+}
+
+}  // namespace
+
+std::string render_figures(const run_outcome& r, const fault_counts& faults, int broker_restarts) {
+    const double seconds = std::max(0.001, static_cast<double>(r.load_stopped_ms - r.load_started_ms) / 1000.0);
+    std::size_t changes = 0, completed = 0;
+    for (const auto& op : r.h.ops) {
+        if (op.kind != op_kind::publish) ++changes;
+        if (op.complete_ms) ++completed;
+    }
+    std::size_t total_faults = 0;
+    std::string per_kind;
+    for (const auto& [k, n] : faults) {
+        total_faults += n;
+        per_kind += (per_kind.empty() ? "" : ", ") + k + " " + std::to_string(n);
+    }
+    char line[256];
+    std::snprintf(line, sizeof line, "figures: %.1f s of load, %zu operations (%.1f ops/s), %zu changes classified, "
+                                     "%zu bus messages received, %zu faults injected",
+                  seconds, r.h.ops.size(), static_cast<double>(r.h.ops.size()) / seconds, changes,
+                  r.h.messages.size(), total_faults);
+    std::string s = line;
+    if (!per_kind.empty()) s += " (" + per_kind + ")";
+    s += ", " + std::to_string(broker_restarts) + " broker restarts by the supervisor\n";
+    s += render_summary(r.report, r.h);
+    for (const auto& l : r.liveness) s += "liveness: " + l + "\n";
+    return s;
+}
+
+std::string render_failure(const run_outcome& r, const timeline& events, std::uint64_t seed,
+                           const std::string& reproduce) {
+    std::string s = "\n==== starbus-chaos FAILED, seed " + std::to_string(seed) + " ====\n";
+    s += "reproduce: " + reproduce + "\n\ntimeline of faults and harness events:\n";
+    for (const auto& e : events.entries()) s += "  " + events.format(e) + "\n";
+
+    // Every broker's serving epochs, in time order: who served when.
+    std::vector<const log_line*> serving;
+    for (const auto& l : r.logs)
+        for (const auto& line : l.serving) serving.push_back(&line);
+    std::sort(serving.begin(), serving.end(), [](const log_line* a, const log_line* b) { return a->at_ms < b->at_ms; });
+    s += "\nserving epochs (broker logs):\n";
+    for (const auto* l : serving) s += "  " + clock_text(l->at_ms) + " " + l->broker + " " + l->text + "\n";
+
+    s += "\noperations involved (" + std::to_string(r.report.involved_ops.size()) + ")";
+    if (r.report.involved_ops.size() > max_ops_shown) s += ", the first " + std::to_string(max_ops_shown);
+    s += ":\n";
+    for (std::size_t k = 0; k < r.report.involved_ops.size() && k < max_ops_shown; ++k) {
+        const op_record& op = r.h.ops.at(r.report.involved_ops[k]);
+        s += "  " + describe_op(op) + "\n";
+        const std::int64_t from = op.invoke_ms - log_window_ms;
+        const std::int64_t to = op.complete_ms.value_or(op.invoke_ms) + log_window_ms;
+        std::vector<const log_line*> near;
+        for (const auto& l : r.logs) {
+            for (const auto* list : {&l.transitions, &l.serving, &l.errors})
+                for (const auto& line : *list)
+                    if (line.at_ms >= from && line.at_ms <= to) near.push_back(&line);
+        }
+        std::sort(near.begin(), near.end(), [](const log_line* a, const log_line* b) { return a->at_ms < b->at_ms; });
+        near.erase(std::unique(near.begin(), near.end()), near.end());
+        for (const auto& e : events.entries())
+            if (e.at_ms >= from && e.at_ms <= to) s += "      harness " + clock_text(e.at_ms) + " " + e.what + "\n";
+        for (std::size_t i = 0; i < near.size() && i < max_log_lines_per_op; ++i)
+            s += "      " + clock_text(near[i]->at_ms) + " " + near[i]->broker + " " + near[i]->text + "\n";
+    }
+    s += "\n" + render_summary(r.report, r.h);
+    for (const auto& l : r.liveness) s += "liveness: " + l + "\n";
+    return s;
+}
+
+}  // namespace starbus::chaos
