@@ -4,8 +4,10 @@
 #include "checker.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <unordered_map>
 
+#include "broker_log.hpp"
 #include "bus_check.hpp"
 
 namespace starbus::chaos {
@@ -85,6 +87,36 @@ void check_changes(const history& h, const replica_state& ref, const checker_opt
         kv.unexpected.push_back(key + " = " + entry.value);
         out.violations.push_back("unexpected: " + key + " = " + entry.value + " on " + ref.broker +
                                  ", which no worker sent");
+    }
+}
+
+// Groups the flagged changes by verdict, acknowledging server and epoch.
+void summarize_incidents(const history& h, kv_report& kv) {
+    struct group {
+        std::size_t n = 0;
+        std::uint64_t seq_lo = UINT64_MAX, seq_hi = 0;
+        std::int64_t t_lo = INT64_MAX, t_hi = INT64_MIN;
+    };
+    std::map<std::tuple<change_verdict, std::string, std::uint64_t>, group> groups;
+    for (const auto& [i, v] : kv.flagged) {
+        const op_record& op = h.ops[i];
+        group& g = groups[{v, op.server, op.epoch}];
+        ++g.n;
+        if (op.seq) {
+            g.seq_lo = std::min(g.seq_lo, op.seq);
+            g.seq_hi = std::max(g.seq_hi, op.seq);
+        }
+        const auto t = op.complete_ms.value_or(op.invoke_ms);
+        g.t_lo = std::min(g.t_lo, t);
+        g.t_hi = std::max(g.t_hi, t);
+    }
+    for (const auto& [key, g] : groups) {
+        const auto& [v, server, epoch] = key;
+        std::string s = std::to_string(g.n) + " " + std::string(to_string(v)) + " change" + (g.n == 1 ? "" : "s");
+        if (!server.empty()) s += " acknowledged by " + server + " in epoch " + std::to_string(epoch);
+        if (g.seq_hi) s += " (seq " + std::to_string(g.seq_lo) + ".." + std::to_string(g.seq_hi) + ")";
+        s += ", completed " + clock_text(g.t_lo) + " .. " + clock_text(g.t_hi);
+        kv.incidents.push_back(std::move(s));
     }
 }
 
@@ -192,6 +224,7 @@ check_report check(const history& h, const std::vector<replica_state>& replicas,
         out.violations.push_back("no broker's final state could be read: nothing to check the history against");
     } else {
         check_changes(h, *ref, options, out);
+        summarize_incidents(h, out.kv);
         check_convergence(replicas, *ref, out);
     }
     check_config_epochs(h, ref, serving, options, out);
@@ -207,6 +240,7 @@ std::string render_summary(const check_report& r, const history& h) {
     s += "\nchanges on " + (r.kv.reference.empty() ? std::string("?") : r.kv.reference) + ":";
     for (const auto& [v, n] : r.kv.counts) s += " " + std::string(to_string(v)) + " " + std::to_string(n) + ";";
     s += " unexpected " + std::to_string(r.kv.unexpected.size()) + "\n";
+    for (const auto& i : r.kv.incidents) s += "  incident: " + i + "\n";
     s += "replicas " + std::string(r.convergence.converged ? "converged" : "DIVERGED") + " (" +
          std::to_string(r.convergence.differences) + " differences)\n";
     for (const auto& d : r.convergence.samples) s += "  " + d + "\n";
@@ -228,11 +262,23 @@ std::string render_summary(const check_report& r, const history& h) {
          std::to_string(r.bus.out_of_order) + ", unexpected " + std::to_string(r.bus.unexpected) + "\n";
     if (r.violations.empty()) {
         s += "no violations\n";
-    } else {
-        s += std::to_string(r.violations.size()) + " violations:\n";
-        for (std::size_t i = 0; i < r.violations.size() && i < 40; ++i) s += "  " + r.violations[i] + "\n";
-        if (r.violations.size() > 40) s += "  ... and " + std::to_string(r.violations.size() - 40) + " more\n";
+        return s;
     }
+    // At most a few of each kind (the text before the first ':'), so that one
+    // incident of a hundred lost writes does not hide a different finding.
+    constexpr std::size_t per_kind = 5;
+    s += std::to_string(r.violations.size()) + " violations:\n";
+    std::map<std::string, std::size_t> shown, hidden;
+    for (const auto& v : r.violations) {
+        const std::string kind = v.substr(0, v.find(':'));
+        if (shown[kind] < per_kind) {
+            ++shown[kind];
+            s += "  " + v + "\n";
+        } else {
+            ++hidden[kind];
+        }
+    }
+    for (const auto& [kind, n] : hidden) s += "  ... and " + std::to_string(n) + " more of " + kind + "\n";
     return s;
 }
 

@@ -71,6 +71,9 @@ struct kv_report {
     std::map<change_verdict, std::size_t> counts;
     std::vector<std::pair<std::size_t, change_verdict>> flagged;  // (op index, verdict) of every violation
     std::vector<std::string> unexpected;                          // "key = value" never sent
+    // Violations of one kind by one server in one epoch, summed up: "124
+    // changes acknowledged by A in epoch 1 (seq 1548..1671, ...) are lost".
+    std::vector<std::string> incidents;
 };
 
 struct convergence_report {

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 
@@ -153,11 +154,14 @@ void stop_all(std::vector<ns_process>& ps, const char* what, std::chrono::millis
 }  // namespace
 
 void cluster_env::stop_load(std::chrono::milliseconds grace) {
+    // Exits from here on are asked for: dead_clients() does not report them.
+    std::fill(_worker_reported.begin(), _worker_reported.end(), true);
     stop_all(_workers, "load workers", grace, _events);
     _events.add("load workers stopped");
 }
 
 void cluster_env::stop_subscribers(std::chrono::milliseconds grace) {
+    std::fill(_subscriber_reported.begin(), _subscriber_reported.end(), true);
     stop_all(_subscribers, "subscribers", grace, _events);
     if (!_subscribers.empty()) _events.add("subscribers stopped");
 }
@@ -175,6 +179,7 @@ std::vector<std::string> cluster_env::dead_clients() {
     };
     scan(_workers, _worker_reported, worker_name);
     scan(_subscribers, _subscriber_reported, subscriber_name);
+    _client_failures.insert(_client_failures.end(), out.begin(), out.end());
     return out;
 }
 

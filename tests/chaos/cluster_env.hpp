@@ -72,8 +72,10 @@ class cluster_env {
     // SIGTERM, then SIGKILL after `grace`; says in the timeline who had to be killed.
     void stop_load(std::chrono::milliseconds grace);
     void stop_subscribers(std::chrono::milliseconds grace);
-    // Workers or subscribers that exited on their own, described (empty: none).
+    // Workers or subscribers that exited on their own since the last call, described.
     [[nodiscard]] std::vector<std::string> dead_clients();
+    // Every such exit of the run so far.
+    [[nodiscard]] const std::vector<std::string>& client_failures() const { return _client_failures; }
 
   private:
     std::string program(const char* name) const;
@@ -93,6 +95,7 @@ class cluster_env {
     std::vector<ns_process> _workers;
     std::vector<ns_process> _subscribers;
     std::vector<bool> _worker_reported, _subscriber_reported;
+    std::vector<std::string> _client_failures;
 };
 
 }  // namespace starbus::chaos

@@ -2,6 +2,8 @@
 // Queries from the control host (see control.hpp).
 #include "control.hpp"
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 namespace starbus::chaos {
@@ -31,7 +33,8 @@ std::optional<std::vector<broker_role>> control::status(std::chrono::millisecond
     return parse_status_json(r.out);
 }
 
-replica_state control::dump_from(const std::string& name, std::chrono::milliseconds timeout) {
+replica_state control::dump_from(const std::string& name, std::chrono::milliseconds timeout,
+                                 const std::string& save_as) {
     replica_state s;
     s.broker = name;
     const command_result r = cli({"dump", "--json", "--from", name}, timeout);
@@ -39,6 +42,7 @@ replica_state control::dump_from(const std::string& name, std::chrono::milliseco
         s.error = "starbus dump --from " + name + " exited " + std::to_string(r.exit_code) + ": " + r.err;
         return s;
     }
+    if (!save_as.empty()) std::ofstream(save_as) << r.out;
     if (!parse_dump_json(r.out, s)) return s;
     const command_result w = run_command({"ip", "netns", "exec", _netns, _worker, "dump", "--cluster", _cluster_file,
                                           "--from", name, "--timeout-ms", std::to_string(timeout.count())},

@@ -36,7 +36,9 @@ class control {
     // The roles, or nullopt when the CLI failed.
     [[nodiscard]] std::optional<std::vector<broker_role>> status(std::chrono::milliseconds timeout);
     // Broker `name`'s replica: the CLI's dump, enriched with the worker's.
-    [[nodiscard]] replica_state dump_from(const std::string& name, std::chrono::milliseconds timeout);
+    // With `save_as`, the CLI's JSON is also written there.
+    [[nodiscard]] replica_state dump_from(const std::string& name, std::chrono::milliseconds timeout,
+                                          const std::string& save_as = {});
     // One operational (or configuration) change through the client library.
     [[nodiscard]] probe_result probe(const std::string& key, const std::string& value, bool config,
                                      std::chrono::milliseconds timeout);

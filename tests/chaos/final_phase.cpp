@@ -53,11 +53,12 @@ run_outcome finish_run(cluster_env& env, fault_injector* injector, const final_o
     if (injector) injector->heal_all();
     for (std::size_t i = 0; i < env.brokers(); ++i)
         if (env.fleet().held_down(i)) env.fleet().start(i);
+    (void)env.dead_clients();
+    for (const auto& d : env.client_failures()) out.liveness.push_back("client " + d);
     // The load stops after the heal, so that operations in flight can still
     // complete against a healed cluster (fewer unknown outcomes).
     env.stop_load(std::chrono::milliseconds(env.options().op_timeout_ms) + 5s);
     out.load_stopped_ms = wall_ms();
-    for (const auto& d : env.dead_clients()) out.liveness.push_back("client " + d);
 
     // Settle: every poll is also a vote, so a cluster whose backup waits for
     // a client gets one.
@@ -106,7 +107,10 @@ run_outcome finish_run(cluster_env& env, fault_injector* injector, const final_o
     const auto reference = sole_active(roles).value_or(env.primary());
     auto read_all = [&] {
         out.replicas.clear();
-        for (std::size_t i = 0; i < env.brokers(); ++i) out.replicas.push_back(env.ctl().dump_from(env.broker_name(i), 5000ms));
+        for (std::size_t i = 0; i < env.brokers(); ++i)
+            out.replicas.push_back(env.ctl().dump_from(
+                env.broker_name(i), 5000ms,
+                (env.options().run_dir / ("final-" + env.broker_name(i) + ".json")).string()));
         for (const auto& r : out.replicas)
             if (!r.read || r.seq != out.replicas.front().seq || r.epoch != out.replicas.front().epoch) return false;
         return true;

@@ -4,6 +4,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <tuple>
+#include <iostream>
 
 namespace starbus::chaos {
 
@@ -58,6 +63,13 @@ std::string render_figures(const run_outcome& r, const fault_counts& faults, int
     return s;
 }
 
+void publish_report(const std::string& text, const timeline& events, const std::filesystem::path& run_dir) {
+    std::cout << text << std::flush;
+    std::ofstream(run_dir / "report.txt") << text;
+    std::ofstream t(run_dir / "timeline.txt");
+    for (const auto& e : events.entries()) t << events.format(e) << "\n";
+}
+
 std::string render_failure(const run_outcome& r, const timeline& events, std::uint64_t seed,
                            const std::string& reproduce) {
     std::string s = "\n==== starbus-chaos FAILED, seed " + std::to_string(seed) + " ====\n";
@@ -72,26 +84,44 @@ std::string render_failure(const run_outcome& r, const timeline& events, std::ui
     s += "\nserving epochs (broker logs):\n";
     for (const auto* l : serving) s += "  " + clock_text(l->at_ms) + " " + l->broker + " " + l->text + "\n";
 
-    s += "\noperations involved (" + std::to_string(r.report.involved_ops.size()) + ")";
-    if (r.report.involved_ops.size() > max_ops_shown) s += ", the first " + std::to_string(max_ops_shown);
-    s += ":\n";
-    for (std::size_t k = 0; k < r.report.involved_ops.size() && k < max_ops_shown; ++k) {
-        const op_record& op = r.h.ops.at(r.report.involved_ops[k]);
+    // Which operations to show: the first and last of each incident (one
+    // verdict, server and epoch), then the other operations involved.
+    std::vector<std::size_t> order;
+    {
+        std::map<std::tuple<int, std::string, std::uint64_t>, std::vector<std::size_t>> groups;
+        for (const auto& [i, v] : r.report.kv.flagged)
+            groups[{static_cast<int>(v), r.h.ops[i].server, r.h.ops[i].epoch}].push_back(i);
+        for (const auto& [key, ops] : groups) {
+            order.push_back(ops.front());
+            if (ops.size() > 1) order.push_back(ops.back());
+        }
+        for (auto i : r.report.involved_ops)
+            if (std::find(order.begin(), order.end(), i) == order.end()) order.push_back(i);
+    }
+    s += "\noperations involved: " + std::to_string(r.report.involved_ops.size());
+    if (order.size() > max_ops_shown) s += "; the first and last of each incident, up to " + std::to_string(max_ops_shown);
+    s += " (broker log lines within 2 s of each, each line shown once):\n";
+    std::set<const log_line*> printed_lines;
+    std::set<const timeline_entry*> printed_events;
+    for (std::size_t k = 0; k < order.size() && k < max_ops_shown; ++k) {
+        const op_record& op = r.h.ops.at(order[k]);
         s += "  " + describe_op(op) + "\n";
         const std::int64_t from = op.invoke_ms - log_window_ms;
         const std::int64_t to = op.complete_ms.value_or(op.invoke_ms) + log_window_ms;
-        std::vector<const log_line*> near;
-        for (const auto& l : r.logs) {
+        std::vector<std::pair<std::int64_t, std::string>> near;
+        for (const auto& l : r.logs)
             for (const auto* list : {&l.transitions, &l.serving, &l.errors})
                 for (const auto& line : *list)
-                    if (line.at_ms >= from && line.at_ms <= to) near.push_back(&line);
-        }
-        std::sort(near.begin(), near.end(), [](const log_line* a, const log_line* b) { return a->at_ms < b->at_ms; });
-        near.erase(std::unique(near.begin(), near.end()), near.end());
+                    if (line.at_ms >= from && line.at_ms <= to && printed_lines.insert(&line).second)
+                        near.emplace_back(line.at_ms, line.broker + " " + line.text);
         for (const auto& e : events.entries())
-            if (e.at_ms >= from && e.at_ms <= to) s += "      harness " + clock_text(e.at_ms) + " " + e.what + "\n";
+            if (e.at_ms >= from && e.at_ms <= to && printed_events.insert(&e).second)
+                near.emplace_back(e.at_ms, "harness: " + e.what);
+        std::stable_sort(near.begin(), near.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
         for (std::size_t i = 0; i < near.size() && i < max_log_lines_per_op; ++i)
-            s += "      " + clock_text(near[i]->at_ms) + " " + near[i]->broker + " " + near[i]->text + "\n";
+            s += "      " + clock_text(near[i].first) + " " + near[i].second + "\n";
+        if (near.size() > max_log_lines_per_op)
+            s += "      ... " + std::to_string(near.size() - max_log_lines_per_op) + " more lines\n";
     }
     s += "\n" + render_summary(r.report, r.h);
     for (const auto& l : r.liveness) s += "liveness: " + l + "\n";

@@ -7,6 +7,7 @@
 // report alone.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ namespace starbus::chaos {
 using fault_counts = std::vector<std::pair<std::string, std::size_t>>;
 
 [[nodiscard]] std::string render_figures(const run_outcome& r, const fault_counts& faults, int broker_restarts);
+// Prints `text` on stdout and keeps it, with the whole timeline, in the run
+// directory (report.txt, timeline.txt), so a CTest run leaves it behind.
+void publish_report(const std::string& text, const timeline& events, const std::filesystem::path& run_dir);
+
 [[nodiscard]] std::string render_failure(const run_outcome& r, const timeline& events, std::uint64_t seed,
                                          const std::string& reproduce);
 

@@ -6,7 +6,6 @@
 // acknowledge a write, all under load. The checker then judges the whole
 // history, so a change lost in any of the cycles fails the run.
 #include <algorithm>
-#include <iostream>
 
 #include "final_phase.hpp"
 #include "report.hpp"
@@ -51,6 +50,21 @@ std::string spread(std::vector<double> v) {
     return buf;
 }
 
+// For each time in `from`, the seconds until a worker's change was first
+// acknowledged by `server` after it: the failover gap the clients saw.
+std::vector<double> first_ack_after(const history& h, const std::vector<std::int64_t>& from, const std::string& server) {
+    std::vector<double> out;
+    for (auto t : from) {
+        std::int64_t first = INT64_MAX;
+        for (const auto& op : h.ops)
+            if (op.kind != op_kind::publish && op.result == outcome::ok && op.server == server && op.complete_ms &&
+                *op.complete_ms > t)
+                first = std::min(first, *op.complete_ms);
+        if (first != INT64_MAX) out.push_back(static_cast<double>(first - t) / 1000.0);
+    }
+    return out;
+}
+
 }  // namespace
 
 int run_failover_cycles(const scenario_options& o, const std::atomic<bool>& stop) {
@@ -64,12 +78,14 @@ int run_failover_cycles(const scenario_options& o, const std::atomic<bool>& stop
     const std::string backup = env.broker_name(1);
 
     std::vector<double> failovers, failbacks;
+    std::vector<std::int64_t> kill_times, restart_times;  // wall clock, for the client-side figures
     std::vector<std::string> failures;
     int done = 0;
     for (int i = 1; i <= o.cycles && failures.empty(); ++i) {
         const std::string n = std::to_string(i);
         env.events().add("cycle " + n + ": SIGKILL " + primary);
         const auto killed = std::chrono::steady_clock::now();
+        kill_times.push_back(wall_ms());
         env.fleet().kill(0);
         if (auto e = wait_serving(env, backup, false, 30s, "harness.cycle." + n + ".failover", stop); !e.empty()) {
             failures.push_back("cycle " + n + ": " + e);
@@ -78,6 +94,7 @@ int run_failover_cycles(const scenario_options& o, const std::atomic<bool>& stop
         const auto took_over = std::chrono::steady_clock::now();
         failovers.push_back(std::chrono::duration<double>(took_over - killed).count());
         env.events().add("cycle " + n + ": " + backup + " serves; restarting " + primary);
+        restart_times.push_back(wall_ms());
         env.fleet().start(0);
         if (auto e = wait_serving(env, primary, true, 60s, "harness.cycle." + n + ".failback", stop); !e.empty()) {
             failures.push_back("cycle " + n + ": " + e);
@@ -93,14 +110,18 @@ int run_failover_cycles(const scenario_options& o, const std::atomic<bool>& stop
     fo.checker.bus = o.bus;
     run_outcome r = finish_run(env, nullptr, fo, load_started, stop);
     for (const auto& f : failures) r.liveness.push_back(f);
-    std::cout << "cycles: " << done << " of " << o.cycles << " completed; kill to backup serving: " << spread(failovers)
-              << "; restart to primary serving again: " << spread(failbacks) << "\n";
-    std::cout << render_figures(r, {{"kill", static_cast<std::size_t>(done + (failures.empty() ? 0 : 1))}},
-                                env.fleet().restarts())
-              << std::flush;
-    if (!r.ok()) std::cout << render_failure(r, env.events(), o.env.seed, o.reproduce) << std::flush;
-    std::cout << (r.ok() ? "PASSED" : "FAILED") << " " << done << " failover/failback cycles; logs and histories in "
-              << o.env.run_dir.string() << "\n";
+    std::string text = "cycles: " + std::to_string(done) + " of " + std::to_string(o.cycles) +
+                       " completed; as the harness saw it (status polls), kill to backup serving: " +
+                       spread(failovers) + "; restart to primary serving again: " + spread(failbacks) + "\n";
+    text += "as the clients saw it, kill to the first acknowledgement by " + backup + ": " +
+            spread(first_ack_after(r.h, kill_times, backup)) + "; restart to the first by " + primary + ": " +
+            spread(first_ack_after(r.h, restart_times, primary)) + "\n";
+    text += render_figures(r, {{"kill", static_cast<std::size_t>(done + (failures.empty() ? 0 : 1))}},
+                           env.fleet().restarts());
+    if (!r.ok()) text += render_failure(r, env.events(), o.env.seed, o.reproduce);
+    text += std::string(r.ok() ? "PASSED " : "FAILED ") + std::to_string(done) +
+            " failover/failback cycles; report, logs and histories in " + o.env.run_dir.string() + "\n";
+    publish_report(text, env.events(), o.env.run_dir);
     return r.ok() ? 0 : 1;
 }
 

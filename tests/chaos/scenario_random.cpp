@@ -109,10 +109,11 @@ int run_random_faults(const scenario_options& o, const std::atomic<bool>& stop) 
     fault_counts counts;
     for (auto k : all_fault_kinds())
         counts.emplace_back(std::string(to_string(k)), injector.injected()[static_cast<std::size_t>(k)]);
-    std::cout << render_figures(r, counts, env.fleet().restarts()) << std::flush;
-    if (!r.ok()) std::cout << render_failure(r, env.events(), o.env.seed, o.reproduce) << std::flush;
-    std::cout << (r.ok() ? "PASSED" : "FAILED") << " seed " << o.env.seed << "; logs and histories in "
-              << o.env.run_dir.string() << "\n";
+    std::string text = render_figures(r, counts, env.fleet().restarts());
+    if (!r.ok()) text += render_failure(r, env.events(), o.env.seed, o.reproduce);
+    text += std::string(r.ok() ? "PASSED" : "FAILED") + " seed " + std::to_string(o.env.seed) +
+            "; report, logs and histories in " + o.env.run_dir.string() + "\n";
+    publish_report(text, env.events(), o.env.run_dir);
     return r.ok() ? 0 : 1;
 }
 
