@@ -113,7 +113,10 @@ void summarize_incidents(const history& h, kv_report& kv) {
     for (const auto& [key, g] : groups) {
         const auto& [v, server, epoch] = key;
         std::string s = std::to_string(g.n) + " " + std::string(to_string(v)) + " change" + (g.n == 1 ? "" : "s");
-        if (!server.empty()) s += " acknowledged by " + server + " in epoch " + std::to_string(epoch);
+        if (v == change_verdict::lost || v == change_verdict::duplicated)
+            s += " acknowledged by " + server + " in epoch " + std::to_string(epoch);
+        else if (!server.empty())
+            s += " answered by " + server;
         if (g.seq_hi) s += " (seq " + std::to_string(g.seq_lo) + ".." + std::to_string(g.seq_hi) + ")";
         s += ", completed " + clock_text(g.t_lo) + " .. " + clock_text(g.t_hi);
         kv.incidents.push_back(std::move(s));
