@@ -30,7 +30,7 @@ struct env_options {
     std::string ack = "replica";  // the cluster file's ack mode
     std::filesystem::path run_dir;  // logs, histories, cluster file, disk mount points
     std::filesystem::path bin_dir;  // starbus-broker, starbus, starbus-chaos-worker, starbus-chaos-relay
-    std::uint64_t disk_mb = 64;
+    std::uint64_t disk_mb = 256;  // tmpfs takes memory only as it fills
     std::string shaper = "auto";  // auto, netem, relay
     // The load.
     std::uint64_t seed = 1;

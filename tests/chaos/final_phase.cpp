@@ -109,13 +109,13 @@ run_outcome finish_run(cluster_env& env, fault_injector* injector, const final_o
         out.replicas.clear();
         for (std::size_t i = 0; i < env.brokers(); ++i)
             out.replicas.push_back(env.ctl().dump_from(
-                env.broker_name(i), 5000ms,
+                env.broker_name(i), 30000ms,
                 (env.options().run_dir / ("final-" + env.broker_name(i) + ".json")).string()));
         for (const auto& r : out.replicas)
             if (!r.read || r.seq != out.replicas.front().seq || r.epoch != out.replicas.front().epoch) return false;
         return true;
     };
-    (void)wait_for(env, read_all, 20s, stop, 500ms);
+    (void)wait_for(env, read_all, 90s, stop, 500ms);
 
     // Histories, logs, checker.
     for (const auto& p : paths) {

@@ -18,6 +18,9 @@ namespace {
 constexpr std::int64_t log_window_ms = 2000;
 constexpr std::size_t max_ops_shown = 12;
 constexpr std::size_t max_log_lines_per_op = 24;
+// A timeline longer than this is shown only around the operations shown.
+constexpr std::size_t max_timeline_entries = 80;
+constexpr std::int64_t timeline_window_ms = 10000;
 
 std::string describe_op(const op_record& op) {
     std::string s = op.process + "#" + std::to_string(op.index) + " " + std::string(to_string(op.kind)) + " " + op.key;
@@ -73,16 +76,7 @@ void publish_report(const std::string& text, const timeline& events, const std::
 std::string render_failure(const run_outcome& r, const timeline& events, std::uint64_t seed,
                            const std::string& reproduce) {
     std::string s = "\n==== starbus-chaos FAILED, seed " + std::to_string(seed) + " ====\n";
-    s += "reproduce: " + reproduce + "\n\ntimeline of faults and harness events:\n";
-    for (const auto& e : events.entries()) s += "  " + events.format(e) + "\n";
-
-    // Every broker's serving epochs, in time order: who served when.
-    std::vector<const log_line*> serving;
-    for (const auto& l : r.logs)
-        for (const auto& line : l.serving) serving.push_back(&line);
-    std::sort(serving.begin(), serving.end(), [](const log_line* a, const log_line* b) { return a->at_ms < b->at_ms; });
-    s += "\nserving epochs (broker logs):\n";
-    for (const auto* l : serving) s += "  " + clock_text(l->at_ms) + " " + l->broker + " " + l->text + "\n";
+    s += "reproduce: " + reproduce + "\n";
 
     // Which operations to show: the first and last of each incident (one
     // verdict, server and epoch), then the other operations involved.
@@ -97,14 +91,54 @@ std::string render_failure(const run_outcome& r, const timeline& events, std::ui
         }
         for (auto i : r.report.involved_ops)
             if (std::find(order.begin(), order.end(), i) == order.end()) order.push_back(i);
+        if (order.size() > max_ops_shown) order.resize(max_ops_shown);
     }
+    // Whether a time lies within 10 s of an operation shown.
+    auto near_shown = [&](std::int64_t t) {
+        for (auto i : order) {
+            const op_record& op = r.h.ops.at(i);
+            if (t >= op.invoke_ms - timeline_window_ms && t <= op.complete_ms.value_or(op.invoke_ms) + timeline_window_ms)
+                return true;
+        }
+        return false;
+    };
+
+    // The timeline: all of it for a short run; for a long one, only near the
+    // operations shown (the whole list is in timeline.txt).
+    const auto& entries = events.entries();
+    const bool trim = entries.size() > max_timeline_entries;
+    s += std::string("\ntimeline of faults and harness events") + (trim ? ", near the operations shown" : "") + ":\n";
+    std::size_t skipped = 0;
+    for (const auto& e : entries) {
+        if (trim && !near_shown(e.at_ms)) {
+            ++skipped;
+            continue;
+        }
+        if (skipped) s += "  ... " + std::to_string(skipped) + " entries\n";
+        skipped = 0;
+        s += "  " + events.format(e) + "\n";
+    }
+    if (skipped) s += "  ... " + std::to_string(skipped) + " entries\n";
+
+    // Every broker's serving epochs, in time order: who served when.
+    std::vector<const log_line*> serving;
+    for (const auto& l : r.logs)
+        for (const auto& line : l.serving) serving.push_back(&line);
+    std::sort(serving.begin(), serving.end(), [](const log_line* a, const log_line* b) { return a->at_ms < b->at_ms; });
+    const bool trim_serving = serving.size() > max_timeline_entries;
+    s += std::string("\nserving epochs (broker logs)") + (trim_serving ? ", near the operations shown" : "") + ":\n";
+    for (const auto* l : serving)
+        if (!trim_serving || near_shown(l->at_ms))
+            s += "  " + clock_text(l->at_ms) + " " + l->broker + " " + l->text + "\n";
+
     s += "\noperations involved: " + std::to_string(r.report.involved_ops.size());
-    if (order.size() > max_ops_shown) s += "; the first and last of each incident, up to " + std::to_string(max_ops_shown);
+    if (r.report.involved_ops.size() > order.size())
+        s += "; the first and last of each incident, up to " + std::to_string(max_ops_shown);
     s += " (broker log lines within 2 s of each, each line shown once):\n";
     std::set<const log_line*> printed_lines;
     std::set<const timeline_entry*> printed_events;
-    for (std::size_t k = 0; k < order.size() && k < max_ops_shown; ++k) {
-        const op_record& op = r.h.ops.at(order[k]);
+    for (auto index : order) {
+        const op_record& op = r.h.ops.at(index);
         s += "  " + describe_op(op) + "\n";
         const std::int64_t from = op.invoke_ms - log_window_ms;
         const std::int64_t to = op.complete_ms.value_or(op.invoke_ms) + log_window_ms;
@@ -114,7 +148,7 @@ std::string render_failure(const run_outcome& r, const timeline& events, std::ui
                 for (const auto& line : *list)
                     if (line.at_ms >= from && line.at_ms <= to && printed_lines.insert(&line).second)
                         near.emplace_back(line.at_ms, line.broker + " " + line.text);
-        for (const auto& e : events.entries())
+        for (const auto& e : entries)
             if (e.at_ms >= from && e.at_ms <= to && printed_events.insert(&e).second)
                 near.emplace_back(e.at_ms, "harness: " + e.what);
         std::stable_sort(near.begin(), near.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
