@@ -80,15 +80,23 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
                 highest = std::max(highest, op->pub_seq);
             }
             sr.received = times.size();
+            // For "the next message of this publisher after seq n": arrivals
+            // by pub_seq, with the earliest arrival of any later one.
+            std::vector<std::pair<std::uint64_t, std::int64_t>> arrivals;
+            for (const auto* m : received) arrivals.emplace_back(by_payload.at(m->payload)->pub_seq, m->at_ms);
+            std::sort(arrivals.begin(), arrivals.end());
+            std::vector<std::int64_t> earliest_from(arrivals.size() + 1, INT64_MAX);
+            for (std::size_t k = arrivals.size(); k-- > 0;)
+                earliest_from[k] = std::min(earliest_from[k + 1], arrivals[k].second);
             for (const op_record* op : ops) {
                 if (op->result != outcome::ok || !view.connected_ms || op->invoke_ms < *view.connected_ms) continue;
                 ++sr.expected;
                 if (times.count(op->pub_seq)) continue;
                 ++sr.missed;
                 // Covered: a gap event after the publish, before the next message of this publisher.
-                std::int64_t next_ms = INT64_MAX;
-                for (const auto* m : received)
-                    if (by_payload.at(m->payload)->pub_seq > op->pub_seq) next_ms = std::min(next_ms, m->at_ms);
+                const auto after = std::upper_bound(arrivals.begin(), arrivals.end(),
+                                                    std::make_pair(op->pub_seq, INT64_MAX));
+                const std::int64_t next_ms = earliest_from[static_cast<std::size_t>(after - arrivals.begin())];
                 for (auto g : view.gap_events)
                     if (g >= op->invoke_ms && g <= next_ms) {
                         ++sr.covered;

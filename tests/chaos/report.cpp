@@ -89,8 +89,9 @@ std::string render_failure(const run_outcome& r, const timeline& events, std::ui
             order.push_back(ops.front());
             if (ops.size() > 1) order.push_back(ops.back());
         }
-        for (auto i : r.report.involved_ops)
-            if (std::find(order.begin(), order.end(), i) == order.end()) order.push_back(i);
+        for (std::size_t k = 0; k < r.report.involved_ops.size() && order.size() < max_ops_shown; ++k)
+            if (std::find(order.begin(), order.end(), r.report.involved_ops[k]) == order.end())
+                order.push_back(r.report.involved_ops[k]);
         if (order.size() > max_ops_shown) order.resize(max_ops_shown);
     }
     // Whether a time lies within 10 s of an operation shown.
