@@ -116,6 +116,17 @@ run_outcome finish_run(cluster_env& env, fault_injector* injector, const final_o
         return true;
     };
     (void)wait_for(env, read_all, 90s, stop, 500ms);
+    for (const auto& rs : out.replicas) {
+        if (!rs.read) {
+            events.add("final state of " + rs.broker + ": unreadable (" + rs.error + ")");
+            continue;
+        }
+        std::size_t with_epoch = 0;
+        for (const auto& [k, e] : rs.entries) with_epoch += e.epoch ? 1 : 0;
+        events.add("final state of " + rs.broker + ": " + std::to_string(rs.entries.size()) + " entries at (" +
+                   std::to_string(rs.epoch) + ", " + std::to_string(rs.seq) + "), " + std::to_string(with_epoch) +
+                   " with their epoch from the worker's dump");
+    }
 
     // Histories, logs, checker.
     for (const auto& p : paths) {
