@@ -167,7 +167,9 @@ void check_config_epochs(const history& h, const replica_state* ref, const std::
         const op_record& op = h.ops[i];
         if (op.kind != op_kind::set_config || op.result != outcome::ok) continue;
         const std::string server = op.server.empty() ? "?" : op.server;
-        c.acked_by_epoch[op.epoch].insert(server);
+        // Epoch 0: an acknowledgement without a position (a retry answered
+        // from the deduplication table, today): it names no epoch to check.
+        if (op.epoch != 0) c.acked_by_epoch[op.epoch].insert(server);
         if (!opt.primary.empty() && server != opt.primary) {
             out.violations.push_back("config accepted by a backup: " + op_name(op) + " set --config " + op.key +
                                      " acknowledged by " + server + " at epoch " + std::to_string(op.epoch) +

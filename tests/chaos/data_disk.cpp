@@ -30,7 +30,11 @@ data_disk::data_disk(std::filesystem::path mount_point, const std::string& sourc
                             " (root is needed)");
     _mounted = true;
     std::filesystem::create_directories(data_dir(), ec);
-    if (ec) throw harness_error("cannot create " + data_dir().string() + ": " + ec.message());
+    if (ec) {
+        // The destructor does not run for a constructor that throws.
+        ::umount2(_mount.c_str(), MNT_DETACH);
+        throw harness_error("cannot create " + data_dir().string() + ": " + ec.message());
+    }
 }
 
 data_disk::~data_disk() {

@@ -168,6 +168,12 @@ TEST_CASE("checker: only the primary may acknowledge configuration changes, one 
     CHECK(r.ok());
     CHECK(r.config.acked_by_epoch.at(3) == std::set<std::string>{"A"});
 
+    // An acknowledgement without a position names no epoch.
+    h.ops.push_back(change("c4", 1, outcome::ok, "A", 0, 0, op_kind::set_config));
+    r = check(h, {holding("A", h.ops)}, "A", serving, options());
+    CHECK(r.ok());
+    CHECK(!r.config.acked_by_epoch.count(0));
+
     // A backup acknowledging a configuration change.
     h.ops.push_back(change("c3", 1, outcome::ok, "B", 3, 3, op_kind::set_config));
     r = check(h, {holding("A", h.ops)}, "A", serving, options());
