@@ -112,8 +112,11 @@ std::string summarize(const std::vector<broker_role>& roles) {
     for (const auto& r : roles) {
         if (!s.empty()) s += ", ";
         s += r.name + " " + r.role;
-        if (r.reachable) s += " " + std::to_string(r.epoch) + "/" + std::to_string(r.seq);
-        if (r.reachable && r.role != "active" && r.role != "passive" && !r.note.empty()) s += " (" + r.note + ")";
+        // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false
+        // positive) on "literal" + std::string temporaries.
+        if (r.reachable) s.append(" ").append(std::to_string(r.epoch)).append("/").append(std::to_string(r.seq));
+        if (r.reachable && r.role != "active" && r.role != "passive" && !r.note.empty())
+            s.append(" (").append(r.note).append(")");
     }
     return s;
 }

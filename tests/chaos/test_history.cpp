@@ -67,7 +67,7 @@ TEST_CASE("history: a completion without its invoke is a bad line; files of seve
     op_record op;
     op.process = "c3";
     op.index = 1;
-    op.key = "k";
+    op.key = "chaos.op.c3.1";
     read_history_text(invoke_line(op) + "\n", h);
     op.result = outcome::fail;
     op.complete_ms = 9;
@@ -116,7 +116,7 @@ TEST_CASE("final state: status JSON and what counts as settled", "[history]") {
     CHECK(sole_active(*roles) == std::optional<std::string>("A"));
     CHECK(summarize(*roles) == "A active 3/10, B passive 3/10, C down");
     (*roles)[2] = (*roles)[1];
-    (*roles)[2].name = "C";
+    (*roles)[2].name = std::string("C");
     CHECK(settled(*roles));
     (*roles)[2].seq = 9;  // a replica behind
     CHECK(!settled(*roles));
