@@ -63,10 +63,10 @@ void broker_fleet::supervise() {
         if (m.restart_pending) {
             if (now < m.restart_at) continue;
             m.restart_pending = false;
-            m.proc.start(m.spec.netns,
-                         {_program, "--cluster", _cluster_file, "--name", m.spec.name, "--data-dir",
-                          m.spec.data_dir.string()},
-                         m.spec.log_path);
+            m.proc.start(
+                m.spec.netns,
+                {_program, "--cluster", _cluster_file, "--name", m.spec.name, "--data-dir", m.spec.data_dir.string()},
+                m.spec.log_path);
             ++_restarts;
             _events.add("supervisor: restarted broker " + m.spec.name);
             continue;

@@ -21,8 +21,8 @@
 namespace starbus::chaos {
 
 struct broker_spec {
-    std::string name;      // as in the cluster file
-    std::string netns;     // its host
+    std::string name;   // as in the cluster file
+    std::string netns;  // its host
     std::filesystem::path data_dir;
     std::string log_path;  // stdout and stderr, appended across restarts
 };
@@ -58,7 +58,7 @@ class broker_fleet {
         ns_process proc;
         bool held_down = true;  // not started yet, or killed by the harness
         bool frozen = false;
-        int failures = 0;       // exits in a row without the harness asking
+        int failures = 0;  // exits in a row without the harness asking
         std::chrono::steady_clock::time_point restart_at{};
         bool restart_pending = false;
     };

@@ -23,10 +23,10 @@ struct log_line {
 };
 
 struct broker_log {
-    std::vector<log_line> serving;      // "serving at epoch E" lines
+    std::vector<log_line> serving;              // "serving at epoch E" lines
     std::vector<std::uint64_t> serving_epochs;  // E of each, same order
-    std::vector<log_line> transitions;  // "fsm: ..." lines
-    std::vector<log_line> errors;       // error and critical lines
+    std::vector<log_line> transitions;          // "fsm: ..." lines
+    std::vector<log_line> errors;               // error and critical lines
 };
 
 // Scans one broker's log text. `reference_ms` is a wall-clock time near the

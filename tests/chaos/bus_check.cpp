@@ -20,7 +20,8 @@ struct subscriber_view {
 
 }  // namespace
 
-void check_bus(const history& h, const checker_options& options, bus_report& out, std::vector<std::string>& violations) {
+void check_bus(const history& h, const checker_options& options, bus_report& out,
+               std::vector<std::string>& violations) {
     // Payloads are unique per run: payload -> the publish that sent it.
     std::unordered_map<std::string, const op_record*> by_payload;
     std::map<std::string, std::vector<const op_record*>> by_publisher;  // in pub_seq order
@@ -30,7 +31,8 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
         by_publisher[op.process].push_back(&op);
     }
     for (auto& [p, ops] : by_publisher)
-        std::sort(ops.begin(), ops.end(), [](const op_record* a, const op_record* b) { return a->pub_seq < b->pub_seq; });
+        std::sort(ops.begin(), ops.end(),
+                  [](const op_record* a, const op_record* b) { return a->pub_seq < b->pub_seq; });
 
     std::map<std::string, subscriber_view> subs;
     for (const auto& s : h.subscribers) subs[s];
@@ -94,8 +96,8 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
                 if (times.count(op->pub_seq)) continue;
                 ++sr.missed;
                 // Covered: a gap event after the publish, before the next message of this publisher.
-                const auto after = std::upper_bound(arrivals.begin(), arrivals.end(),
-                                                    std::make_pair(op->pub_seq, INT64_MAX));
+                const auto after =
+                    std::upper_bound(arrivals.begin(), arrivals.end(), std::make_pair(op->pub_seq, INT64_MAX));
                 const std::int64_t next_ms = earliest_from[static_cast<std::size_t>(after - arrivals.begin())];
                 for (auto g : view.gap_events)
                     if (g >= op->invoke_ms && g <= next_ms) {

@@ -59,8 +59,9 @@ std::string shell_quote(const std::string& s) {
 
 int main(int argc, char** argv) {
     using namespace starbus::chaos;
-    CLI::App app{"starbus-chaos: runs a starbus cluster in network namespaces under injected faults and checks "
-                 "the history (tests/chaos/README.md)"};
+    CLI::App app{
+        "starbus-chaos: runs a starbus cluster in network namespaces under injected faults and checks "
+        "the history (tests/chaos/README.md)"};
     scenario_options o;
     std::string scenario = "random", faults = "kill,stop,partition,netem,disk", bus = "info";
     double duration_s = 60;
@@ -131,12 +132,12 @@ int main(int argc, char** argv) {
         std::cout << "SKIPPED: " << why << "\n";
         return exit_skipped;
     }
-    o.env.bin_dir = bin_dir.empty() ? std::filesystem::canonical("/proc/self/exe").parent_path()
-                                    : std::filesystem::path(bin_dir);
-    o.env.run_dir = run_dir.empty() ? std::filesystem::temp_directory_path() / "starbus-chaos" /
-                                          (scenario + "-seed-" + std::to_string(o.env.seed) + "-" +
-                                           std::to_string(::getpid()))
-                                    : std::filesystem::path(run_dir);
+    o.env.bin_dir =
+        bin_dir.empty() ? std::filesystem::canonical("/proc/self/exe").parent_path() : std::filesystem::path(bin_dir);
+    o.env.run_dir = run_dir.empty()
+                        ? std::filesystem::temp_directory_path() / "starbus-chaos" /
+                              (scenario + "-seed-" + std::to_string(o.env.seed) + "-" + std::to_string(::getpid()))
+                        : std::filesystem::path(run_dir);
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
@@ -144,7 +145,8 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     try {
         for (const auto& line : sweep_leftovers()) std::cerr << "starbus-chaos: " << line << "\n";
-        const int rc = scenario == "cycles" ? run_failover_cycles(o, stop_requested) : run_random_faults(o, stop_requested);
+        const int rc =
+            scenario == "cycles" ? run_failover_cycles(o, stop_requested) : run_random_faults(o, stop_requested);
         return rc == 0 ? 0 : exit_violations;
     } catch (const interrupted& e) {
         std::cerr << "starbus-chaos: " << e.what() << " (done)\n";

@@ -115,8 +115,7 @@ void summarize_incidents(const history& h, kv_report& kv) {
         std::string s = std::to_string(g.n) + " " + std::string(to_string(v)) + " change" + (g.n == 1 ? "" : "s");
         if (v == change_verdict::lost || v == change_verdict::duplicated)
             s += " acknowledged by " + server + " in epoch " + std::to_string(epoch);
-        else if (!server.empty())
-            s += " answered by " + server;
+        else if (!server.empty()) s += " answered by " + server;
         if (g.seq_hi) s += " (seq " + std::to_string(g.seq_lo) + ".." + std::to_string(g.seq_hi) + ")";
         s += ", completed " + clock_text(g.t_lo) + " .. " + clock_text(g.t_hi);
         kv.incidents.push_back(std::move(s));
@@ -181,8 +180,8 @@ void check_config_epochs(const history& h, const replica_state* ref, const std::
         if (servers.size() < 2) continue;
         std::string list;
         for (const auto& s : servers) list += (list.empty() ? "" : ", ") + s;
-        out.violations.push_back("two brokers accepted configuration changes in epoch " + std::to_string(epoch) +
-                                 ": " + list);
+        out.violations.push_back("two brokers accepted configuration changes in epoch " + std::to_string(epoch) + ": " +
+                                 list);
     }
     for (const auto& [epoch, brokers] : c.serving_by_epoch) {
         if (brokers.size() < 2) continue;
@@ -222,7 +221,8 @@ std::string_view to_string(change_verdict v) {
 check_report check(const history& h, const std::vector<replica_state>& replicas, const std::string& reference,
                    const std::vector<serving_claim>& serving, const checker_options& options) {
     check_report out;
-    for (const auto& op : h.ops) ++out.op_counts[std::string(to_string(op.kind)) + " " + std::string(to_string(op.result))];
+    for (const auto& op : h.ops)
+        ++out.op_counts[std::string(to_string(op.kind)) + " " + std::string(to_string(op.result))];
     if (h.bad_lines) out.violations.push_back(std::to_string(h.bad_lines) + " history lines could not be read");
     const replica_state* ref = pick_reference(replicas, reference);
     if (!ref) {

@@ -42,8 +42,8 @@ enum class bus_mode : std::uint8_t {
 
 struct checker_options {
     bus_mode bus = bus_mode::info;
-    std::string primary;                 // the rank-0 broker: the only one that may take configuration changes
-    std::string key_prefix = "chaos.";   // the workers' keys; others (harness probes) are not classified
+    std::string primary;                // the rank-0 broker: the only one that may take configuration changes
+    std::string key_prefix = "chaos.";  // the workers' keys; others (harness probes) are not classified
     // A subscriber that received nothing is expected to be connected this
     // long after it said it subscribes.
     std::int64_t subscribe_grace_ms = 3000;
@@ -110,8 +110,8 @@ struct check_report {
     convergence_report convergence;
     config_report config;
     bus_report bus;
-    std::vector<std::string> violations;   // one line each; empty = the run passed
-    std::vector<std::size_t> involved_ops;  // indices into history.ops of the operations behind violations
+    std::vector<std::string> violations;           // one line each; empty = the run passed
+    std::vector<std::size_t> involved_ops;         // indices into history.ops of the operations behind violations
     std::map<std::string, std::size_t> op_counts;  // "set_op ok" -> n, ...
 
     [[nodiscard]] bool ok() const { return violations.empty(); }

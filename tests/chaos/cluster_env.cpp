@@ -26,7 +26,8 @@ cluster_env::cluster_env(const env_options& o)
     if (_o.brokers < 1 || _o.brokers > 26) throw harness_error("--brokers must be 1 to 26");
     for (const char* p : {"starbus-broker", "starbus", "starbus-chaos-worker", "starbus-chaos-relay"})
         if (::access(program(p).c_str(), X_OK) != 0)
-            throw harness_error(program(p) + " is missing: build the chaos targets first (cmake --build build "
+            throw harness_error(program(p) +
+                                " is missing: build the chaos targets first (cmake --build build "
                                 "--target starbus-chaos), or pass --bin-dir");
     std::error_code ec;
     std::filesystem::create_directories(_o.run_dir, ec);
@@ -51,8 +52,9 @@ cluster_env::cluster_env(const env_options& o)
     if (_o.shaper == "netem") kind = shaper_kind::netem;
     else if (_o.shaper == "auto" && netem_available(_net->switch_netns())) kind = shaper_kind::netem;
     if (_o.shaper == "netem" && !netem_available(_net->switch_netns()))
-        throw harness_error("--shaper netem: this kernel has no sch_netem (tc says the qdisc kind is unknown); "
-                            "use --shaper relay or auto");
+        throw harness_error(
+            "--shaper netem: this kernel has no sch_netem (tc says the qdisc kind is unknown); "
+            "use --shaper relay or auto");
     _events.add(std::string("link shaping with ") + std::string(to_string(kind)) +
                 (kind == shaper_kind::relay ? " (this kernel has no sch_netem)" : ""));
     _network = std::make_unique<network_faults>(*_net, kind, program("starbus-chaos-relay"), _o.run_dir.string());
@@ -60,8 +62,8 @@ cluster_env::cluster_env(const env_options& o)
     std::vector<broker_spec> specs;
     for (std::size_t i = 0; i < _o.brokers; ++i)
         specs.push_back({broker_name(i), _net->at(i).netns, _disks[i]->data_dir(), broker_log(i)});
-    _fleet = std::make_unique<broker_fleet>(std::move(specs), program("starbus-broker"), _cluster_file.string(),
-                                            _events);
+    _fleet =
+        std::make_unique<broker_fleet>(std::move(specs), program("starbus-broker"), _cluster_file.string(), _events);
     _control = std::make_unique<control>(_net->by_name(control_name).netns, program("starbus"),
                                          program("starbus-chaos-worker"), _cluster_file.string());
 }
@@ -91,7 +93,8 @@ void cluster_env::write_cluster_file() const {
 
 std::vector<std::string> cluster_env::history_paths() const {
     std::vector<std::string> out;
-    for (std::size_t i = 0; i < _o.workers; ++i) out.push_back((_o.run_dir / ("history-" + worker_name(i) + ".jsonl")).string());
+    for (std::size_t i = 0; i < _o.workers; ++i)
+        out.push_back((_o.run_dir / ("history-" + worker_name(i) + ".jsonl")).string());
     for (std::size_t i = 0; i < _o.subscribers; ++i)
         out.push_back((_o.run_dir / ("history-" + subscriber_name(i) + ".jsonl")).string());
     return out;
@@ -103,11 +106,27 @@ void cluster_env::start_load() {
         const std::string name = worker_name(i);
         ns_process p;
         p.start(_net->by_name(name).netns,
-                {program("starbus-chaos-worker"), "load", "--cluster", _cluster_file.string(), "--name", name,
-                 "--history", (_o.run_dir / ("history-" + name + ".jsonl")).string(), "--seed",
-                 std::to_string(seeds.fork(100 + i).next() >> 1), "--rate", std::to_string(_o.rate), "--tag", _tag,
-                 "--op-timeout-ms", std::to_string(_o.op_timeout_ms), "--weight-op", std::to_string(_o.weight_op),
-                 "--weight-config", std::to_string(_o.weight_config), "--weight-publish",
+                {program("starbus-chaos-worker"),
+                 "load",
+                 "--cluster",
+                 _cluster_file.string(),
+                 "--name",
+                 name,
+                 "--history",
+                 (_o.run_dir / ("history-" + name + ".jsonl")).string(),
+                 "--seed",
+                 std::to_string(seeds.fork(100 + i).next() >> 1),
+                 "--rate",
+                 std::to_string(_o.rate),
+                 "--tag",
+                 _tag,
+                 "--op-timeout-ms",
+                 std::to_string(_o.op_timeout_ms),
+                 "--weight-op",
+                 std::to_string(_o.weight_op),
+                 "--weight-config",
+                 std::to_string(_o.weight_config),
+                 "--weight-publish",
                  std::to_string(_o.weight_publish)},
                 (_o.run_dir / ("worker-" + name + ".log")).string());
         _workers.push_back(std::move(p));
@@ -141,7 +160,8 @@ void stop_all(std::vector<ns_process>& ps, const char* what, std::chrono::millis
     const auto deadline = std::chrono::steady_clock::now() + grace;
     std::size_t killed = 0;
     for (auto& p : ps) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (!p.wait_exit(std::max(left, std::chrono::milliseconds(0)))) {
             p.kill_now();
             ++killed;
@@ -174,8 +194,8 @@ std::vector<std::string> cluster_env::dead_clients() {
             if (reported[i] || ps[i].running()) continue;
             reported[i] = true;
             out.push_back(name_of(i) + " exited on its own (" +
-                          (ps[i].last_status() ? describe_status(*ps[i].last_status()) : std::string("?")) +
-                          "): see " + (_o.run_dir / ("worker-" + name_of(i) + ".log")).string());
+                          (ps[i].last_status() ? describe_status(*ps[i].last_status()) : std::string("?")) + "): see " +
+                          (_o.run_dir / ("worker-" + name_of(i) + ".log")).string());
         }
     };
     scan(_workers, _worker_reported, worker_name);

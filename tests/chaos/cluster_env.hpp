@@ -27,11 +27,11 @@ struct env_options {
     std::size_t workers = 4;      // load processes, each in its own namespace
     std::size_t subscribers = 2;  // subscriber processes, likewise
     int heartbeat_ms = 100;
-    std::string ack = "replica";  // the cluster file's ack mode
+    std::string ack = "replica";    // the cluster file's ack mode
     std::filesystem::path run_dir;  // logs, histories, cluster file, disk mount points
     std::filesystem::path bin_dir;  // starbus-broker, starbus, starbus-chaos-worker, starbus-chaos-relay
-    std::uint64_t disk_mb = 256;  // tmpfs takes memory only as it fills
-    std::string shaper = "auto";  // auto, netem, relay
+    std::uint64_t disk_mb = 256;    // tmpfs takes memory only as it fills
+    std::string shaper = "auto";    // auto, netem, relay
     // The load.
     std::uint64_t seed = 1;
     double rate = 50;  // operations per second, per worker

@@ -20,9 +20,9 @@ control::control(std::string netns, std::string cli_program, std::string worker_
       _cluster_file(std::move(cluster_file)) {}
 
 command_result control::cli(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-    std::vector<std::string> argv = {"ip",  "netns",         "exec",        _netns,
-                                     _cli,  "--cluster",     _cluster_file, "--timeout-ms",
-                                     std::to_string(timeout.count())};
+    std::vector<std::string> argv = {"ip",          "netns",        "exec",
+                                     _netns,        _cli,           "--cluster",
+                                     _cluster_file, "--timeout-ms", std::to_string(timeout.count())};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv, timeout + slack);
 }
@@ -53,9 +53,9 @@ replica_state control::dump_from(const std::string& name, std::chrono::milliseco
 
 probe_result control::probe(const std::string& key, const std::string& value, bool config,
                             std::chrono::milliseconds timeout) {
-    std::vector<std::string> argv = {"ip",  "netns", "exec",  _netns, _worker,        "probe", "--cluster",
-                                     _cluster_file,  "--key", key,    "--value",      value,   "--timeout-ms",
-                                     std::to_string(timeout.count())};
+    std::vector<std::string> argv = {
+        "ip",          "netns", "exec", _netns,    _worker, "probe",        "--cluster",
+        _cluster_file, "--key", key,    "--value", value,   "--timeout-ms", std::to_string(timeout.count())};
     if (config) argv.push_back("--config");
     const command_result r = run_command(argv, timeout + slack);
     probe_result p;

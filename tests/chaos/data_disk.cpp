@@ -23,7 +23,8 @@ data_disk::data_disk(std::filesystem::path mount_point, const std::string& sourc
     : _mount(std::move(mount_point)) {
     std::error_code ec;
     std::filesystem::create_directories(_mount, ec);
-    if (ec) throw harness_error("cannot create " + _mount.string() + ": " + ec.message() + "; choose another --run-dir");
+    if (ec)
+        throw harness_error("cannot create " + _mount.string() + ": " + ec.message() + "; choose another --run-dir");
     const std::string options = "size=" + std::to_string(size_mb) + "m,mode=0755";
     if (::mount(source.c_str(), _mount.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0)
         throw harness_error("cannot mount a tmpfs at " + _mount.string() + ": " + std::strerror(errno) +

@@ -14,8 +14,8 @@ void fault_injector::begin(const fault& f) {
         case fault_kind::stop: _env.fleet().freeze(f.target); break;
         case fault_kind::partition: _env.network().partition(f.side_a, f.side_b); break;
         case fault_kind::netem:
-            _env.network().shape(f.target, {f.delay_ms, f.jitter_ms, f.loss_pct,
-                                            _seed ^ static_cast<std::uint64_t>(f.start.count())});
+            _env.network().shape(
+                f.target, {f.delay_ms, f.jitter_ms, f.loss_pct, _seed ^ static_cast<std::uint64_t>(f.start.count())});
             break;
         case fault_kind::disk: {
             const auto bytes = _env.disk(f.target).fill();

@@ -44,8 +44,8 @@ bool wait_for(cluster_env& env, const std::function<bool()>& ready, std::chrono:
     }
 }
 
-run_outcome finish_run(cluster_env& env, fault_injector* injector, const final_options& o,
-                       std::int64_t load_started_ms, const std::atomic<bool>& stop) {
+run_outcome finish_run(cluster_env& env, fault_injector* injector, const final_options& o, std::int64_t load_started_ms,
+                       const std::atomic<bool>& stop) {
     run_outcome out;
     out.load_started_ms = load_started_ms;
     timeline& events = env.events();
@@ -108,9 +108,9 @@ run_outcome finish_run(cluster_env& env, fault_injector* injector, const final_o
     auto read_all = [&] {
         out.replicas.clear();
         for (std::size_t i = 0; i < env.brokers(); ++i)
-            out.replicas.push_back(env.ctl().dump_from(
-                env.broker_name(i), 30000ms,
-                (env.options().run_dir / ("final-" + env.broker_name(i) + ".json")).string()));
+            out.replicas.push_back(
+                env.ctl().dump_from(env.broker_name(i), 30000ms,
+                                    (env.options().run_dir / ("final-" + env.broker_name(i) + ".json")).string()));
         for (const auto& r : out.replicas)
             if (!r.read || r.seq != out.replicas.front().seq || r.epoch != out.replicas.front().epoch) return false;
         return true;

@@ -30,7 +30,7 @@ struct run_outcome {
     check_report report;
     std::vector<replica_state> replicas;
     std::vector<serving_claim> claims;
-    std::vector<broker_log> logs;        // per broker, rank order
+    std::vector<broker_log> logs;       // per broker, rank order
     std::vector<std::string> liveness;  // the cluster did not settle, or refused the final write
     std::string final_roles;            // status summary at the end
     std::int64_t load_started_ms = 0;

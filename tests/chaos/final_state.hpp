@@ -17,15 +17,15 @@ namespace starbus::chaos {
 
 struct final_entry {
     std::string value;
-    bool config = false;      // class config (else operational)
-    std::uint64_t seq = 0;    // position of the change that wrote it
+    bool config = false;                     // class config (else operational)
+    std::uint64_t seq = 0;                   // position of the change that wrote it
     std::optional<std::uint64_t> epoch;      // known only from the enriched dump
     std::optional<std::uint64_t> client_id;  // likewise; 0 for an internal change
 };
 
 struct replica_state {
     std::string broker;
-    bool read = false;    // false: the dump failed, `error` says how
+    bool read = false;  // false: the dump failed, `error` says how
     std::string error;
     std::uint64_t epoch = 0;  // the position the dump was taken at
     std::uint64_t seq = 0;

@@ -53,21 +53,28 @@ std::optional<outcome> parse_outcome(std::string_view s) {
 }
 
 std::string invoke_line(const op_record& op) {
-    json j = {{"type", "invoke"}, {"p", op.process},   {"i", op.index},     {"kind", to_string(op.kind)},
+    json j = {{"type", "invoke"}, {"p", op.process},   {"i", op.index},    {"kind", to_string(op.kind)},
               {"key", op.key},    {"value", op.value}, {"t", op.invoke_ms}};
     if (op.kind == op_kind::publish) j["pseq"] = op.pub_seq;
     return dump_line(j);
 }
 
 std::string complete_line(const op_record& op) {
-    json j = {{"type", "complete"}, {"p", op.process},    {"i", op.index},     {"outcome", to_string(op.result)},
-              {"t", op.complete_ms.value_or(0)}, {"server", op.server}, {"epoch", op.epoch},
-              {"seq", op.seq},      {"msg", op.message}};
+    json j = {{"type", "complete"},
+              {"p", op.process},
+              {"i", op.index},
+              {"outcome", to_string(op.result)},
+              {"t", op.complete_ms.value_or(0)},
+              {"server", op.server},
+              {"epoch", op.epoch},
+              {"seq", op.seq},
+              {"msg", op.message}};
     return dump_line(j);
 }
 
 std::string message_line(const received_message& m) {
-    return dump_line({{"type", "msg"}, {"p", m.subscriber}, {"t", m.at_ms}, {"topic", m.topic}, {"payload", m.payload}});
+    return dump_line(
+        {{"type", "msg"}, {"p", m.subscriber}, {"t", m.at_ms}, {"topic", m.topic}, {"payload", m.payload}});
 }
 
 std::string event_line(const event_record& e) {

@@ -42,17 +42,17 @@ enum class outcome : std::uint8_t {
 [[nodiscard]] std::optional<outcome> parse_outcome(std::string_view s);
 
 struct op_record {
-    std::string process;   // the worker that made it ("c1")
+    std::string process;      // the worker that made it ("c1")
     std::uint64_t index = 0;  // its number in that worker's history
     op_kind kind = op_kind::set_op;
-    std::string key;      // set: the key; publish: the topic
-    std::string value;    // set: the value; publish: the payload (unique per run)
+    std::string key;            // set: the key; publish: the topic
+    std::string value;          // set: the value; publish: the payload (unique per run)
     std::uint64_t pub_seq = 0;  // publish: the publisher's own sequence number, from 1
     std::int64_t invoke_ms = 0;
     std::optional<std::int64_t> complete_ms;  // nullopt: never completed
     outcome result = outcome::info;
-    std::string message;  // why it failed or is unknown
-    std::string server;   // the broker that answered, when known
+    std::string message;      // why it failed or is unknown
+    std::string server;       // the broker that answered, when known
     std::uint64_t epoch = 0;  // the acknowledged position (ok changes)
     std::uint64_t seq = 0;
 };
@@ -75,9 +75,9 @@ struct history {
     std::vector<op_record> ops;  // invoke order per process; processes one after the other
     std::vector<received_message> messages;
     std::vector<event_record> events;
-    std::vector<std::string> subscribers;  // every process that wrote a msg line or said it subscribes
+    std::vector<std::string> subscribers;               // every process that wrote a msg line or said it subscribes
     std::map<std::string, std::int64_t> subscribed_at;  // when each said it subscribes (its "subscriber" line)
-    std::size_t bad_lines = 0;             // lines that were not a record (a torn last line, say)
+    std::size_t bad_lines = 0;                          // lines that were not a record (a torn last line, say)
 };
 
 // Writers (one line each, without the newline).

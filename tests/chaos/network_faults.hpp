@@ -65,9 +65,9 @@ class network_faults {
     shaper_kind _kind;
     std::string _relay_program;
     std::string _log_dir;
-    std::vector<std::size_t> _cut_a, _cut_b;              // the partition in force, if any
+    std::vector<std::size_t> _cut_a, _cut_b;                     // the partition in force, if any
     std::map<std::size_t, std::unique_ptr<ns_process>> _relays;  // shaped hosts (relay) -> relay process
-    std::vector<std::size_t> _netem_hosts;                // shaped hosts (netem)
+    std::vector<std::size_t> _netem_hosts;                       // shaped hosts (netem)
 };
 
 }  // namespace starbus::chaos

@@ -219,8 +219,8 @@ command_result run_command(const std::vector<std::string>& argv, std::chrono::mi
     return r;
 }
 
-std::string must_run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                     const std::string& advice, const std::string& input) {
+std::string must_run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, const std::string& advice,
+                     const std::string& input) {
     const command_result r = run_command(argv, timeout, input);
     if (r.exit_code == 0) return r.out;
     std::string cmd;

@@ -71,8 +71,8 @@ struct command_result {
                                          const std::string& input = {});
 // Same, but a non-zero exit throws harness_error naming the command, its
 // stderr and `advice` (what to do next).
-std::string must_run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                     const std::string& advice, const std::string& input = {});
+std::string must_run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, const std::string& advice,
+                     const std::string& input = {});
 
 // The full path of a program in PATH, or "" when there is none.
 [[nodiscard]] std::string find_in_path(const std::string& program);

@@ -115,9 +115,7 @@ class packet_port {
     [[nodiscard]] std::uint64_t send_errors() const { return _send_errors; }
 
   private:
-    [[noreturn]] void fail(const std::string& what) {
-        throw std::runtime_error(what + ": " + std::strerror(errno));
-    }
+    [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
     std::string _name;
     int _fd = -1;
@@ -127,8 +125,7 @@ class packet_port {
 // One direction of the wire: the frames in flight and the shaping rule.
 class direction {
   public:
-    direction(std::chrono::milliseconds delay, std::chrono::milliseconds jitter, int loss_pct,
-              starbus::chaos::rng coin)
+    direction(std::chrono::milliseconds delay, std::chrono::milliseconds jitter, int loss_pct, starbus::chaos::rng coin)
         : _delay(delay), _jitter(jitter), _loss_pct(loss_pct), _coin(coin) {}
 
     void accept(std::vector<char> bytes, clock_type::time_point now) {

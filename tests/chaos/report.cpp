@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
 #include <tuple>
-#include <iostream>
 
 namespace starbus::chaos {
 
@@ -54,10 +54,11 @@ std::string render_figures(const run_outcome& r, const fault_counts& faults, int
         per_kind += (per_kind.empty() ? "" : ", ") + k + " " + std::to_string(n);
     }
     char line[256];
-    std::snprintf(line, sizeof line, "figures: %.1f s of load, %zu operations (%.1f ops/s), %zu changes classified, "
-                                     "%zu bus messages received, %zu faults injected",
-                  seconds, r.h.ops.size(), static_cast<double>(r.h.ops.size()) / seconds, changes,
-                  r.h.messages.size(), total_faults);
+    std::snprintf(line, sizeof line,
+                  "figures: %.1f s of load, %zu operations (%.1f ops/s), %zu changes classified, "
+                  "%zu bus messages received, %zu faults injected",
+                  seconds, r.h.ops.size(), static_cast<double>(r.h.ops.size()) / seconds, changes, r.h.messages.size(),
+                  total_faults);
     std::string s = line;
     if (!per_kind.empty()) s += " (" + per_kind + ")";
     s += ", " + std::to_string(broker_restarts) + " broker restarts by the supervisor\n";
@@ -98,7 +99,8 @@ std::string render_failure(const run_outcome& r, const timeline& events, std::ui
     auto near_shown = [&](std::int64_t t) {
         for (auto i : order) {
             const op_record& op = r.h.ops.at(i);
-            if (t >= op.invoke_ms - timeline_window_ms && t <= op.complete_ms.value_or(op.invoke_ms) + timeline_window_ms)
+            if (t >= op.invoke_ms - timeline_window_ms &&
+                t <= op.complete_ms.value_or(op.invoke_ms) + timeline_window_ms)
                 return true;
         }
         return false;

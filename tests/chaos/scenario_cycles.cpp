@@ -52,7 +52,8 @@ std::string spread(std::vector<double> v) {
 
 // For each time in `from`, the seconds until a worker's change was first
 // acknowledged by `server` after it: the failover gap the clients saw.
-std::vector<double> first_ack_after(const history& h, const std::vector<std::int64_t>& from, const std::string& server) {
+std::vector<double> first_ack_after(const history& h, const std::vector<std::int64_t>& from,
+                                    const std::string& server) {
     std::vector<double> out;
     for (auto t : from) {
         std::int64_t first = INT64_MAX;
@@ -110,9 +111,10 @@ int run_failover_cycles(const scenario_options& o, const std::atomic<bool>& stop
     fo.checker.bus = o.bus;
     run_outcome r = finish_run(env, nullptr, fo, load_started, stop);
     for (const auto& f : failures) r.liveness.push_back(f);
-    std::string text = "cycles: " + std::to_string(done) + " of " + std::to_string(o.cycles) +
-                       " completed; as the harness saw it (status polls), kill to backup serving: " +
-                       spread(failovers) + "; restart to primary serving again: " + spread(failbacks) + "\n";
+    std::string text =
+        "cycles: " + std::to_string(done) + " of " + std::to_string(o.cycles) +
+        " completed; as the harness saw it (status polls), kill to backup serving: " + spread(failovers) +
+        "; restart to primary serving again: " + spread(failbacks) + "\n";
     text += "as the clients saw it, kill to the first acknowledgement by " + backup + ": " +
             spread(first_ack_after(r.h, kill_times, backup)) + "; restart to the first by " + primary + ": " +
             spread(first_ack_after(r.h, restart_times, primary)) + "\n";

@@ -39,7 +39,8 @@ void draw_partition(rng& r, const schedule_params& p, fault& f) {
             std::size_t count_a = 0;
             for (std::size_t b = 0; b < p.brokers; ++b) count_a += (on_a[b] = r.chance(50)) ? 1 : 0;
             // Both sides need a broker: move one across when a side is empty.
-            if (count_a == 0) on_a[static_cast<std::size_t>(r.between(0, static_cast<std::int64_t>(p.brokers) - 1))] = true;
+            if (count_a == 0)
+                on_a[static_cast<std::size_t>(r.between(0, static_cast<std::int64_t>(p.brokers) - 1))] = true;
             if (count_a == p.brokers)
                 on_a[static_cast<std::size_t>(r.between(0, static_cast<std::int64_t>(p.brokers) - 1))] = false;
         }

@@ -18,8 +18,8 @@ op_record change(const std::string& process, std::uint64_t index, outcome result
     op.process = process;
     op.index = index;
     op.kind = kind;
-    op.key = std::string(kind == op_kind::set_config ? "chaos.cfg." : "chaos.op.") + process + "." +
-             std::to_string(index);
+    op.key =
+        std::string(kind == op_kind::set_config ? "chaos.cfg." : "chaos.op.") + process + "." + std::to_string(index);
     op.value = "t:" + process + "." + std::to_string(index);
     op.invoke_ms = 1000 + static_cast<std::int64_t>(index);
     op.complete_ms = op.invoke_ms + 5;
@@ -66,9 +66,9 @@ bool mentions(const check_report& r, const std::string& needle) {
 
 TEST_CASE("checker: every outcome against presence gives its Jepsen class", "[checker]") {
     history h;
-    h.ops = {change("c1", 1, outcome::ok, "A", 3, 1),  change("c1", 2, outcome::ok, "A", 3, 2),
-             change("c1", 3, outcome::info),           change("c1", 4, outcome::info),
-             change("c1", 5, outcome::fail),           change("c1", 6, outcome::fail)};
+    h.ops = {change("c1", 1, outcome::ok, "A", 3, 1), change("c1", 2, outcome::ok, "A", 3, 2),
+             change("c1", 3, outcome::info),          change("c1", 4, outcome::info),
+             change("c1", 5, outcome::fail),          change("c1", 6, outcome::fail)};
     // Present at the end: 1 (ok), 3 (info), 5 (fail).
     const auto r = check(h, {holding("A", {h.ops[0], h.ops[2], h.ops[4]})}, "A", {}, options());
     CHECK(r.kv.counts.at(change_verdict::ok) == 1);
@@ -97,8 +97,8 @@ TEST_CASE("checker: unexpected means present under the workers' prefix and never
     h.ops = {change("c1", 1, outcome::ok, "A", 3, 1)};
     auto a = holding("A", h.ops);
     a.entries["chaos.op.c9.9"] = {"nobody", false, 2, 3, 0};
-    a.entries["harness.probe"] = {"x", false, 3, 3, 0};               // the harness's own: not classified
-    a.entries["chaos.op.c1.1"].value = "t:c1.1";                       // unchanged: fine
+    a.entries["harness.probe"] = {"x", false, 3, 3, 0};  // the harness's own: not classified
+    a.entries["chaos.op.c1.1"].value = "t:c1.1";         // unchanged: fine
     const auto r = check(h, {a}, "A", {}, options());
     REQUIRE(r.kv.unexpected.size() == 1);
     CHECK(r.kv.unexpected[0] == "chaos.op.c9.9 = nobody");

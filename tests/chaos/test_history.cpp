@@ -131,9 +131,9 @@ TEST_CASE("broker log: serving epochs, transitions and errors, on the wall clock
     // 10:00:00.000 local time on some day, as the reference.
     const std::int64_t ref = 1'700'000'000'000;
     const std::string ref_clock = clock_text(ref);
-    const std::string log = ref_clock + " A info broker A (rank 0) listening on tcp://10.99.0.11:5670\n" +
-                            ref_clock + " A info fsm: stalled --cold_start_elected--> active [x]: y\n" +
-                            ref_clock + " A info serving at epoch 3 from position (2, 10); committed up to seq 10\n" +
+    const std::string log = ref_clock + " A info broker A (rank 0) listening on tcp://10.99.0.11:5670\n" + ref_clock +
+                            " A info fsm: stalled --cold_start_elected--> active [x]: y\n" + ref_clock +
+                            " A info serving at epoch 3 from position (2, 10); committed up to seq 10\n" +
                             "garbage line\n" + ref_clock + " A error cannot write log: No space left on device\n";
     const broker_log l = scan_broker_log(log, "A", ref);
     REQUIRE(l.serving.size() == 1);

@@ -46,13 +46,13 @@ void record_events(starbus::client& c, history_writer& out, const std::string& p
 
 struct load_options {
     std::string cluster_file;
-    std::string name;          // the process name in the history ("c1")
+    std::string name;  // the process name in the history ("c1")
     std::string history_path;
-    std::string tag;           // the run's tag, part of every value: values are unique across runs too
+    std::string tag;  // the run's tag, part of every value: values are unique across runs too
     std::uint64_t seed = 1;
-    double rate = 50;          // operations per second; 0: as fast as answers come
+    double rate = 50;  // operations per second; 0: as fast as answers come
     std::chrono::milliseconds op_timeout{2000};
-    int weight_op = 60;        // the mix of operations, relative weights
+    int weight_op = 60;  // the mix of operations, relative weights
     int weight_config = 15;
     int weight_publish = 25;
 };

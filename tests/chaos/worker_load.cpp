@@ -46,7 +46,7 @@ int run_load(const load_options& o, const std::atomic<bool>& stop) {
         op.process = o.name;
         op.index = i;
         const auto w = draw.between(0, total - 1);
-        op.kind = w < o.weight_op ? op_kind::set_op
+        op.kind = w < o.weight_op                     ? op_kind::set_op
                   : w < o.weight_op + o.weight_config ? op_kind::set_config
                                                       : op_kind::publish;
         const std::string id = o.name + "." + std::to_string(i);
