@@ -90,9 +90,14 @@ std::string render_failure(const run_outcome& r, const timeline& events, std::ui
             order.push_back(ops.front());
             if (ops.size() > 1) order.push_back(ops.back());
         }
-        for (std::size_t k = 0; k < r.report.involved_ops.size() && order.size() < max_ops_shown; ++k)
-            if (std::find(order.begin(), order.end(), r.report.involved_ops[k]) == order.end())
-                order.push_back(r.report.involved_ops[k]);
+        // Then the operations behind other violations (configuration, class):
+        // the rest of an incident would only repeat its first and last.
+        std::set<std::size_t> in_incidents;
+        for (const auto& [i, v] : r.report.kv.flagged) in_incidents.insert(i);
+        for (std::size_t k = 0; k < r.report.involved_ops.size() && order.size() < max_ops_shown; ++k) {
+            const auto i = r.report.involved_ops[k];
+            if (!in_incidents.count(i) && std::find(order.begin(), order.end(), i) == order.end()) order.push_back(i);
+        }
         if (order.size() > max_ops_shown) order.resize(max_ops_shown);
     }
     // Whether a time lies within 10 s of an operation shown.
@@ -136,7 +141,7 @@ std::string render_failure(const run_outcome& r, const timeline& events, std::ui
 
     s += "\noperations involved: " + std::to_string(r.report.involved_ops.size());
     if (r.report.involved_ops.size() > order.size())
-        s += "; the first and last of each incident, up to " + std::to_string(max_ops_shown);
+        s += "; shown: the first and last of each incident, up to " + std::to_string(max_ops_shown);
     s += " (broker log lines within 2 s of each, each line shown once):\n";
     std::set<const log_line*> printed_lines;
     std::set<const timeline_entry*> printed_events;
