@@ -8,7 +8,9 @@
 #            Sanitizer): the whole suite, brokers included.
 #   thread   build-tsan/, STARBUS_SANITIZE_THREAD (ThreadSanitizer): the tests
 #            labelled "threads" (Catch2 tag [threads], see tests/CMakeLists.txt),
-#            or the unit tests when no test is tagged.
+#            or the unit tests when no test is tagged; it builds only the test
+#            programs that hold such tests. Reports inside libzmq are
+#            suppressed (scripts/tsan.supp says why).
 # Exits with CTest's status (2 on a usage error).
 # Usage: scripts/sanitize.sh [address|thread]      (default: address)
 # Environment: BUILD_DIR (default build-asan or build-tsan), JOBS (default 2).
@@ -42,8 +44,18 @@ echo "== configure ($mode sanitizer, RelWithDebInfo) into $build_dir/"
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARBUS_BUILD_TESTS=ON \
     -DSTARBUS_BUILD_BENCH=OFF -DSTARBUS_BUILD_EXAMPLES=OFF "${options[@]}" >/dev/null
 
-echo "== build"
-cmake --build "$build_dir" -j"$jobs"
+targets=(all)
+if [[ $mode == thread ]]; then
+    # A TSan build is slow: only the test programs with a [threads] test in their
+    # sources (and what they run), or the unit tests when none has one.
+    targets=()
+    if grep -qF '[threads]' tests/unit/*.cpp; then targets+=(unit_tests); fi
+    if grep -qF '[threads]' tests/integration/*.cpp; then targets+=(integration_tests); fi
+    if [[ ${#targets[@]} -eq 0 ]]; then targets=(unit_tests); fi
+fi
+
+echo "== build (${targets[*]})"
+cmake --build "$build_dir" -j"$jobs" --target "${targets[@]}"
 
 selection=()
 if [[ $mode == thread ]]; then

@@ -188,8 +188,8 @@ decode_result decode(const void* data, std::size_t size) {
         // Bound what a hostile frame can make the parser allocate.
         announced_elements budget(size);
         if (!msgpack::parse(static_cast<const char*>(data), size, budget) && budget.over())
-            return fail(error_code::bad_request, "not MessagePack: announces more elements than the frame holds, "
-                                                 "or nests deeper than " + std::to_string(max_depth));
+            return fail(error_code::bad_request,
+                        "not MessagePack: announces more elements than the frame holds, or nests too deep");
         msgpack::unpack_limit lim(max_elements, max_map_pairs, max_bytes, max_bytes, max_bytes, max_depth);
         handle = msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, lim);
     } catch (const std::exception& e) {

@@ -41,10 +41,10 @@ struct model {
     u64 file_size = 0;
     u64 chunk_size = 0;
     std::size_t credit = 0;
-    u64 next_offset = 0;                 // where the plan's next request starts
-    u64 reached = 0;                     // end of the received prefix
-    std::map<u64, u64> in_flight;        // offset -> length, asked and not yet received
-    std::map<u64, u64> ahead;            // received beyond a gap
+    u64 next_offset = 0;                         // where the plan's next request starts
+    u64 reached = 0;                             // end of the received prefix
+    std::map<u64, u64> in_flight;                // offset -> length, asked and not yet received
+    std::map<u64, u64> ahead;                    // received beyond a gap
     std::vector<starbus::chunk_request> issued;  // recent requests, for duplicates
 
     void receive(u64 offset, u64 length) {

@@ -104,9 +104,9 @@ void write_file(const fs::path& p, const std::string& bytes) {
 fs::path fresh_dir() {
     std::error_code ec;
     const char* tmpdir = std::getenv("TMPDIR");
-    const fs::path base = tmpdir && *tmpdir                   ? fs::path(tmpdir)
+    const fs::path base = tmpdir && *tmpdir                  ? fs::path(tmpdir)
                           : fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm")
-                                                              : fs::temp_directory_path();
+                                                             : fs::temp_directory_path();
     const fs::path dir = base / ("starbus-fuzz-store-" + std::to_string(::getpid()));
     fs::remove_all(dir, ec);
     fs::create_directories(dir, ec);
@@ -148,8 +148,8 @@ void lay_out(const fs::path& dir, const std::uint8_t* data, std::size_t size) {
 
 bool same(const starbus::durable_store::recovered& a, const starbus::durable_store::recovered& b) {
     return a.state.last() == b.state.last() && a.state.entries() == b.state.entries() &&
-           a.state.requests() == b.state.requests() && a.tail == b.tail &&
-           a.snapshot_position == b.snapshot_position && a.epoch == b.epoch;
+           a.state.requests() == b.state.requests() && a.tail == b.tail && a.snapshot_position == b.snapshot_position &&
+           a.epoch == b.epoch;
 }
 
 void check_recovered(const starbus::durable_store::recovered& r) {

@@ -21,8 +21,8 @@
 #include <variant>
 #include <vector>
 
-#include <msgpack.hpp>
 #include <spdlog/spdlog.h>
+#include <msgpack.hpp>
 
 #include <starbus/broker/durable_store.hpp>
 #include <starbus/common/codec.hpp>
@@ -145,13 +145,16 @@ void cluster_seeds(seed_writer& out) {
         {"broken-no-broker", "heartbeat_ms = 1000\n"},
         {"broken-unknown-setting", "heartbit_ms = 5\n[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:1\"\n"},
         {"broken-duplicate-name",
-         "[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:5670\"\n[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:5680\"\n"},
+         "[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:5670\"\n[[broker]]\nname = \"A\"\nendpoint = "
+         "\"tcp://h:5680\"\n"},
         {"broken-port-overlap",
-         "[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:5670\"\n[[broker]]\nname = \"B\"\nendpoint = \"tcp://h:5672\"\n"},
+         "[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:5670\"\n[[broker]]\nname = \"B\"\nendpoint = "
+         "\"tcp://h:5672\"\n"},
         {"broken-port-range", "[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:65534\"\n"},
         {"broken-endpoint", "[[broker]]\nname = \"A\"\nendpoint = \"udp://h\"\n"},
         {"broken-name", "[[broker]]\nname = \"A B\"\nendpoint = \"tcp://h:1\"\n"},
-        {"broken-expiry", "heartbeat_ms = 1000\nexpiry_ms = 1500\n[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:1\"\n"},
+        {"broken-expiry",
+         "heartbeat_ms = 1000\nexpiry_ms = 1500\n[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:1\"\n"},
         {"broken-types", "heartbeat_ms = \"fast\"\nack = 3\n[[broker]]\nname = 1\nendpoint = true\n"},
         {"broken-broker-not-table", "broker = [1, 2]\n"},
     };
@@ -235,7 +238,7 @@ void path_seeds(seed_writer& out) {
     const std::vector<std::pair<std::string, std::string>> paths = {
         {"plain", "docs/report.pdf"},
         {"dot-and-double-slash", "./a//b/./c.txt"},
-        {"utf8", "donn\xc3\xa9" "es/\xe2\x82\xac/\xf0\x9f\x93\x84.txt"},
+        {"utf8", "donn\u00e9es/\u20ac/\U0001F4C4.txt"},
         {"dotdot", "../etc/passwd"},
         {"dotdot-inside", "a/b/../../../c"},
         {"absolute", "/etc/shadow"},
@@ -245,12 +248,13 @@ void path_seeds(seed_writer& out) {
         {"reserved", "a/.STARBUS-tmp/x"},
         {"nul", std::string("a\0b", 3)},
         {"control", "a\x1b[31mb"},
-        {"overlong-slash", "a\xc0\xaf" "b"},
+        {"overlong-slash", "a\300\257b"},  // '/' as an overlong 2-byte sequence
         {"surrogate", "a\xed\xa0\x80"},
         {"beyond-unicode", "a\xf4\x90\x80\x80"},
         {"c1-control", "a\xc2\x85"},
         {"only-dots", "./././."},
-        {"deep", [] {
+        {"deep",
+         [] {
              std::string p;
              for (int i = 0; i < 33; ++i) p += "d/";
              return p + "f";
@@ -317,7 +321,7 @@ tape small_transfer(std::uint64_t file_size, std::uint64_t chunk, std::uint64_t 
     t.value(0, 2).value(file_size, 4096);  // pick_size: small
     t.value(1, 255).value(chunk, 64);      // ConsumeBool true, chunk size
     t.value(credit, 16);
-    t.value(1, 255).value(0, file_size);   // ConsumeBool true, start 0
+    t.value(1, 255).value(0, file_size);  // ConsumeBool true, start 0
     return t;
 }
 
