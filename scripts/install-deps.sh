@@ -3,7 +3,8 @@
 # Installs, from Debian 12's own packages, everything starbus needs to build,
 # test and run its demo. Idempotent: a package already installed is left alone,
 # and `apt-get update` runs only when something is missing.
-# Usage: scripts/install-deps.sh
+# Usage: scripts/install-deps.sh [EXTRA_PACKAGE...]
+#   (extra packages: what one script needs beyond these, e.g. scripts/fuzz.sh's clang)
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,7 @@ packages=(
     libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libssl-dev libxxhash-dev
     # used by scripts/run-cluster.sh: ps (procps), ss (iproute2), reading `status --json` (jq)
     procps iproute2 jq
+    "$@"
 )
 
 missing=()

@@ -114,14 +114,16 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
                                "\" (known: heartbeat_ms, expiry_ms, ack, fsync, [files], [[broker]])");
     }
     if (auto hb = root["heartbeat_ms"]; hb) {
-        auto v = hb.value<std::int64_t>();
+        // Read as an integer only when it is one: toml++ converts a float to int64_t with a
+        // cast that is undefined behaviour out of range (expiry_ms = 5e33; found by fuzz_cluster_file).
+        auto v = hb.is_integer() ? hb.value<std::int64_t>() : std::nullopt;
         if (!v || !hb.is_integer() || *v < 10 || *v > 60000)
             throw config_error(source + ": heartbeat_ms must be a whole number of milliseconds from 10 to 60000");
         cfg.heartbeat = std::chrono::milliseconds(*v);
     }
     cfg.expiry = cfg.heartbeat * 3;
     if (auto ex = root["expiry_ms"]; ex) {
-        auto v = ex.value<std::int64_t>();
+        auto v = ex.is_integer() ? ex.value<std::int64_t>() : std::nullopt;  // as heartbeat_ms
         if (!v || !ex.is_integer() || *v < 2 * cfg.heartbeat.count() || *v > 600000)
             throw config_error(source + ": expiry_ms must be a whole number of at least two heartbeats (" +
                                std::to_string(2 * cfg.heartbeat.count()) + ")");

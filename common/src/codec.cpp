@@ -171,6 +171,48 @@ std::uint64_t peek_request_id(const msgpack::object& body) {
     return first.type == msgpack::type::POSITIVE_INTEGER ? first.via.u64 : 0;
 }
 
+// Limits of the MessagePack parser (decode()): element counts, string sizes, nesting.
+constexpr std::uint32_t max_elements = 1u << 20;
+constexpr std::uint32_t max_map_pairs = 64;
+constexpr std::uint32_t max_bytes = 1u << 20;
+constexpr std::size_t max_depth = 32;
+
+// A first pass over a frame that allocates nothing: msgpack's unpacker reserves
+// room for all the elements an array or map header announces before reading
+// them, so a frame of a few hundred bytes announcing a million elements at each
+// of 32 levels would make it allocate about 800 MB. Every element takes at least
+// one byte of the frame, so the announced counts may add up to the frame's size
+// at most; with that, what the unpacker allocates stays proportional to the frame.
+class announced_elements : public msgpack::null_visitor {
+  public:
+    explicit announced_elements(std::size_t frame_bytes) : _left(frame_bytes) {}
+
+    bool start_array(std::uint32_t n) { return enter(n); }
+    bool end_array() { return leave(); }
+    bool start_map(std::uint32_t n) { return enter(2 * static_cast<std::uint64_t>(n)); }
+    bool end_map() { return leave(); }
+    // True when the frame announced more elements than it holds, or nested too deep.
+    [[nodiscard]] bool over() const { return _over; }
+
+  private:
+    bool enter(std::uint64_t elements) {
+        if (elements > _left || ++_depth > max_depth) {
+            _over = true;
+            return false;
+        }
+        _left -= elements;
+        return true;
+    }
+    bool leave() {
+        --_depth;
+        return true;
+    }
+
+    std::uint64_t _left;
+    std::size_t _depth = 0;
+    bool _over = false;
+};
+
 decode_result fail(error_code code, std::string reason, std::uint64_t request_id = 0) {
     decode_result r;
     r.error = code;
@@ -204,7 +246,12 @@ decode_result decode(const void* data, std::size_t size) {
     msgpack::object_handle handle;
     try {
         // Bound what a hostile frame can make the parser allocate (bin: a CHUNK's data).
-        msgpack::unpack_limit lim(1u << 20, 64, 1u << 20, limits::max_chunk_bytes, 1u << 20, 32);
+        announced_elements budget(size);
+        if (!msgpack::parse(static_cast<const char*>(data), size, budget) && budget.over())
+            return fail(error_code::bad_request,
+                        "not MessagePack: announces more elements than the frame holds, or nests too deep");
+        msgpack::unpack_limit lim(max_elements, max_map_pairs, max_bytes, limits::max_chunk_bytes, max_bytes,
+                                  max_depth);
         handle = msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, lim);
     } catch (const std::exception& e) {
         return fail(error_code::bad_request, std::string("not MessagePack: ") + e.what());

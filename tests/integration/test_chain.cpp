@@ -98,7 +98,7 @@ TEST_CASE("chain: SIGKILL of the primary, takeover, refusal of config changes, f
     require_converged(c, {"A", "B", "C"}, acked);
 }
 
-TEST_CASE("chain: writes keep being acknowledged across a SIGKILL, and none is lost", "[integration]") {
+TEST_CASE("chain: writes keep being acknowledged across a SIGKILL, and none is lost", "[integration][threads]") {
     test_cluster c(3);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));

@@ -83,6 +83,14 @@ TEST_CASE("cluster_config: every mistake gets an error that says what to fix", "
     REQUIRE_THROWS_AS(load_cluster_file("/nonexistent/cluster.toml"), config_error);
 }
 
+// Found by tests/fuzz/fuzz_cluster_file: a float out of int64_t's range was
+// converted with an undefined cast (UBSan in scripts/sanitize.sh address).
+TEST_CASE("cluster_config: a number of milliseconds written as a float is refused, however large", "[config]") {
+    REQUIRE_THAT(error_of(std::string("expiry_ms = 5e33\n") + two_brokers), Catch::Contains("expiry_ms"));
+    REQUIRE_THAT(error_of(std::string("heartbeat_ms = -9e40\n") + two_brokers), Catch::Contains("heartbeat_ms"));
+    REQUIRE_THAT(error_of(std::string("heartbeat_ms = 100.0\n") + two_brokers), Catch::Contains("heartbeat_ms"));
+}
+
 TEST_CASE("cluster_config: the built-in cluster", "[config]") {
     cluster_config c = builtin_cluster(3);
     REQUIRE(c.brokers.size() == 3);

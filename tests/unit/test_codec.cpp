@@ -249,3 +249,28 @@ TEST_CASE("codec: a CHUNK is built in place and read without copying its data", 
     CHECK(peek_command(other.data(), other.size()) == command::ping);
     CHECK_FALSE(peek_command("xyz", 3));
 }
+
+// protocol.md "Message envelope": a broker MUST NOT assert, crash or stop
+// serving because of anything it received. A frame of a few bytes per level
+// announcing a million elements at each of 32 levels made the unpacker reserve
+// about 800 MB (found by tests/fuzz/fuzz_decode); it is refused up front now.
+TEST_CASE("codec: a frame announcing more elements than it holds is refused before anything is allocated",
+          "[codec]") {
+    std::string bytes = "\x94\xa2SB\x01\x01";
+    for (int level = 0; level < 32; ++level) bytes += std::string("\xdd\x00\x10\x00\x00", 5);  // array32 of 2^20
+    auto r = decode(bytes.data(), bytes.size());
+    REQUIRE_FALSE(r.ok());
+    REQUIRE(r.error == error_code::bad_request);
+    REQUIRE(r.reason.find("announces more elements") != std::string::npos);
+
+    std::string deep = "\x94\xa2SB\x01\x01";
+    deep += std::string(40, '\x91');  // fixarrays of one element, 40 deep
+    deep += '\xc0';
+    REQUIRE(decode(deep.data(), deep.size()).error == error_code::bad_request);
+
+    // A frame that really holds what it announces still decodes.
+    change_batch many;
+    for (std::uint64_t i = 1; i <= 2000; ++i) many.changes.push_back(sample_change(i));
+    const std::string ok = encode(many);
+    REQUIRE(decode(ok.data(), ok.size()).ok());
+}
