@@ -138,6 +138,21 @@ int main(int argc, char** argv) {
                         ? std::filesystem::temp_directory_path() / "starbus-chaos" /
                               (scenario + "-seed-" + std::to_string(o.env.seed) + "-" + std::to_string(::getpid()))
                         : std::filesystem::path(run_dir);
+    // A run reads every history in its directory: one left by an earlier run would be checked again as
+    // if this run had made it. An earlier run's directory (it holds a report) is emptied; anything else
+    // that is not empty is refused.
+    {
+        std::error_code ec;
+        const auto& dir = o.env.run_dir;
+        if (std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec)) {
+            if (!std::filesystem::exists(dir / "report.txt", ec) && !std::filesystem::exists(dir / "timeline.txt", ec)) {
+                std::cerr << "starbus-chaos: " << dir << " is not empty and holds no earlier run: choose an empty "
+                          << "--run-dir\n";
+                return exit_harness;
+            }
+            for (const auto& e : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove_all(e.path(), ec);
+        }
+    }
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

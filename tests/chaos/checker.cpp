@@ -165,9 +165,13 @@ void check_config_epochs(const history& h, const replica_state* ref, const std::
     for (std::size_t i = 0; i < h.ops.size(); ++i) {
         const op_record& op = h.ops[i];
         if (op.kind != op_kind::set_config || op.result != outcome::ok) continue;
-        const std::string server = op.server.empty() ? "?" : op.server;
-        // Epoch 0: an acknowledgement without a position (a retry answered
-        // from the deduplication table, today): it names no epoch to check.
+        // Who accepted it: the author of the acknowledgement's epoch when the brokers are known (a backup
+        // that answers a retry of the primary's change reports the primary's position), else who answered.
+        const std::size_t author = static_cast<std::size_t>(op.epoch % 256);
+        const std::string server = op.epoch != 0 && author < opt.brokers.size() ? opt.brokers[author]
+                                   : op.server.empty()                          ? "?"
+                                                                                : op.server;
+        // Epoch 0: an acknowledgement without a position: it names no epoch to check.
         if (op.epoch != 0) c.acked_by_epoch[op.epoch].insert(server);
         if (!opt.primary.empty() && server != opt.primary) {
             out.violations.push_back("config accepted by a backup: " + op_name(op) + " set --config " + op.key +

@@ -43,6 +43,10 @@ enum class bus_mode : std::uint8_t {
 struct checker_options {
     bus_mode bus = bus_mode::info;
     std::string primary;                // the rank-0 broker: the only one that may take configuration changes
+    // The brokers in rank order. An epoch belongs to the broker that started it (epoch % 256 is its rank,
+    // protocol.md "Positions and history"), so an acknowledgement's epoch names the broker that accepted
+    // the change, even when another answered a retry of it from its deduplication memory.
+    std::vector<std::string> brokers;
     std::string key_prefix = "chaos.";  // the workers' keys; others (harness probes) are not classified
     // A subscriber that received nothing is expected to be connected this
     // long after it said it subscribes.

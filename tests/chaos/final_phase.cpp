@@ -144,6 +144,7 @@ run_outcome finish_run(cluster_env& env, fault_injector* injector, const final_o
     }
     checker_options co = o.checker;
     co.primary = env.primary();
+    for (std::size_t i = 0; i < env.brokers(); ++i) co.brokers.push_back(env.broker_name(i));
     out.report = check(out.h, out.replicas, reference, out.claims, co);
     return out;
 }

@@ -215,3 +215,19 @@ TEST_CASE("checker: the summary names every violation and the figures", "[checke
     CHECK(s.find("1 violations:") != std::string::npos);
     CHECK(s.find("set_op ok 1") != std::string::npos);
 }
+
+TEST_CASE("checker: a backup answering a retry of the primary's configuration change is no second acceptor",
+          "[checker]") {
+    // Epoch 256 belongs to rank 0 (A), 257 to rank 1 (B): protocol.md "Positions and history".
+    history h;
+    h.ops = {change("c1", 1, outcome::ok, "A", 256, 5, op_kind::set_config),
+             change("c1", 2, outcome::ok, "B", 256, 6, op_kind::set_config),   // B reports A's position
+             change("c1", 3, outcome::ok, "B", 257, 9, op_kind::set_config)};  // B's own epoch: a violation
+    auto o = options();
+    o.brokers = {"A", "B", "C"};
+    const auto r = check(h, {holding("A", h.ops)}, "A", {}, o);
+    CHECK(r.config.acked_by_epoch.at(256) == std::set<std::string>{"A"});
+    CHECK(mentions(r, "config accepted by a backup: c1#3"));
+    CHECK_FALSE(mentions(r, "c1#2"));
+    CHECK_FALSE(mentions(r, "two brokers accepted configuration changes in epoch 256"));
+}
