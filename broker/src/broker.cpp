@@ -50,7 +50,8 @@ broker::impl::impl(broker_options options)
       _peers(_options.cluster, _me.rank),
       // A replica checks SHA-256 too: the store names every object by it, so an object must be what its name says.
       _follower(_ctx, _me.name, _me.rank, _files, _options.cluster.files, true),
-      _uploads(_options.cluster.files, [this] { return ++_last_upload_fetch; }) {
+      _uploads(_options.cluster.files, [this] { return ++_last_upload_fetch; }),
+      _reconciler(_ctx, _options.data_dir, _files) {
     for (zmq::socket_t* s : {&_router, &_publisher, &_beacon, &_peers_sub}) s->set(zmq::sockopt::linger, 0);
     // Frames up to four times the limit are read and answered with TOO_LARGE; only beyond that does libzmq
     // drop the connection unanswered (the bound on what one hostile peer can make the broker buffer).
@@ -96,6 +97,8 @@ void broker::impl::run(const std::atomic<bool>& stop) {
                                               {_publisher.handle(), 0, ZMQ_POLLIN, 0},
                                               {nullptr, _installer.notify_fd(), ZMQ_POLLIN, 0}};
         if (zmq::socket_t* f = _follower.socket()) items.push_back({f->handle(), 0, ZMQ_POLLIN, 0});
+        const std::size_t reconciler_at = items.size();
+        if (zmq::socket_t* r = _reconciler.socket()) items.push_back({r->handle(), 0, ZMQ_POLLIN, 0});
         auto now = std::chrono::steady_clock::now();
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
         wait = std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(100));
@@ -114,7 +117,8 @@ void broker::impl::run(const std::atomic<bool>& stop) {
         }
         if (items[2].revents & ZMQ_POLLIN) drain_subscriptions();
         if (items[3].revents & ZMQ_POLLIN) drain_installer(now);
-        if (items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) drain_follower(now);
+        if (_follower.socket() && items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) drain_follower(now);
+        if (items.size() > reconciler_at && (items[reconciler_at].revents & ZMQ_POLLIN)) _reconciler.drain(now);
         if (items[0].revents & ZMQ_POLLIN) drain_requests(now);
         end_of_batch(now);
         if (now >= next_tick) {
@@ -207,12 +211,14 @@ void broker::impl::end_of_batch(steady_time now) {
     if (_follower.running()) {
         const follower::outcome o = _follower.end_of_batch(_replica, now);
         move_follower_files();
+        if (auto orphans = _follower.take_orphans(); !orphans.empty()) _reconciler.adopt(orphans);
         if (o == follower::outcome::sync_complete) fire(fsm_event::sync_complete, now);
     }
     if (serving()) {
         finish_uploads(now);
         replicate_batch();
         _replica.flush();
+        _reconciler.flush();
         advance_commit(now);
         send_upload_orders();
     }
@@ -223,6 +229,7 @@ void broker::impl::end_of_batch(steady_time now) {
 void broker::impl::tick(steady_time now) {
     if (_follower.running())
         _follower.tick(_replica, now, std::max(_options.cluster.expiry, std::chrono::milliseconds(1000)));
+    _reconciler.tick(now);
     for (const auto& name : _sessions.drop_silent(_peers, now, _options.cluster.expiry))
         spdlog::info("replica {} is silent: acknowledgements no longer wait for it", name);
     // An upload whose client went away (or stopped sending) is dropped with its temporary file.
@@ -301,7 +308,9 @@ void broker::impl::sense(steady_time now) {
             if (server && server->name == _successor) fire(fsm_event::successor_active, now);
             else if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
             else if (!_peers.alive(_successor, now) || !s || now - _handover_started > 10 * _options.cluster.expiry)
-                fire(fsm_event::handover_timeout, now);
+                // Before HANDOVER-GO the successor cannot serve: take writes again. After it, it may serve
+                // already (its heartbeats may be what is lost): never resume alone (chaos finding F7).
+                fire(_go_sent ? fsm_event::server_lost : fsm_event::handover_timeout, now);
             else if (!_go_sent && s->acked >= _replica.last().seq && _replica.flushed_seq() == _replica.last().seq)
                 fire(fsm_event::successor_caught_up, now);
             break;
@@ -324,7 +333,10 @@ void broker::impl::fire(fsm_event e, steady_time now) {
 }
 
 void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
-    if (actions & fsm_action::stop_sync) _follower.stop();
+    if (actions & fsm_action::stop_sync) {
+        _follower.stop();
+        _reconciler.follow(nullptr, false);
+    }
     if (actions & fsm_action::raise_epoch) become_server(now);
     if (actions & fsm_action::start_sync) {
         const heartbeat* server = _peers.best_server(now);
@@ -344,6 +356,7 @@ void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
             _server_lost_reported = false;
             _followed_epoch = server ? server->epoch : 0;
             _follower.start(*target, now, _options.cluster.heartbeat / 2);
+            _reconciler.follow(target, target->rank == 0);
         }
     }
     if (actions & fsm_action::stop_writes) {
@@ -417,7 +430,9 @@ std::string broker::impl::note(steady_time now) const {
         }
         case broker_state::syncing: return "catching up with " + server + files_note();
         case broker_state::passive:
-            if (_peers.alive(server, now)) return "replica of " + server + files_note();
+            if (_peers.alive(server, now))
+                return "replica of " + server + files_note() +
+                       (_reconciler.empty() ? std::string{} : "; " + _reconciler.describe());
             if (_peers.may_take_over(now)) return server + " is silent: serves on the next client request";
             return server + " is silent: a synchronised broker of lower rank takes over";
         case broker_state::active: return "";

@@ -28,6 +28,7 @@
 #include "local_replica.hpp"
 #include "upload_receiver.hpp"
 #include "peer_view.hpp"
+#include "reconciler.hpp"
 #include "replica_sessions.hpp"
 
 namespace starbus {
@@ -73,13 +74,19 @@ struct broker::impl {
     void handle_get(const std::string& identity, const get_request& r, steady_time now);
     void handle_status(const std::string& identity, const status_request& r, steady_time now);
     void handle_force(const std::string& identity, const force_request& r, steady_time now);
-    void send_snapshot(const std::string& identity, std::uint64_t request_id, position from);
+    // A delta when `from` is in the history, else a full snapshot; for a replica (`epochs` given), a full
+    // snapshot names the fork between its history and ours.
+    void send_snapshot(const std::string& identity, std::uint64_t request_id, position from,
+                       const std::vector<epoch_span>* epochs = nullptr);
     [[nodiscard]] std::size_t client_count(steady_time now);
 
     // ---- serving (serving.cpp) ----
     void handle_set(const std::string& identity, const set_request& r, steady_time now);
-    // Applies a change the server made (set, file put or remove) and makes `identity` wait for its commit.
+    // Applies a change the server made (set, file put or remove) and makes `identity` wait for its commit
+    // (nobody when it is empty: a replayed orphan).
     void commit_change(change c, const std::string& identity, std::uint64_t request_id);
+    // The broker serves now: applies the orphans of a parted history it kept (reconciler.hpp).
+    void apply_own_orphans();
     // What every write goes through, in this order: serving; a retry of a request already applied is
     // answered with its position (whatever its class: it was accepted once); the primary for configuration
     // changes. True: the caller applies it; false: it was answered.
@@ -128,6 +135,7 @@ struct broker::impl {
     replica_sessions _sessions;
     follower _follower;
     upload_receiver _uploads;
+    reconciler _reconciler;
     std::uint64_t _last_upload_fetch = 0;  // request ids of the FETCHes sent to uploading clients
     // Files in the installer: what each becomes once on disk.
     struct install_owner {

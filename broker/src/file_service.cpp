@@ -233,6 +233,7 @@ void broker::impl::collect_garbage() {
     if (released.empty()) return;
     std::vector<std::string> keep = _uploads.hashes();
     for (auto& h : _follower.gate().referenced_hashes()) keep.push_back(std::move(h));
+    for (auto& h : _reconciler.hashes()) keep.push_back(std::move(h));
     if (const std::size_t n = _files.collect(released, _replica.state().files(), keep); n > 0)
         spdlog::debug("files: deleted {} versions no file refers to any more", n);
 }

@@ -71,7 +71,8 @@ void follower::tick(const local_replica& replica, steady_time now, std::chrono::
     open_socket();  // a fresh socket per session: nothing stale can arrive on it
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     _session = rng();
-    repl_hello hello{_my_name, _my_rank, replica.last().epoch, replica.last().seq, _session};
+    repl_hello hello{_my_name, _my_rank, replica.last().epoch, replica.last().seq, _session,
+                     replica.history().epochs()};
     _socket->send(encode_frame(hello), zmq::send_flags::dontwait);
     _hello_sent = now;
     _phase = phase::awaiting;
@@ -112,6 +113,17 @@ follower::outcome follower::handle(const message& m, local_replica& replica, ste
     if (const auto* end = std::get_if<snapshot_end>(&m)) {
         if (end->request_id != _session) return outcome::nothing;
         if (!end->is_delta) {
+            // The changes after the fork are this replica's alone: the snapshot is about to replace them.
+            if (end->fork_known && end->fork_seq < replica.last().seq) {
+                _orphans = replica.history().tail_after(end->fork_seq);
+                if (replica.history().base().seq > end->fork_seq)
+                    spdlog::warn("replication: the fork with {} is at seq {}, older than this replica's history "
+                                 "(from {}): the changes in between cannot be replayed",
+                                 _server.name, end->fork_seq, replica.history().base().seq);
+                spdlog::warn("replication: this replica's history parted from {}'s after seq {}; it holds {} "
+                             "changes beyond (up to seq {})",
+                             _server.name, end->fork_seq, replica.last().seq - end->fork_seq, replica.last().seq);
+            }
             std::size_t files = 0;
             for (const auto& c : _snapshot) files += c.op == change_op::file_put ? 1 : 0;
             spdlog::info("replication: full snapshot from {} at ({}, {}): {} keys, {} files", _server.name, end->epoch,

@@ -75,6 +75,13 @@ class follower {
     }
     // Entries found without content at start-up.
     void note_missing(const std::vector<file_entry>& entries) { _gate.note_missing(entries); }
+    // The changes of this replica's history that the server's lacks, found when a full snapshot named the
+    // fork (docs/protocol.md "Reconciliation"): the reconciler keeps and replays them.
+    [[nodiscard]] std::vector<change> take_orphans() {
+        std::vector<change> out;
+        out.swap(_orphans);
+        return out;
+    }
 
     [[nodiscard]] const content_gate& gate() const { return _gate; }
     // Nothing waits for content and nothing is being fetched.
@@ -112,6 +119,7 @@ class follower {
     std::uint64_t _next_fetch_id = 0;
     content_gate _gate;
     position _handover_at;
+    std::vector<change> _orphans;           // found at the last full snapshot's end, not yet taken
 };
 
 }  // namespace starbus

@@ -127,7 +127,9 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* server_seen         */ to(syncing, start_sync, follow_better),
         /* sync_complete       */ ignored,
         /* sync_broken         */ ignored,
-        /* server_lost         */ ignored,
+        /* server_lost         */ to(passive, none,
+                                     "the successor went silent after HANDOVER-GO: it may serve, so never take "
+                                     "writes again alone; wait, synchronised, for a client's vote"),
         /* vote                */ ignored,
         /* cold_start_elected  */ ignored,
         /* handover_requested  */ ignored,

@@ -214,7 +214,8 @@ void broker::impl::handle_force(const std::string& identity, const force_request
     else reply_error(identity, r.request_id, error_code::refused, "broker " + _me.name + " could not take over");
 }
 
-void broker::impl::send_snapshot(const std::string& identity, std::uint64_t request_id, position from) {
+void broker::impl::send_snapshot(const std::string& identity, std::uint64_t request_id, position from,
+                                 const std::vector<epoch_span>* epochs) {
     const position at = _replica.last();
     // A delta when the asker's position is in our recent history; else everything.
     if (from.seq > 0) {
@@ -230,7 +231,15 @@ void broker::impl::send_snapshot(const std::string& identity, std::uint64_t requ
     for_each_chunk(entries, chunk_bytes, [&](std::vector<change> piece) {
         reply(identity, snapshot_part{request_id, std::move(piece)});
     });
-    reply(identity, snapshot_end{request_id, at.epoch, at.seq, false, _replica.state().requests()});
+    snapshot_end end{request_id, at.epoch, at.seq, false, _replica.state().requests()};
+    if (epochs) {
+        // Where the replica's history parts from ours: what it holds beyond is its own, to be replayed.
+        if (auto fork = _replica.history().fork_with(*epochs)) {
+            end.fork_known = true;
+            end.fork_seq = std::min(*fork, from.seq);
+        }
+    }
+    reply(identity, end);
 }
 
 }  // namespace starbus

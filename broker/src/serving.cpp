@@ -49,7 +49,31 @@ void broker::impl::commit_change(change c, const std::string& identity, std::uin
     (void)applied;
     _uncommitted.push_back(c);
     _batch_changes.push_back(std::move(c));
-    _pending.emplace(_replica.last().seq, pending_reply{identity, request_id});
+    if (!identity.empty()) _pending.emplace(_replica.last().seq, pending_reply{identity, request_id});
+}
+
+void broker::impl::apply_own_orphans() {
+    std::size_t applied = 0, skipped = 0;
+    for (auto& c : _reconciler.take_for_server(_me.rank == 0)) {
+        // Once each: the server this broker follows may have applied it already (it was replayed, or its
+        // client retried it there).
+        if (_replica.state().find_request(c.client_id, c.request_id)) {
+            ++skipped;
+            continue;
+        }
+        if (c.op == change_op::file_put)
+            if (auto e = file_entry_of(c); !e || !_files.has(e->hash)) {
+                spdlog::error("reconcile: cannot apply the orphaned change of {}: its content is not held here",
+                              c.key);
+                continue;
+            }
+        const std::uint64_t request = c.request_id;
+        commit_change(std::move(c), {}, request);
+        ++applied;
+    }
+    if (applied + skipped > 0)
+        spdlog::warn("reconcile: applied {} changes of a parted history of mine ({} were here already)", applied,
+                     skipped);
 }
 
 void broker::impl::handle_set(const std::string& identity, const set_request& r, steady_time now) {
@@ -85,7 +109,7 @@ void broker::impl::handle_hello(const std::string& identity, const repl_hello& r
     }
     if (_state != broker_state::active) return reply_not_serving(identity, r.session, now);
     replica_session& s = _sessions.open(identity, r.name, r.rank, r.session, now);
-    send_snapshot(identity, r.session, {r.epoch, r.seq});
+    send_snapshot(identity, r.session, {r.epoch, r.seq}, &r.epochs);
     s.sent = _replica.last().seq;
     s.acked = 0;
     s.streaming = true;
@@ -197,6 +221,7 @@ void broker::impl::become_server(steady_time now) {
     _go_sent = false;
     spdlog::info("serving at epoch {} from position ({}, {}); committed up to seq {}", epoch, _replica.last().epoch,
                  _replica.last().seq, _commit_seq);
+    apply_own_orphans();
     (void)now;
 }
 

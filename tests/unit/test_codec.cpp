@@ -88,7 +88,7 @@ TEST_CASE("codec: every command survives a round trip", "[codec]") {
     REQUIRE(round_trip(st).note == "waiting");
     REQUIRE(round_trip(publish_request{1, 2, "sensors/a", std::string(100, 'x')}).payload.size() == 100);
     REQUIRE(round_trip(ack_reply{{1, 2, 3}, 4, 5}).request_ids.size() == 3);
-    REQUIRE(round_trip(repl_hello{"A", 0, 1, 2, 3}).session == 3);
+    REQUIRE(round_trip(repl_hello{"A", 0, 1, 2, 3, {{1, 1, 2}}}).session == 3);
     REQUIRE(round_trip(handover_go{4, 5}).seq == 5);
     REQUIRE(round_trip(snapshot_request{1, 2, 3, true}).require_serving);
     REQUIRE(round_trip(value_reply{1, true, "v", change_class::operational, 2, 3}).found);

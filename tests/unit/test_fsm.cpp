@@ -44,8 +44,8 @@ const std::array<std::array<std::string_view, fsm_event_count>, broker_state_cou
     /* passive  */ {_, "syncing/start_sync", _, "syncing/start_sync", "passive", "active/stop_sync+raise_epoch", _, _, _,
                     _, _, "active/stop_sync+raise_epoch", "active/stop_sync+raise_epoch"},
     /* active   */ {_, "syncing/start_sync", _, _, _, _, _, "handover/stop_writes", _, _, _, _, _},
-    /* handover */ {_, "syncing/start_sync", _, _, _, _, _, _, "handover/send_handover_go", "syncing/start_sync",
-                    "active/resume_writes", _, _},
+    /* handover */ {_, "syncing/start_sync", _, _, "passive", _, _, _, "handover/send_handover_go",
+                    "syncing/start_sync", "active/resume_writes", _, _},
 }};
 // clang-format on
 

@@ -76,6 +76,18 @@ struct request_record {
     MSGPACK_DEFINE(client_id, request_id, epoch, seq)
 };
 
+// One epoch's stretch of a history: the seqs of its first and last change.
+// A replica describes its recent history with these when it says hello, so
+// that the server can tell where two diverged histories part (the fork).
+struct epoch_span {
+    std::uint64_t epoch = 0;
+    std::uint64_t first_seq = 0;
+    std::uint64_t last_seq = 0;
+
+    friend bool operator==(const epoch_span&, const epoch_span&) = default;
+    MSGPACK_DEFINE(epoch, first_seq, last_seq)
+};
+
 // Limits that every decoder and every broker enforce; larger input is refused
 // with an error reply, never truncated.
 namespace limits {
