@@ -37,6 +37,7 @@ namespace starbus {
 struct pending_reply {
     std::string identity;
     std::uint64_t request_id = 0;
+    std::uint64_t epoch = 0;  // the epoch of the change it waits for (with the map's seq: its position)
 };
 
 struct broker::impl {

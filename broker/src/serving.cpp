@@ -33,7 +33,7 @@ bool broker::impl::answer_retry(const std::string& identity, std::uint64_t clien
     auto done = _replica.state().find_request(client_id, request_id);
     if (!done) return false;
     if (done->seq <= _commit_seq) ack_now(identity, request_id, {done->epoch, done->seq});
-    else _pending.emplace(done->seq, pending_reply{identity, request_id});
+    else _pending.emplace(done->seq, pending_reply{identity, request_id, done->epoch});
     return true;
 }
 
@@ -49,7 +49,8 @@ void broker::impl::commit_change(change c, const std::string& identity, std::uin
     (void)applied;
     _uncommitted.push_back(c);
     _batch_changes.push_back(std::move(c));
-    if (!identity.empty()) _pending.emplace(_replica.last().seq, pending_reply{identity, request_id});
+    if (!identity.empty())
+        _pending.emplace(_replica.last().seq, pending_reply{identity, request_id, _replica.last().epoch});
 }
 
 void broker::impl::apply_own_orphans() {
@@ -187,8 +188,12 @@ void broker::impl::advance_commit(steady_time now) {
     for (auto it = _pending.begin(); it != end; ++it) {
         ack_reply& a = acks[it->second.identity];
         a.request_ids.push_back(it->second.request_id);
-        a.epoch = _replica.epoch();
-        a.seq = std::max(a.seq, it->first);
+        // The position of the last change acknowledged here: its own epoch (an inherited tail, or a retry of a
+        // change another server applied, is not of this server's epoch).
+        if (it->first >= a.seq) {
+            a.seq = it->first;
+            a.epoch = it->second.epoch;
+        }
     }
     _pending.erase(_pending.begin(), end);
     for (const auto& [identity, a] : acks) reply(identity, a);
