@@ -24,6 +24,10 @@ const broker_info& find_me(const broker_options& o) {
     return *me;
 }
 
+bus_retention retention_of(const cluster_config& c) {
+    return {c.bus.retain_messages, c.bus.retain_bytes, c.bus.retain_seconds * 1000};
+}
+
 void bind_or_explain(zmq::socket_t& s, const broker_info& me, std::uint16_t offset, const char* what) {
     const std::string endpoint = me.bind_endpoint(offset);
     try {
@@ -44,7 +48,7 @@ broker::impl::impl(broker_options options)
       _publisher(_ctx, zmq::socket_type::xpub),
       _beacon(_ctx, zmq::socket_type::pub),
       _peers_sub(_ctx, zmq::socket_type::sub),
-      _replica(_options.data_dir, _options.cluster.fsync, _options.history_capacity),
+      _replica(_options.data_dir, _options.cluster.fsync, _options.history_capacity, retention_of(_options.cluster)),
       _files(_options.data_dir),
       _installer(_options.cluster.fsync == fsync_mode::batch),
       _peers(_options.cluster, _me.rank),
@@ -173,6 +177,11 @@ void broker::impl::drain_subscriptions() {
         if (frame.size() == 0) continue;
         const auto* bytes = static_cast<const char*>(frame.data());
         const std::string_view prefix(bytes + 1, frame.size() - 1);
+        // Raw subscribers of bus topics ("B..." or everything): committed bus messages are sent on PUB only then.
+        if (prefix.empty() || prefix.front() == bus_prefix.front()) {
+            if (bytes[0] == 1) ++_bus_subscriptions;
+            else if (bytes[0] == 0 && _bus_subscriptions > 0) --_bus_subscriptions;
+        }
         if (!state_prefix.starts_with(prefix)) continue;
         if (bytes[0] == 1) _state_subscriptions.insert(std::string(prefix));
         else if (bytes[0] == 0) _state_subscriptions.erase(std::string(prefix));
@@ -233,6 +242,7 @@ void broker::impl::tick(steady_time now) {
     for (const auto& name : _sessions.drop_silent(_peers, now, _options.cluster.expiry))
         spdlog::info("replica {} is silent: acknowledgements no longer wait for it", name);
     // An upload whose client went away (or stopped sending) is dropped with its temporary file.
+    if (!_parked.empty()) wake_bus_fetches(now, false);
     for (const auto& u : _uploads.expire(now, std::max(std::chrono::milliseconds(10000), 4 * _options.cluster.expiry)))
         spdlog::info("files: dropped the upload of {} from client {:x}: no chunk for a while", u.entry.path,
                      u.client_id);
@@ -349,6 +359,7 @@ void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
         } else {
             if (_uploads.active() > 0) spdlog::info("files: dropping {} uploads: not serving any more", _uploads.active());
             _uploads.clear();
+            release_bus_fetches(now);
             _sessions.clear();
             _pending.clear();
             _uncommitted.clear();

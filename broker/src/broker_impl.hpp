@@ -107,6 +107,17 @@ struct broker::impl {
     void become_server(steady_time now);
     void send_handover_go();
 
+    // ---- the bus (bus_service.cpp) ----
+    void handle_bus_fetch(const std::string& identity, const bus_fetch_request& r, steady_time now);
+    // Answers the parked fetches that new committed messages (or their deadline) concern.
+    void wake_bus_fetches(steady_time now, bool all);
+    // Every parked fetch is answered NOT_SERVING (this broker stops serving).
+    void release_bus_fetches(steady_time now);
+    // The batch answering `r` from the committed bus log; nothing when it would be empty.
+    [[nodiscard]] std::optional<bus_batch> bus_answer(const bus_fetch_request& r, bool even_empty);
+    // Sends committed bus messages to raw subscribers of the publish port, if any.
+    void publish_committed(const std::vector<change>& committed);
+
     // ---- files (file_service.cpp) ----
     void handle_file_list(const std::string& identity, const file_list_request& r, steady_time now);
     void handle_fetch(const std::string& identity, const fetch_request& r);
@@ -168,6 +179,14 @@ struct broker::impl {
     steady_time _next_handover_request{};
 
     std::unordered_map<std::uint64_t, steady_time> _clients;  // client id -> last heard
+    // Bus fetches waiting for a message (long polls), oldest first; at most max_parked_fetches.
+    struct parked_fetch {
+        std::string identity;
+        bus_fetch_request request;
+        steady_time until{};
+    };
+    std::deque<parked_fetch> _parked;
+    std::size_t _bus_subscriptions = 0;   // raw subscriptions to "B" prefixes on the publish socket
     std::uint64_t _bad_messages = 0;
     steady_time _bad_log_window{};
     int _bad_logged_in_window = 0;

@@ -46,6 +46,12 @@ std::vector<change> change_history::tail_after(std::uint64_t seq) const {
     return std::vector<change>(_changes.begin() + static_cast<std::ptrdiff_t>(skip), _changes.end());
 }
 
+std::optional<position> change_history::position_of(std::uint64_t seq) const {
+    if (seq == _base.seq) return _base;
+    if (seq <= _base.seq || seq > last().seq) return std::nullopt;
+    return _changes[static_cast<std::size_t>(seq - _base.seq - 1)].pos();
+}
+
 std::vector<epoch_span> change_history::epochs(std::size_t max) const {
     std::vector<epoch_span> out;
     if (_base.seq > 0) out.push_back({_base.epoch, _base.seq, _base.seq});

@@ -20,9 +20,10 @@ constexpr std::chrono::milliseconds failure_retry{2000};
 content_gate::content_gate(file_store& store, fetch_settings settings, std::function<std::uint64_t()> next_request_id)
     : _store(store), _fetch(settings, std::move(next_request_id)) {}
 
-void content_gate::set_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests) {
+void content_gate::set_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests,
+                                std::uint64_t bus_dropped_through) {
     _queue.clear();
-    _snapshot = waiting_snapshot{std::move(entries), at, std::move(requests)};
+    _snapshot = waiting_snapshot{std::move(entries), at, std::move(requests), bus_dropped_through};
 }
 
 position content_gate::last_received(position applied) const {
@@ -107,7 +108,8 @@ bool content_gate::pump(local_replica& replica, std::chrono::steady_clock::time_
     if (!applicable) return false;
     bool applied = false;
     if (_snapshot) {
-        replica.install(std::move(_snapshot->entries), _snapshot->at, std::move(_snapshot->requests));
+        replica.install(std::move(_snapshot->entries), _snapshot->at, std::move(_snapshot->requests),
+                        _snapshot->bus_dropped_through);
         _snapshot.reset();
         _damaged.clear();
         applied = true;

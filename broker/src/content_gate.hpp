@@ -41,7 +41,8 @@ class content_gate {
     content_gate(file_store& store, fetch_settings settings, std::function<std::uint64_t()> next_request_id);
 
     // A full snapshot arrived: it replaces whatever was waiting.
-    void set_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests);
+    void set_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests,
+                      std::uint64_t bus_dropped_through = 0);
     // The next change from the server. False (nothing queued) when it does not
     // follow the last change received: a gap.
     [[nodiscard]] bool add(const change& c, position applied);
@@ -94,6 +95,7 @@ class content_gate {
         std::vector<change> entries;
         position at;
         std::vector<request_record> requests;
+        std::uint64_t bus_dropped_through = 0;
     };
     // The content a change or snapshot entry installs, if it installs one.
     struct wanted_version {

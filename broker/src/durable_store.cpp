@@ -256,6 +256,7 @@ bool valid_change(const change& c) {
         case change_op::erase: return true;
         case change_op::file_put: return decode_file_meta(c.value).has_value();
         case change_op::file_erase: return true;
+        case change_op::publish: return c.cls == change_class::operational;
     }
     return false;
 }
@@ -316,6 +317,8 @@ void write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
     const auto requests = s.requests();
     pk.pack(static_cast<std::uint64_t>(requests.size()));
     for (const auto& r : requests) pk.pack(r);
+    // Optional at the end (snapshots without it read as 0): so that a subscriber behind it still gets its gap.
+    pk.pack(s.bus_dropped_through());
     w.drain();
 
     std::array<char, snapshot_header_size> h{};
@@ -327,7 +330,7 @@ void write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
 }
 
 // The snapshot file, loaded: the state it holds.
-kv_state read_snapshot(const fs::path& path) {
+kv_state read_snapshot(const fs::path& path, const bus_retention& retention) {
     const std::string name = path.string();
     auto corrupt = [&](const std::string& why) {
         return storage_error("snapshot file " + name + " is corrupt (" + why + ")" + std::string(corrupt_advice));
@@ -349,10 +352,11 @@ kv_state read_snapshot(const fs::path& path) {
         throw corrupt("its size is " + std::to_string(st.st_size) + " bytes, its header says " +
                       std::to_string(snapshot_header_size + body_size));
 
-    // The body is a sequence of objects: position, count, changes, count, requests.
-    enum class stage { at, entry_count, entries, request_count, requests, done } next = stage::at;
+    // The body is a sequence of objects: position, count, changes, count, requests, and optionally the seq of
+    // the newest bus message dropped for retention.
+    enum class stage { at, entry_count, entries, request_count, requests, done, end } next = stage::at;
     position at;
-    std::uint64_t entry_count = 0, request_count = 0;
+    std::uint64_t entry_count = 0, request_count = 0, bus_dropped_through = 0;
     std::vector<change> entries;
     std::vector<request_record> requests;
     auto take = [&](const msgpack::object& o) {
@@ -378,7 +382,11 @@ kv_state read_snapshot(const fs::path& path) {
                 requests.push_back(o.as<request_record>());
                 if (requests.size() == request_count) next = stage::done;
                 break;
-            case stage::done: throw corrupt("data after the last request record");
+            case stage::done:
+                bus_dropped_through = o.as<std::uint64_t>();
+                next = stage::end;
+                break;
+            case stage::end: throw corrupt("data after the last object of the body");
         }
     };
 
@@ -408,9 +416,10 @@ kv_state read_snapshot(const fs::path& path) {
         throw corrupt(std::string("undecodable body: ") + e.what());
     }
     if (crc != body_crc) throw corrupt("body checksum mismatch");
-    if (next != stage::done || unpacker.nonparsed_size() != 0) throw corrupt("body ends early");
+    if ((next != stage::done && next != stage::end) || unpacker.nonparsed_size() != 0) throw corrupt("body ends early");
     kv_state s;
-    s.install_snapshot(std::move(entries), at, std::move(requests));
+    s.set_bus_retention(retention);
+    s.install_snapshot(std::move(entries), at, std::move(requests), bus_dropped_through);
     return s;
 }
 
@@ -512,7 +521,7 @@ struct durable_store::impl {
 
     void open_directory();
     void read_meta();
-    recovered do_recover();
+    recovered do_recover(const bus_retention& retention);
     void write_log(position base, const std::vector<change>& records);
     void write_snapshot_and_log(const kv_state& s);
     void flush();
@@ -612,12 +621,13 @@ void durable_store::impl::write_snapshot_and_log(const kv_state& s) {
     last = s.last();
 }
 
-durable_store::recovered durable_store::impl::do_recover() {
+durable_store::recovered durable_store::impl::do_recover(const bus_retention& retention) {
     recovered r;
+    r.state.set_bus_retention(retention);
     const fs::path snapshot_path = file("snapshot");
     std::error_code ec;
     const bool have_snapshot = fs::exists(snapshot_path, ec);
-    if (have_snapshot) r.state = read_snapshot(snapshot_path);
+    if (have_snapshot) r.state = read_snapshot(snapshot_path, retention);
     r.snapshot_position = r.state.last();
 
     const fs::path log_path = file("log");
@@ -720,9 +730,9 @@ durable_store& durable_store::operator=(durable_store&&) noexcept = default;
 
 durable_store::~durable_store() = default;
 
-durable_store::recovered durable_store::recover() {
+durable_store::recovered durable_store::recover(const bus_retention& retention) {
     assert(_impl && !_impl->is_recovered);
-    return _impl->do_recover();
+    return _impl->do_recover(retention);
 }
 
 void durable_store::append(const change& c) {

@@ -128,7 +128,7 @@ follower::outcome follower::handle(const message& m, local_replica& replica, ste
             for (const auto& c : _snapshot) files += c.op == change_op::file_put ? 1 : 0;
             spdlog::info("replication: full snapshot from {} at ({}, {}): {} keys, {} files", _server.name, end->epoch,
                          end->seq, _snapshot.size() - files, files);
-            _gate.set_snapshot(std::move(_snapshot), {end->epoch, end->seq}, end->requests);
+            _gate.set_snapshot(std::move(_snapshot), {end->epoch, end->seq}, end->requests, end->bus_dropped_through);
             _snapshot.clear();
         } else if (_gate.last_received(replica.last()).seq != end->seq) {
             spdlog::warn("replication: delta from {} ended at {} but this replica is at {}; resyncing",

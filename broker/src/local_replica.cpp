@@ -5,9 +5,10 @@
 
 namespace starbus {
 
-local_replica::local_replica(const std::filesystem::path& dir, fsync_mode mode, std::size_t history_capacity)
+local_replica::local_replica(const std::filesystem::path& dir, fsync_mode mode, std::size_t history_capacity,
+                             const bus_retention& bus)
     : _store(dir, mode), _history(history_capacity) {
-    durable_store::recovered r = _store.recover();
+    durable_store::recovered r = _store.recover(bus);
     _state = std::move(r.state);
     _history.reset(r.snapshot_position);
     for (const auto& c : r.tail) _history.append(c);
@@ -38,9 +39,10 @@ bool local_replica::apply(const change& c) {
     return true;
 }
 
-void local_replica::install(std::vector<change> entries, position at, std::vector<request_record> requests) {
+void local_replica::install(std::vector<change> entries, position at, std::vector<request_record> requests,
+                            std::uint64_t bus_dropped_through) {
     for (const auto& [path, e] : _state.files()) _released.push_back(e.hash);
-    _state.install_snapshot(std::move(entries), at, std::move(requests));
+    _state.install_snapshot(std::move(entries), at, std::move(requests), bus_dropped_through);
     _store.install_snapshot(_state);
     _history.reset(at);
     _flushed_seq = at.seq;

@@ -16,7 +16,8 @@ namespace starbus {
 class local_replica {
   public:
     // Opens the data directory and recovers what it holds (storage_error on failure).
-    local_replica(const std::filesystem::path& dir, fsync_mode mode, std::size_t history_capacity);
+    local_replica(const std::filesystem::path& dir, fsync_mode mode, std::size_t history_capacity,
+                  const bus_retention& bus = {});
 
     [[nodiscard]] const kv_state& state() const { return _state; }
     [[nodiscard]] const change_history& history() const { return _history; }
@@ -29,7 +30,8 @@ class local_replica {
     // false (nothing changed) when it does not follow last(): a gap.
     [[nodiscard]] bool apply(const change& c);
     // Replaces everything with a full snapshot from the server.
-    void install(std::vector<change> entries, position at, std::vector<request_record> requests);
+    void install(std::vector<change> entries, position at, std::vector<request_record> requests,
+                 std::uint64_t bus_dropped_through = 0);
     // Writes what apply() queued (one write, one fdatasync) and compacts when
     // the log is long. After it, flushed_seq() == last().seq.
     void flush();

@@ -202,6 +202,7 @@ void reconciler::send_due(steady_time now) {
                 break;
             }
             case change_op::file_erase: m = file_remove_request{c.request_id, c.client_id, c.key}; break;
+            case change_op::publish: m = publish_request{c.request_id, c.client_id, c.key, c.value}; break;
         }
         if (!_socket->send(encode_frame(m), zmq::send_flags::dontwait)) break;
         _in_flight[c.request_id] = flight{c.client_id, now};

@@ -142,6 +142,9 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 note_client(m.client_id, now);
                 consider_vote(now);
                 handle_file_remove(identity, m, now);
+            } else if constexpr (std::is_same_v<T, bus_fetch_request>) {
+                consider_vote(now);
+                handle_bus_fetch(identity, m, now);
             } else if constexpr (std::is_same_v<T, error_reply>) {
                 // A client answering a FETCH of an upload it cannot serve any more (its file changed or vanished).
                 if (!_uploads.on_error(m.request_id))
@@ -227,11 +230,13 @@ void broker::impl::send_snapshot(const std::string& identity, std::uint64_t requ
             return;
         }
     }
-    const std::vector<change> entries = _replica.state().snapshot_entries();  // keys, then files
+    // Keys, then files; the bus log only for a replica (a client's mirror does not keep bus messages).
+    const std::vector<change> entries = _replica.state().snapshot_entries(epochs != nullptr);
     for_each_chunk(entries, chunk_bytes, [&](std::vector<change> piece) {
         reply(identity, snapshot_part{request_id, std::move(piece)});
     });
     snapshot_end end{request_id, at.epoch, at.seq, false, _replica.state().requests()};
+    end.bus_dropped_through = _replica.state().bus_dropped_through();
     if (epochs) {
         // Where the replica's history parts from ours: what it holds beyond is its own, to be replayed.
         if (auto fork = _replica.history().fork_with(*epochs)) {

@@ -18,6 +18,14 @@ bool broker::impl::begin_write(const std::string& identity, std::uint64_t client
     // Before the class: a configuration change applied by the primary just before it died, retried on a
     // backup, is acknowledged (it is in the state), not refused.
     if (answer_retry(identity, client_id, request_id)) return false;
+    if (_options.cluster.when_alone == alone_policy::refuse && _options.cluster.ack != ack_mode::local &&
+        _options.cluster.brokers.size() > 1 && _sessions.synced_count(_peers, now) == 0) {
+        // Nothing acknowledged may rest on this broker alone (cluster file: when_alone = "refuse").
+        reply_error(identity, request_id, error_code::retry_later,
+                    "broker " + _me.name + " serves alone (no live synchronised replica) and the cluster refuses "
+                    "writes then (when_alone = \"refuse\"): retry once a replica is back");
+        return false;
+    }
     if (cls == change_class::config && _me.rank != 0) {
         const std::string primary = _options.cluster.primary().name;
         reply_error(identity, request_id, error_code::config_refused,
@@ -90,13 +98,31 @@ void broker::impl::handle_set(const std::string& identity, const set_request& r,
 }
 
 void broker::impl::handle_publish(const std::string& identity, const publish_request& r, steady_time now) {
-    if (_state != broker_state::active) return reply_not_serving(identity, r.request_id, now);
-    std::string topic_frame;
-    topic_frame.reserve(bus_prefix.size() + r.topic.size());
-    topic_frame.append(bus_prefix).append(r.topic);
-    _publisher.send(zmq::buffer(topic_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    _publisher.send(zmq::buffer(r.payload), zmq::send_flags::dontwait);
-    ack_now(identity, r.request_id, {});
+    if (_options.cluster.bus.retain_messages == 0) {
+        // No bus log: forwarded at once and acknowledged locally (best effort, as ZeroMQ PUB/SUB).
+        if (_state != broker_state::active) return reply_not_serving(identity, r.request_id, now);
+        std::string topic_frame;
+        topic_frame.reserve(bus_prefix.size() + r.topic.size());
+        topic_frame.append(bus_prefix).append(r.topic);
+        _publisher.send(zmq::buffer(topic_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        _publisher.send(zmq::buffer(r.payload), zmq::send_flags::dontwait);
+        ack_now(identity, r.request_id, {});
+        return;
+    }
+    // A bus message is a change like any other: logged, replicated, acknowledged per the ack mode, retried
+    // without duplicates, and retained for subscribers that resume (docs/protocol.md "The bus").
+    if (!begin_write(identity, r.client_id, r.request_id, change_class::operational, now, "bus messages")) return;
+    change c;
+    c.op = change_op::publish;
+    c.cls = change_class::operational;
+    c.key = r.topic;
+    c.value = r.payload;
+    c.client_id = r.client_id;
+    c.request_id = r.request_id;
+    c.time_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    commit_change(std::move(c), identity, r.request_id);
 }
 
 void broker::impl::handle_hello(const std::string& identity, const repl_hello& r, steady_time now) {
@@ -167,17 +193,42 @@ void broker::impl::replicate_batch() {
 }
 
 void broker::impl::advance_commit(steady_time now) {
+    // when_alone = "refuse": with no live synchronised replica, nothing more is acknowledged (it would rest on
+    // this broker's log alone); writes already applied wait for a replica to hold them.
+    if (_options.cluster.when_alone == alone_policy::refuse && _options.cluster.ack != ack_mode::local &&
+        _options.cluster.brokers.size() > 1 && _sessions.synced_count(_peers, now) == 0)
+        return;
     const std::uint64_t commit =
         _sessions.committable(_replica.flushed_seq(), _options.cluster.ack, _peers, now);
     if (commit <= _commit_seq) return;
     _commit_seq = commit;
     // Clients that mirror the state see only what is acknowledged; with no such client, nothing is encoded.
-    std::vector<change> committed;
+    // Bus messages go to subscribers (their fetches, raw PUB subscribers); a mirror gets only their place in
+    // the sequence (it keeps no bus messages, but must see every seq to notice a gap).
+    std::vector<change> committed, published;
     const bool mirrored = !_state_subscriptions.empty();
+    bool new_messages = false;
     while (!_uncommitted.empty() && _uncommitted.front().seq <= commit) {
-        if (mirrored) committed.push_back(std::move(_uncommitted.front()));
+        change& c = _uncommitted.front();
+        if (c.op == change_op::publish) {
+            new_messages = true;
+            if (_bus_subscriptions > 0) published.push_back(c);
+            if (mirrored) {
+                // Its place only: no copy of the topic and payload (a mirror ignores bus messages).
+                change placeholder;
+                placeholder.epoch = c.epoch;
+                placeholder.seq = c.seq;
+                placeholder.op = change_op::publish;
+                placeholder.key = std::string(1, '-');
+                committed.push_back(std::move(placeholder));
+            }
+        } else if (mirrored) {
+            committed.push_back(std::move(c));
+        }
         _uncommitted.pop_front();
     }
+    publish_committed(published);
+    if (new_messages && !_parked.empty()) wake_bus_fetches(now, false);
     for_each_chunk(committed, chunk_bytes, [&](std::vector<change> piece) {
         _publisher.send(zmq::buffer(state_prefix), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         _publisher.send(encode_frame(change_batch{std::move(piece), commit}), zmq::send_flags::dontwait);

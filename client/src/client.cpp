@@ -112,7 +112,11 @@ result client::flush(deadline d) {
     return r;
 }
 
-void client::subscribe(std::string_view prefix) { _impl->session.subscribe(std::string(prefix)); }
+void client::subscribe(std::string_view prefix, const subscribe_options& start) {
+    _impl->session.subscribe(std::string(prefix), start);
+}
+
+position client::bus_position() const { return _impl->session.bus_position(); }
 
 void client::unsubscribe(std::string_view prefix) { _impl->session.unsubscribe(std::string(prefix)); }
 

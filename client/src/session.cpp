@@ -210,19 +210,49 @@ void session::send_file_orders() {
 
 // ---- subscriptions, outputs ----
 
-void session::subscribe(const std::string& prefix) {
-    const std::string p = std::string(bus_prefix) + prefix;
-    if (!_prefixes.insert(p).second) return;
-    if (_conn.subscriber_open()) _conn.subscribe(p);
-    else if (_announced)
-        if (const auto* b = _options.cluster.find(_announced->name)) _conn.open_subscriber(*b, _prefixes);
+void session::subscribe(const std::string& prefix, const subscribe_options& start_at) {
+    _bus.add(prefix, start_at);
+    if (_bus_fallback) {
+        const std::string p = std::string(bus_prefix) + prefix;
+        if (!_prefixes.insert(p).second) return;
+        if (_conn.subscriber_open()) _conn.subscribe(p);
+        else if (_announced)
+            if (const auto* b = _options.cluster.find(_announced->name)) _conn.open_subscriber(*b, _prefixes);
+    }
     start();
 }
 
 void session::unsubscribe(const std::string& prefix) {
+    _bus.remove(prefix);
     const std::string p = std::string(bus_prefix) + prefix;
     if (_prefixes.erase(p) == 0) return;
     _conn.unsubscribe(p);
+}
+
+void session::send_bus_fetch() {
+    // Backpressure, not loss: a consumer that does not keep up is simply asked for less, later.
+    const std::size_t room = std::max<std::size_t>(1, _options.max_queued_messages);
+    if (_bus_fallback || !_bus.active() || _messages.size() >= room) return;
+    const auto max = static_cast<std::uint32_t>(std::min<std::size_t>(1000, room - _messages.size()));
+    // The server holds the fetch until a message is committed; pongs keep the connection alive meanwhile.
+    auto f = _bus.next_fetch(next_request_id(), _client_id, 1000, max);
+    if (f && !_conn.send_request(encode(*f))) _bus.abandon();
+}
+
+void session::handle_bus_batch(const bus_batch& b) {
+    auto d = _bus.on_batch(b);
+    if (!d) return;
+    if (d->gap) _events.push_back(*d->gap);
+    for (auto& m : d->messages) _messages.push_back(std::move(m));
+    if (!d->messages.empty()) _new_message = true;
+}
+
+void session::fall_back_to_sub() {
+    // The cluster keeps no bus log ([bus] retain_messages = 0): best-effort delivery over the SUB socket.
+    _bus_fallback = true;
+    for (const auto& p : _bus.prefixes()) _prefixes.insert(std::string(bus_prefix) + p);
+    if (_announced)
+        if (const auto* b = _options.cluster.find(_announced->name)) _conn.open_subscriber(*b, _prefixes);
 }
 
 std::optional<bus_message> session::pop_message() {
@@ -266,7 +296,7 @@ bool session::service(clock::time_point until, int watch_fd) {
     _new_message = false;
     _files_moved = false;
     auto now = clock::now();
-    if (!_started && !_prefixes.empty()) start();  // a mirror or subscriber needs the server
+    if (!_started && (!_prefixes.empty() || _bus.active())) start();  // a mirror or subscriber needs the server
     // Silence counts only while we listen: after the application kept us
     // away from the sockets, give the broker a fresh attempt to answer.
     if (_conn.request_open() && now - _last_serviced > _ping_interval) {
@@ -307,7 +337,10 @@ void session::housekeeping(clock::time_point now) {
             if (_options.mirror_state && _confirmed && _mirror.sync_wanted() && !_mirror.sync_in_flight() &&
                 now >= _sync_retry_at)
                 start_mirror_sync(now);
-            if (_confirmed) send_file_orders();
+            if (_confirmed) {
+                send_file_orders();
+                send_bus_fetch();
+            }
         }
     }
     _table.expire(now, [this] { return unreachable_result(); });
@@ -350,6 +383,7 @@ void session::connect(clock::time_point now) {
     // first; the server dedupes what it had already applied.
     _table.mark_all_unsent();
     _files.restart();  // downloads resume from the new broker where each file stopped
+    _bus.abandon();    // the fetch in flight went with the old connection: ask again from the same position
     send_ping(now);  // its pong tells whether this broker serves
 }
 
@@ -364,6 +398,7 @@ void session::leave(clock::time_point now, const std::string& reason, const std:
     _confirmed = false;
     _server.reset();
     _mirror.abandon_sync();
+    _bus.abandon();
     broker_walk::step step;
     const broker_info* named = hint.empty() ? nullptr : _options.cluster.find(hint);
     step = named ? _walk.redirect(named->rank) : _walk.advance();
@@ -441,7 +476,10 @@ void session::read_published() {
                 _messages.pop_front();
                 ++_dropped_messages;
             }
-            _messages.push_back(bus_message{std::string(head.substr(bus_prefix.size())), p->body.to_string()});
+            bus_message m;
+            m.topic = std::string(head.substr(bus_prefix.size()));
+            m.payload = p->body.to_string();
+            _messages.push_back(std::move(m));
             _new_message = true;
         } else if (head == state_prefix && _options.mirror_state) {
             decode_result d = decode(p->body);
@@ -493,6 +531,8 @@ void session::handle(clock::time_point now, const message& m) {
         _table.complete(list->request_id, std::move(g));
     } else if (const auto* fetch = std::get_if<fetch_request>(&m)) {
         serve_upload(now, *fetch);
+    } else if (const auto* batch = std::get_if<bus_batch>(&m)) {
+        handle_bus_batch(*batch);
     }
     // Anything else (status_reply, broker-to-broker commands) is not for a client session.
 }
@@ -517,6 +557,12 @@ void session::handle_error(clock::time_point now, const error_reply& e) {
         if (e.code_value == error_code::not_serving) leave(now, who + " does not serve: " + text, e.server);
         else if (e.code_value == error_code::retry_later) _sync_retry_at = now + _walk.retry_later_pause();
         else _sync_retry_at = now + _attempt_timeout;  // unexpected: do not loop on it
+        return;
+    }
+    if (_bus.in_flight() && e.request_id == _bus.in_flight_id()) {
+        _bus.abandon();
+        if (e.code_value == error_code::refused) return fall_back_to_sub();
+        if (e.code_value == error_code::not_serving) leave(now, who + " does not serve: " + text, e.server);
         return;
     }
     if (_files.on_error(e.request_id)) {  // a FETCH of ours: the download says why in take_failed()

@@ -23,6 +23,7 @@
 #include <zmq.hpp>
 
 #include "broker_walk.hpp"
+#include "bus_subscription.hpp"
 #include <starbus/client/client_options.hpp>
 #include <starbus/client/client_types.hpp>
 #include "connection.hpp"
@@ -68,8 +69,12 @@ class session {
     [[nodiscard]] std::vector<finished_request> take_finished() { return _table.take_finished(); }
 
     // ---- subscriptions and mirror ----
-    void subscribe(const std::string& prefix);
+    // Bus subscriptions: through BUS-FETCH (lossless), or, when the cluster
+    // keeps no bus log, through the SUB socket (best effort).
+    void subscribe(const std::string& prefix, const subscribe_options& start = {});
     void unsubscribe(const std::string& prefix);
+    // The position the bus subscription has reached.
+    [[nodiscard]] position bus_position() const { return _bus.cursor(); }
     [[nodiscard]] std::optional<bus_message> pop_message();
     [[nodiscard]] bool has_message() const { return !_messages.empty(); }
     [[nodiscard]] std::uint64_t dropped_messages() const { return _dropped_messages; }
@@ -113,6 +118,9 @@ class session {
     void handle_error(clock::time_point now, const error_reply& e);
     void handle_sync_outcome(state_mirror::outcome o);
     void serve_upload(clock::time_point now, const fetch_request& r);
+    void send_bus_fetch();
+    void handle_bus_batch(const bus_batch& b);
+    void fall_back_to_sub();
     void send_file_orders();
     std::uint64_t add_request(pending_request r, const std::string& invalid_reason);
     [[nodiscard]] result unreachable_result() const;
@@ -151,7 +159,9 @@ class session {
     std::optional<server_info> _announced;         // the last server_changed emitted
     std::string _trouble;
 
-    std::set<std::string> _prefixes;               // SUB prefixes: "B"+topic prefixes, and "K" when mirroring
+    std::set<std::string> _prefixes;               // SUB prefixes: "K" when mirroring; "B"+topic without a bus log
+    bus_subscription _bus;
+    bool _bus_fallback = false;                    // the cluster keeps no bus log: subscribe with SUB
     std::deque<bus_message> _messages;
     std::uint64_t _dropped_messages = 0;
     bool _new_message = false;                     // a bus message arrived during this service() call

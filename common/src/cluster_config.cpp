@@ -50,17 +50,21 @@ std::string valid_name_error(const std::string& name) {
     return {};
 }
 
-// One whole number of bytes from [files], within [low, high].
-void read_bytes(const toml::table& t, const char* key, std::uint64_t& out, std::uint64_t low, std::uint64_t high,
-                const std::string& source) {
+// One whole number (of `unit`) from `table`, within [low, high].
+void read_whole(const toml::table& t, const char* key, std::uint64_t& out, std::uint64_t low, std::uint64_t high,
+                const std::string& source, const char* table, const char* unit) {
     auto node = t[key];
     if (!node) return;
-    auto v = node.value<std::int64_t>();
-    if (!node.is_integer() || !v || *v < 0 || static_cast<std::uint64_t>(*v) < low ||
-        static_cast<std::uint64_t>(*v) > high)
-        throw config_error(source + ": [files] " + key + " must be a whole number of bytes from " +
+    auto v = node.is_integer() ? node.value<std::int64_t>() : std::nullopt;
+    if (!v || *v < 0 || static_cast<std::uint64_t>(*v) < low || static_cast<std::uint64_t>(*v) > high)
+        throw config_error(source + ": " + table + " " + key + " must be a whole number of " + unit + " from " +
                            std::to_string(low) + " to " + std::to_string(high));
     out = static_cast<std::uint64_t>(*v);
+}
+
+void read_bytes(const toml::table& t, const char* key, std::uint64_t& out, std::uint64_t low, std::uint64_t high,
+                const std::string& source) {
+    read_whole(t, key, out, low, high, source, "[files]", "bytes");
 }
 
 void parse_file_settings(const toml::table& t, file_settings& f, const std::string& source) {
@@ -107,11 +111,13 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
                            ": not valid TOML: " + std::string(e.description()));
     }
     cluster_config cfg;
-    static const std::set<std::string> known_keys = {"heartbeat_ms", "expiry_ms", "ack", "fsync", "files", "broker"};
+    static const std::set<std::string> known_keys = {"heartbeat_ms", "expiry_ms", "ack",  "fsync",
+                                                     "when_alone",   "files",     "bus",  "broker"};
     for (const auto& [key, value] : root) {
         if (!known_keys.count(std::string(key.str())))
             throw config_error(source + ": unknown setting \"" + std::string(key.str()) +
-                               "\" (known: heartbeat_ms, expiry_ms, ack, fsync, [files], [[broker]])");
+                               "\" (known: heartbeat_ms, expiry_ms, ack, fsync, when_alone, [files], [bus], "
+                               "[[broker]])");
     }
     if (auto hb = root["heartbeat_ms"]; hb) {
         // Read as an integer only when it is one: toml++ converts a float to int64_t with a
@@ -141,6 +147,26 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
         if (v == "batch") cfg.fsync = fsync_mode::batch;
         else if (v == "never") cfg.fsync = fsync_mode::never;
         else throw config_error(source + ": fsync must be \"batch\" or \"never\"");
+    }
+    if (auto alone = root["when_alone"]; alone) {
+        auto v = alone.value<std::string>();
+        if (v == "accept") cfg.when_alone = alone_policy::accept;
+        else if (v == "refuse") cfg.when_alone = alone_policy::refuse;
+        else throw config_error(source + ": when_alone must be \"accept\" or \"refuse\"");
+    }
+    if (auto bus = root["bus"]; bus) {
+        const toml::table* t = bus.as_table();
+        if (!t) throw config_error(source + ": bus must be a table: write it as [bus]");
+        for (const auto& [key, value] : *t)
+            if (key.str() != "retain_messages" && key.str() != "retain_bytes" && key.str() != "retain_seconds")
+                throw config_error(source + ": unknown key \"" + std::string(key.str()) +
+                                   "\" in [bus] (known: retain_messages, retain_bytes, retain_seconds)");
+        std::uint64_t messages = cfg.bus.retain_messages;
+        read_whole(*t, "retain_messages", messages, 0, 100000000, source, "[bus]", "messages");
+        cfg.bus.retain_messages = static_cast<std::size_t>(messages);
+        read_whole(*t, "retain_bytes", cfg.bus.retain_bytes, 0, std::uint64_t{1} << 40, source, "[bus]", "bytes");
+        read_whole(*t, "retain_seconds", cfg.bus.retain_seconds, 0, std::uint64_t{10} * 365 * 86400, source, "[bus]",
+                   "seconds");
     }
     if (auto files = root["files"]; files) {
         const toml::table* t = files.as_table();

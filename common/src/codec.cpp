@@ -50,7 +50,7 @@ std::string check_size(std::string_view what, std::size_t size, std::size_t limi
 
 bool valid_state(broker_state s) { return static_cast<int>(s) < broker_state_count; }
 bool valid_class(change_class c) { return c == change_class::operational || c == change_class::config; }
-bool valid_op(change_op o) { return static_cast<int>(o) <= static_cast<int>(change_op::file_erase); }
+bool valid_op(change_op o) { return static_cast<int>(o) <= static_cast<int>(change_op::publish); }
 
 // A remote path on the wire must already be canonical: the sender normalises, so a broker never has to
 // guess which of two spellings was meant.
@@ -79,6 +79,8 @@ std::string validate_change(const change& c) {
     if (!valid_class(c.cls)) return "unknown change class " + std::to_string(static_cast<int>(c.cls));
     if (auto e = check_size("key", c.key.size(), limits::max_key_bytes); !e.empty()) return e;
     if (auto e = check_size("value", c.value.size(), limits::max_value_bytes); !e.empty()) return e;
+    if (c.op == change_op::publish)
+        return c.cls == change_class::operational ? std::string{} : "a bus message must be of class operational";
     if (!is_file_op(c.op)) return {};
     if (c.cls != change_class::config) return "a file change must be of class config";
     if (auto e = check_path(c.key); !e.empty()) return e;
@@ -159,6 +161,18 @@ struct validator {
         return is_lower_hex(m.xxh, xxh128_hex_chars) ? std::string{} : "xxh is not 32 lowercase hex digits (XXH3-128)";
     }
     std::string operator()(const file_remove_request& m) const { return check_path(m.path); }
+    std::string operator()(const bus_fetch_request& m) const {
+        if (m.prefixes.size() > 64) return check_size("prefixes", m.prefixes.size(), 64);
+        for (const auto& p : m.prefixes)
+            if (auto w = check_size("prefix", p.size(), limits::max_topic_bytes); !w.empty()) return w;
+        if (static_cast<int>(m.start) > static_cast<int>(bus_start::oldest)) return "unknown start";
+        return {};
+    }
+    std::string operator()(const bus_batch& m) const {
+        for (const auto& c : m.messages)
+            if (auto e = validate_change(c); !e.empty()) return e;
+        return {};
+    }
     template <typename T>
     std::string operator()(const T&) const {
         return {};

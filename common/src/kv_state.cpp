@@ -23,17 +23,24 @@ bool kv_state::apply(const change& c) {
             if (auto e = file_entry_of(c)) _files.put(std::move(*e));
             break;
         case change_op::file_erase: _files.remove(c.key); break;
+        case change_op::publish: retain(c); break;
     }
     _last = c.pos();
     if (c.client_id != 0) remember({c.client_id, c.request_id, c.epoch, c.seq});
     return true;
 }
 
-void kv_state::install_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests) {
+void kv_state::install_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests,
+                                std::uint64_t bus_dropped_through) {
     clear();
+    _bus_dropped_through = bus_dropped_through;
     for (auto& e : entries) {
         if (e.op == change_op::file_put) {
             if (auto f = file_entry_of(e)) _files.put(std::move(*f));
+            continue;
+        }
+        if (e.op == change_op::publish) {
+            retain(e);
             continue;
         }
         if (e.op != change_op::put) continue;  // a snapshot holds current entries only
@@ -44,17 +51,45 @@ void kv_state::install_snapshot(std::vector<change> entries, position at, std::v
     for (const auto& r : requests) remember(r);
 }
 
-std::vector<change> kv_state::snapshot_entries() const {
+std::vector<change> kv_state::snapshot_entries(bool bus) const {
     std::vector<change> out;
-    out.reserve(_entries.size() + _files.size());
+    out.reserve(_entries.size() + _files.size() + (bus ? _bus.size() : 0));
     for (const auto& [key, c] : _entries) out.push_back(c);
     for (const auto& [path, f] : _files) out.push_back(file_put_change(f));
+    if (bus) out.insert(out.end(), _bus.begin(), _bus.end());
     return out;
+}
+
+void kv_state::set_bus_retention(const bus_retention& r) {
+    _retention = r;
+    trim_bus();
+}
+
+void kv_state::retain(const change& publish) {
+    if (_retention.max_messages == 0) return;
+    _bus.push_back(publish);
+    _bus_bytes += publish.key.size() + publish.value.size();
+    trim_bus();
+}
+
+void kv_state::trim_bus() {
+    const auto too_old = [&](const change& c) {
+        return _retention.max_age_ms > 0 && !_bus.empty() && _bus.back().time_ms > c.time_ms + _retention.max_age_ms;
+    };
+    while (!_bus.empty() && (_bus.size() > _retention.max_messages ||
+                             (_retention.max_bytes > 0 && _bus_bytes > _retention.max_bytes) || too_old(_bus.front()))) {
+        _bus_bytes -= _bus.front().key.size() + _bus.front().value.size();
+        _bus_dropped_through = std::max(_bus_dropped_through, _bus.front().seq);
+        _bus.pop_front();
+    }
 }
 
 void kv_state::clear() {
     _entries.clear();
     _files = {};
+    _bus.clear();
+    _bus_bytes = 0;
+    _bus_dropped_through = 0;
     _last = {};
     _requests.clear();
     _request_index.clear();

@@ -18,6 +18,7 @@ std::string_view to_string(change_op o) {
         case change_op::erase: return "erase";
         case change_op::file_put: return "file_put";
         case change_op::file_erase: return "file_erase";
+        case change_op::publish: return "publish";
     }
     return "unknown";
 }
@@ -92,6 +93,8 @@ std::string_view to_string(command c) {
         case command::file_chunk: return "CHUNK";
         case command::file_put_request: return "FILE-PUT";
         case command::file_remove_request: return "FILE-RM";
+        case command::bus_fetch_request: return "BUS-FETCH";
+        case command::bus_batch: return "BUS-BATCH";
     }
     return "UNKNOWN";
 }

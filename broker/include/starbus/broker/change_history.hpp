@@ -47,6 +47,8 @@ class change_history {
     // use, e.g. the unacknowledged tail when it starts serving.
     [[nodiscard]] std::vector<change> tail_after(std::uint64_t seq) const;
 
+    // The position of the held change at `seq` (or of base()), if it is held.
+    [[nodiscard]] std::optional<position> position_of(std::uint64_t seq) const;
     // The epochs of the held changes (base included), oldest first, at most
     // the `max` newest: how a replica describes its history in its hello.
     [[nodiscard]] std::vector<epoch_span> epochs(std::size_t max = 64) const;

@@ -87,8 +87,9 @@ class durable_store {
     ~durable_store();
 
     // Loads the snapshot and replays the log, cutting off a torn tail. Call once
-    // after opening, before any other call.
-    [[nodiscard]] recovered recover();
+    // after opening, before any other call. `retention`: how many bus messages
+    // the recovered state keeps (kv_state::set_bus_retention).
+    [[nodiscard]] recovered recover(const bus_retention& retention = {});
 
     // Buffers the next change in memory (no syscall); its seq must follow the
     // last change appended or recovered.

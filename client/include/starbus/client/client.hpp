@@ -94,8 +94,10 @@ class client {
     [[nodiscard]] get_result get(std::string_view key, deadline d);
 
     // ---- the bus ----
-    // Publishes payload on topic: ok once the server took it (delivery to
-    // subscribers is best effort, ZeroMQ PUB/SUB).
+    // Publishes payload on topic: ok once acknowledged like a change (logged,
+    // and held by the replicas the cluster's ack mode requires); a retry is
+    // never delivered twice. Without a bus log ([bus] retain_messages = 0):
+    // ok once the server took it, best effort.
     [[nodiscard]] result publish(std::string_view topic, std::string_view payload, deadline d);
     // Publishes without waiting (pipelined, like submit()).
     void publish_async(std::string_view topic, std::string_view payload, deadline d, completion on_done = {});
@@ -104,14 +106,22 @@ class client {
     // first failure; unreachable when some are still outstanding at the deadline.
     [[nodiscard]] result flush(deadline d);
 
-    // Receive bus messages whose topic starts with prefix ("" for all),
-    // from whichever broker serves (re-subscribed after every failover).
-    void subscribe(std::string_view prefix);
+    // Receive bus messages whose topic starts with prefix ("" for all), from
+    // whichever broker serves: every acknowledged message, in log order, once,
+    // across failovers (what retention dropped meanwhile is reported as a
+    // bus_gap event). The first subscription says where the client starts
+    // (default: what is published from now on); later prefixes join at the
+    // position reached.
+    void subscribe(std::string_view prefix, const subscribe_options& start = {});
     void unsubscribe(std::string_view prefix);
     // The next bus message received, waiting (servicing) up to timeout.
     [[nodiscard]] std::optional<bus_message> next_message(std::chrono::milliseconds timeout);
-    // Bus messages dropped because more than max_queued_messages waited.
+    // Bus messages dropped because more than max_queued_messages waited
+    // (only without a bus log: with one, the client asks for less instead).
     [[nodiscard]] std::uint64_t dropped_messages() const;
+    // The position the bus subscription has reached: give it back as
+    // subscribe_options::from to resume a later client where this one stopped.
+    [[nodiscard]] position bus_position() const;
 
     // ---- the mirror (client_options::mirror_state) ----
     // The local copy of the replicated state, as of the last call. Empty

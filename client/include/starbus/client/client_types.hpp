@@ -132,6 +132,17 @@ struct transfer_options {
 struct bus_message {
     std::string topic;
     std::string payload;
+    ::starbus::position position;   // where it sits in the cluster's log (0, 0 without a bus log)
+    std::uint64_t publisher = 0;    // the publisher's client id and request id: a message's identity
+    std::uint64_t request_id = 0;
+    std::uint64_t time_ms = 0;      // when the server logged it (wall clock, ms since the epoch)
+};
+
+// Where a client's bus subscription starts when it has no position of its own.
+struct subscribe_options {
+    bus_start start = bus_start::latest;  // latest: what is published from now on; oldest: everything retained;
+                                          // after: after `from`
+    ::starbus::position from;             // with start = after: a position a message was received at
 };
 
 // Who serves, as far as a client knows.
@@ -186,7 +197,15 @@ struct change_refused {
     std::string primary;  // configuration changes: the primary that must serve
 };
 
-using client_event = std::variant<server_changed, server_lost, synchronised, change_refused>;
+// Bus messages may have been missed: messages logged after position seq
+// from_seq - 1 and up to through_seq are gone (dropped for retention while
+// this client was behind, or left on a history the new server does not hold).
+struct bus_gap {
+    std::uint64_t from_seq = 0;
+    std::uint64_t through_seq = 0;
+};
+
+using client_event = std::variant<server_changed, server_lost, synchronised, change_refused, bus_gap>;
 
 // One line describing an event, for logs.
 [[nodiscard]] std::string describe(const client_event& e);

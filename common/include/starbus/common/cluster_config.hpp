@@ -45,6 +45,21 @@ struct file_settings {
     std::uint64_t max_file_bytes = std::uint64_t{64} << 30;
 };
 
+// The bus log (cluster file table [bus]); docs/protocol.md "The bus".
+struct bus_settings {
+    // Messages retained for subscribers that resume (0: none: bus messages are
+    // then neither logged nor replicated, and a subscriber may miss some).
+    std::size_t retain_messages = 100000;
+    std::uint64_t retain_bytes = 64ull << 20;  // topic + payload bytes retained
+    std::uint64_t retain_seconds = 3600;       // 0: no age limit
+};
+
+// What a server does when its ack mode needs a replica and none is live and
+// synchronised (it is alone): accept writes on its own log (Binary Star's
+// availability), or refuse them until a replica is back (nothing acknowledged
+// rests on one broker).
+enum class alone_policy : std::uint8_t { accept, refuse };
+
 struct broker_info {
     std::string name;
     std::uint32_t rank = 0;
@@ -66,6 +81,8 @@ struct cluster_config {
     ack_mode ack = ack_mode::replica;
     fsync_mode fsync = fsync_mode::batch;
     file_settings files;
+    bus_settings bus;
+    alone_policy when_alone = alone_policy::accept;
     std::vector<broker_info> brokers;  // rank order; brokers[0] is the primary
 
     [[nodiscard]] const broker_info* find(std::string_view name) const;

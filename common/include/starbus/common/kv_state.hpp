@@ -20,6 +20,15 @@
 
 namespace starbus {
 
+// How many bus messages a state keeps (the bus log): the newest, within all
+// three bounds. Deterministic: every replica applies the same changes, and
+// age is measured between messages (the newest one's time), not on a clock.
+struct bus_retention {
+    std::size_t max_messages = 0;      // 0: keep none (a client's mirror)
+    std::uint64_t max_bytes = 0;       // topic + payload bytes of the kept messages
+    std::uint64_t max_age_ms = 0;      // older than the newest message by more than this: dropped (0: no limit)
+};
+
 class kv_state {
   public:
     // Applies the next change. Returns false, changing nothing, when c.seq is
@@ -28,7 +37,9 @@ class kv_state {
 
     // Replaces everything with a snapshot taken at `at`: `entries` holds the
     // current keys (op put) and files (op file_put), as snapshot_entries() gives them.
-    void install_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests);
+    // `bus_dropped_through`: the sender's bus_dropped_through(), so that a gap is still reported.
+    void install_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests,
+                          std::uint64_t bus_dropped_through = 0);
 
     void clear();
 
@@ -37,15 +48,23 @@ class kv_state {
     [[nodiscard]] const change* find(std::string_view key) const;
     // The file store's manifest: every file and its current version.
     [[nodiscard]] const file_manifest& files() const { return _files; }
+    // The bus log: the newest publish changes, oldest first, within the retention.
+    void set_bus_retention(const bus_retention& r);
+    [[nodiscard]] const std::deque<change>& bus_log() const { return _bus; }
+    // The seq of the newest bus message dropped for retention (0: none yet):
+    // a subscriber behind it missed messages (a gap).
+    [[nodiscard]] std::uint64_t bus_dropped_through() const { return _bus_dropped_through; }
     // Everything a full snapshot carries, keys first (in key order), then files
-    // (in path order, as file_put changes).
-    [[nodiscard]] std::vector<change> snapshot_entries() const;
+    // (in path order, as file_put changes), then, with `bus`, the bus log.
+    [[nodiscard]] std::vector<change> snapshot_entries(bool bus = true) const;
     [[nodiscard]] std::optional<request_record> find_request(std::uint64_t client_id, std::uint64_t request_id) const;
     // Oldest first, at most limits::remembered_requests.
     [[nodiscard]] std::vector<request_record> requests() const { return {_requests.begin(), _requests.end()}; }
 
   private:
     void remember(const request_record& r);
+    void retain(const change& publish);
+    void trim_bus();
 
     struct request_key {
         std::uint64_t client_id;
@@ -60,6 +79,10 @@ class kv_state {
 
     std::map<std::string, change, std::less<>> _entries;  // key -> the put that wrote its value
     file_manifest _files;
+    bus_retention _retention;
+    std::deque<change> _bus;               // publish changes kept, seq order
+    std::uint64_t _bus_bytes = 0;
+    std::uint64_t _bus_dropped_through = 0;
     position _last;
     std::deque<request_record> _requests;
     std::unordered_map<request_key, request_record, request_key_hash> _request_index;

@@ -78,6 +78,8 @@ enum class command : std::uint8_t {
     file_chunk = 43,
     file_put_request = 44,
     file_remove_request = 45,
+    bus_fetch_request = 50,
+    bus_batch = 51,
 };
 [[nodiscard]] std::string_view to_string(command c);
 
@@ -149,8 +151,9 @@ struct snapshot_end {
     // cannot tell). The replica replays them (docs/protocol.md "Reconciliation").
     bool fork_known = false;
     std::uint64_t fork_seq = 0;
+    std::uint64_t bus_dropped_through = 0;  // full snapshot: the newest bus message dropped for retention
     static constexpr command code = command::snapshot_end;
-    MSGPACK_DEFINE(request_id, epoch, seq, is_delta, requests, fork_known, fork_seq)
+    MSGPACK_DEFINE(request_id, epoch, seq, is_delta, requests, fork_known, fork_seq, bus_dropped_through)
 };
 
 // C: publish a message on the bus.
@@ -372,13 +375,58 @@ struct file_remove_request {
     MSGPACK_DEFINE(request_id, client_id, path)
 };
 
+// ---- the lossless bus (docs/protocol.md "The bus") ----
+
+// Where a subscriber starts, when it has no position of its own yet.
+enum class bus_start : std::uint8_t {
+    after = 0,   // after (after_epoch, after_seq): a subscriber resuming
+    latest = 1,  // only what is published from now on
+    oldest = 2,  // every message still retained
+};
+
+// C: the bus messages after a position whose topic starts with one of
+// `prefixes` ("" matches every topic), at most `max_messages` of them. When
+// there is none yet, the server holds the request up to `wait_ms` and answers
+// as soon as one is committed (a long poll): one request per batch, no loss.
+struct bus_fetch_request {
+    std::uint64_t request_id = 0;
+    std::uint64_t client_id = 0;
+    std::uint64_t after_epoch = 0;
+    std::uint64_t after_seq = 0;
+    std::vector<std::string> prefixes;
+    std::uint32_t max_messages = 1000;
+    std::uint32_t wait_ms = 0;
+    bus_start start = bus_start::after;
+    static constexpr command code = command::bus_fetch_request;
+    MSGPACK_DEFINE(request_id, client_id, after_epoch, after_seq, prefixes, max_messages, wait_ms, start)
+};
+
+// S: acknowledged bus messages in log order (publish changes: topic in key,
+// payload in value, the publisher's client_id and request_id), and the
+// position to ask from next. gap_through > 0: messages published after the
+// asked position and up to seq gap_through are gone (dropped for retention,
+// or the position belonged to a history this server does not hold) and may
+// have been missed: the subscriber reports a gap.
+struct bus_batch {
+    std::uint64_t request_id = 0;
+    std::vector<change> messages;
+    std::uint64_t next_epoch = 0;
+    std::uint64_t next_seq = 0;
+    std::uint64_t gap_from = 0;     // the first seq of the gap (the asked position + 1)
+    std::uint64_t gap_through = 0;  // 0: no gap
+    static constexpr command code = command::bus_batch;
+    MSGPACK_DEFINE(request_id, messages, next_epoch, next_seq, gap_from, gap_through)
+};
+
 using message = std::variant<set_request, get_request, value_reply, snapshot_request, snapshot_part,
                              snapshot_end, publish_request, ack_reply, error_reply, status_request,
                              status_reply, force_request, ping, pong, repl_hello, change_batch, repl_ack,
                              handover_request, handover_go, heartbeat, file_list_request, file_list_reply,
-                             fetch_request, file_chunk, file_put_request, file_remove_request>;
+                             fetch_request, file_chunk, file_put_request, file_remove_request, bus_fetch_request,
+                             bus_batch>;
 
 }  // namespace starbus
 
 MSGPACK_ADD_ENUM(starbus::broker_state);
 MSGPACK_ADD_ENUM(starbus::error_code);
+MSGPACK_ADD_ENUM(starbus::bus_start);

@@ -42,7 +42,10 @@ enum class change_class : std::uint8_t { operational = 0, config = 1 };
 // put/erase change a key; file_put/file_erase change a file of the file store
 // (key = the canonical remote path, value = the packed file_meta of file_manifest.hpp).
 // File changes are always of class config and sit in the same ordered log as keys.
-enum class change_op : std::uint8_t { put = 0, erase = 1, file_put = 2, file_erase = 3 };
+// publish is a bus message (key = topic, value = payload, class operational):
+// logged and replicated like any change, and retained for a while (kv_state's
+// bus log) so that subscribers catch up after a failover.
+enum class change_op : std::uint8_t { put = 0, erase = 1, file_put = 2, file_erase = 3, publish = 4 };
 
 [[nodiscard]] inline bool is_file_op(change_op o) { return o == change_op::file_put || o == change_op::file_erase; }
 
@@ -59,10 +62,11 @@ struct change {
     std::string value;              // empty for erase
     std::uint64_t client_id = 0;    // who asked for it (0: internal); with request_id, the dedupe key
     std::uint64_t request_id = 0;
+    std::uint64_t time_ms = 0;      // publish: the server's wall clock when it logged it (retention by age)
 
     [[nodiscard]] position pos() const { return {epoch, seq}; }
     friend bool operator==(const change&, const change&) = default;
-    MSGPACK_DEFINE(epoch, seq, op, cls, key, value, client_id, request_id)
+    MSGPACK_DEFINE(epoch, seq, op, cls, key, value, client_id, request_id, time_ms)
 };
 
 // A request that was applied, remembered so that a retry is answered, not re-applied.

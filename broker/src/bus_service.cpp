@@ -1,0 +1,154 @@
+// File: bus_service.cpp
+// The serving side of the lossless bus (docs/protocol.md "The bus"): a
+// subscriber asks for the acknowledged messages after its position
+// (BUS-FETCH) and gets them from the bus log in log order (BUS-BATCH), or,
+// when there are none yet, waits (a long poll) until one is committed. The
+// subscriber keeps its position, so a failover costs it nothing that is
+// still retained; what retention dropped is reported as a gap. Raw PUB
+// subscribers of the publish port get committed messages too.
+#include "broker_impl.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace starbus {
+namespace {
+
+// Fetches held waiting for a message; beyond, a fetch is answered at once, even empty.
+constexpr std::size_t max_parked_fetches = 10000;
+// One batch: at most this many messages and about this many bytes.
+constexpr std::uint32_t max_batch_messages = 10000;
+constexpr std::size_t max_batch_bytes = 4u << 20;
+// The longest a fetch is held.
+constexpr std::chrono::milliseconds max_fetch_wait{30000};
+
+bool matches(const std::vector<std::string>& prefixes, std::string_view topic) {
+    if (prefixes.empty()) return true;
+    return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return topic.starts_with(p); });
+}
+
+}  // namespace
+
+std::optional<bus_batch> broker::impl::bus_answer(const bus_fetch_request& r, bool even_empty) {
+    const kv_state& state = _replica.state();
+    const change_history& history = _replica.history();
+    const std::uint64_t commit = std::min(_commit_seq, _replica.last().seq);
+    const auto at = [&](std::uint64_t seq) {
+        return history.position_of(seq).value_or(position{_replica.last().epoch, seq});
+    };
+    bus_batch b;
+    b.request_id = r.request_id;
+    std::uint64_t cursor = 0;
+    const auto gap = [&](std::uint64_t from, std::uint64_t through) {
+        if (through < from) return;
+        b.gap_from = b.gap_through == 0 ? from : std::min(b.gap_from, from);
+        b.gap_through = std::max(b.gap_through, through);
+    };
+    switch (r.start) {
+        case bus_start::latest: cursor = commit; break;
+        case bus_start::oldest: cursor = 0; break;
+        case bus_start::after: {
+            cursor = r.after_seq;
+            const position asked{r.after_epoch, r.after_seq};
+            if (cursor == 0 || cursor <= history.base().seq || history.after(asked)) break;
+            // A position this server's history does not hold: the subscriber read a history that parted from
+            // this one (a partition). It resumes at the fork: messages it saw after it come again as replayed
+            // changes, which its client recognises by their ids; one it cannot place is a gap.
+            if (auto fork = history.last_seq_of(asked.epoch); fork && *fork < cursor) {
+                cursor = *fork;
+            } else if (!fork) {
+                gap(std::min(cursor, history.base().seq) + 1, history.base().seq);
+                cursor = history.base().seq;
+            } else {
+                cursor = std::min(cursor, commit);
+            }
+            break;
+        }
+    }
+    if (cursor < state.bus_dropped_through() && r.start != bus_start::oldest) {
+        gap(cursor + 1, state.bus_dropped_through());
+        cursor = state.bus_dropped_through();
+    }
+    const auto& log = state.bus_log();
+    auto it = std::upper_bound(log.begin(), log.end(), cursor,
+                               [](std::uint64_t s, const change& c) { return s < c.seq; });
+    const std::uint32_t limit = std::clamp<std::uint32_t>(r.max_messages, 1, max_batch_messages);
+    std::size_t bytes = 0;
+    bool full = false;
+    for (; it != log.end() && it->seq <= commit; ++it) {
+        if (!matches(r.prefixes, it->key)) continue;
+        b.messages.push_back(*it);
+        bytes += it->key.size() + it->value.size() + 64;
+        if (b.messages.size() >= limit || bytes >= max_batch_bytes) {
+            full = true;
+            break;
+        }
+    }
+    // Next: after the last message sent when the batch is full, else after everything committed (so that a
+    // subscriber of a quiet topic does not scan the same messages again).
+    const position next = full ? b.messages.back().pos() : at(std::max(cursor, commit));
+    b.next_epoch = next.epoch;
+    b.next_seq = next.seq;
+    if (b.messages.empty() && b.gap_through == 0 && !even_empty) return std::nullopt;
+    return b;
+}
+
+void broker::impl::handle_bus_fetch(const std::string& identity, const bus_fetch_request& r, steady_time now) {
+    if (!serving()) return reply_not_serving(identity, r.request_id, now);
+    note_client(r.client_id, now);
+    if (_options.cluster.bus.retain_messages == 0) {
+        reply_error(identity, r.request_id, error_code::refused,
+                    "this cluster keeps no bus log ([bus] retain_messages = 0): subscribe on the publish port "
+                    "instead, or set retain_messages in the cluster file");
+        return;
+    }
+    if (auto b = bus_answer(r, r.wait_ms == 0)) return reply(identity, *b);
+    // Nothing yet: hold it until a message is committed or its wait ends. A client re-asking replaces its fetch.
+    // "Latest" means latest now: held, it waits for what follows the present commit point.
+    bus_fetch_request held = r;
+    if (held.start == bus_start::latest) {
+        const std::uint64_t commit = std::min(_commit_seq, _replica.last().seq);
+        const position at = _replica.history().position_of(commit).value_or(position{_replica.last().epoch, commit});
+        held.start = bus_start::after;
+        held.after_epoch = at.epoch;
+        held.after_seq = at.seq;
+    }
+    std::erase_if(_parked, [&](const parked_fetch& p) { return p.identity == identity; });
+    if (_parked.size() >= max_parked_fetches) {
+        reply(identity, *bus_answer(held, true));
+        return;
+    }
+    const auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(r.wait_ms), max_fetch_wait);
+    _parked.push_back(parked_fetch{identity, std::move(held), now + wait});
+}
+
+void broker::impl::wake_bus_fetches(steady_time now, bool all) {
+    for (auto it = _parked.begin(); it != _parked.end();) {
+        auto b = bus_answer(it->request, all || now >= it->until);
+        if (!b) {
+            ++it;
+            continue;
+        }
+        reply(it->identity, *b);
+        it = _parked.erase(it);
+    }
+}
+
+void broker::impl::release_bus_fetches(steady_time now) {
+    for (const auto& p : _parked) reply_not_serving(p.identity, p.request.request_id, now);
+    _parked.clear();
+}
+
+void broker::impl::publish_committed(const std::vector<change>& committed) {
+    std::string topic_frame;
+    for (const auto& c : committed) {
+        topic_frame.resize(bus_prefix.size() + c.key.size());  // not assign().append(): GCC 12 warns falsely
+        std::copy(bus_prefix.begin(), bus_prefix.end(), topic_frame.begin());
+        std::copy(c.key.begin(), c.key.end(), topic_frame.begin() + static_cast<std::ptrdiff_t>(bus_prefix.size()));
+        _publisher.send(zmq::buffer(topic_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        _publisher.send(zmq::buffer(c.value), zmq::send_flags::dontwait);
+    }
+}
+
+}  // namespace starbus
