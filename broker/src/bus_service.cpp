@@ -51,22 +51,17 @@ std::optional<bus_batch> broker::impl::bus_answer(const bus_fetch_request& r, bo
         case bus_start::after: {
             cursor = r.after_seq;
             const position asked{r.after_epoch, r.after_seq};
-            if (cursor == 0 || cursor <= history.base().seq || history.after(asked)) break;
+            if (state.holds(asked)) break;
             // A position this server's history does not hold: the subscriber read a history that parted from
-            // this one (a partition). It resumes at the fork: messages it saw after it come again as replayed
-            // changes, which its client recognises by their ids; one it cannot place is a gap.
-            if (auto fork = history.last_seq_of(asked.epoch); fork && *fork < cursor) {
-                cursor = *fork;
-            } else if (!fork) {
-                gap(std::min(cursor, history.base().seq) + 1, history.base().seq);
-                cursor = history.base().seq;
-            } else {
-                cursor = std::min(cursor, commit);
-            }
+            // this one (a partition). It resumes at the fork: messages it saw after it come again (replayed by
+            // the reconciler, or never there), which its client recognises by their ids. One it cannot place
+            // at all starts over from the oldest message retained, with a gap for what retention dropped.
+            if (auto fork = state.last_seq_of(asked.epoch)) cursor = std::min(cursor, *fork);
+            else cursor = 0;
             break;
         }
     }
-    if (cursor < state.bus_dropped_through() && r.start != bus_start::oldest) {
+    if (cursor < state.bus_dropped_through() && (r.start != bus_start::oldest || cursor > 0)) {
         gap(cursor + 1, state.bus_dropped_through());
         cursor = state.bus_dropped_through();
     }

@@ -52,30 +52,4 @@ std::optional<position> change_history::position_of(std::uint64_t seq) const {
     return _changes[static_cast<std::size_t>(seq - _base.seq - 1)].pos();
 }
 
-std::vector<epoch_span> change_history::epochs(std::size_t max) const {
-    std::vector<epoch_span> out;
-    if (_base.seq > 0) out.push_back({_base.epoch, _base.seq, _base.seq});
-    for (const auto& c : _changes) {
-        if (!out.empty() && out.back().epoch == c.epoch) out.back().last_seq = c.seq;
-        else out.push_back({c.epoch, c.seq, c.seq});
-    }
-    if (out.size() > max) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(max));
-    return out;
-}
-
-std::optional<std::uint64_t> change_history::last_seq_of(std::uint64_t e) const {
-    // Epochs never go down along the seqs: the changes of epoch e are one run, found by binary search.
-    const auto after = std::upper_bound(_changes.begin(), _changes.end(), e,
-                                        [](std::uint64_t epoch, const change& c) { return epoch < c.epoch; });
-    if (after != _changes.begin() && std::prev(after)->epoch == e) return std::prev(after)->seq;
-    if (_base.seq > 0 && _base.epoch == e && (after == _changes.begin())) return _base.seq;
-    return std::nullopt;
-}
-
-std::optional<std::uint64_t> change_history::fork_with(const std::vector<epoch_span>& theirs) const {
-    for (auto it = theirs.rbegin(); it != theirs.rend(); ++it)
-        if (auto mine = last_seq_of(it->epoch)) return std::min(it->last_seq, *mine);
-    return std::nullopt;
-}
-
 }  // namespace starbus

@@ -21,9 +21,9 @@ content_gate::content_gate(file_store& store, fetch_settings settings, std::func
     : _store(store), _fetch(settings, std::move(next_request_id)) {}
 
 void content_gate::set_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests,
-                                std::uint64_t bus_dropped_through) {
+                                std::uint64_t bus_dropped_through, std::vector<epoch_span> epochs) {
     _queue.clear();
-    _snapshot = waiting_snapshot{std::move(entries), at, std::move(requests), bus_dropped_through};
+    _snapshot = waiting_snapshot{std::move(entries), at, std::move(requests), bus_dropped_through, std::move(epochs)};
 }
 
 position content_gate::last_received(position applied) const {
@@ -109,7 +109,7 @@ bool content_gate::pump(local_replica& replica, std::chrono::steady_clock::time_
     bool applied = false;
     if (_snapshot) {
         replica.install(std::move(_snapshot->entries), _snapshot->at, std::move(_snapshot->requests),
-                        _snapshot->bus_dropped_through);
+                        _snapshot->bus_dropped_through, _snapshot->epochs);
         _snapshot.reset();
         _damaged.clear();
         applied = true;

@@ -42,7 +42,7 @@ class content_gate {
 
     // A full snapshot arrived: it replaces whatever was waiting.
     void set_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests,
-                      std::uint64_t bus_dropped_through = 0);
+                      std::uint64_t bus_dropped_through = 0, std::vector<epoch_span> epochs = {});
     // The next change from the server. False (nothing queued) when it does not
     // follow the last change received: a gap.
     [[nodiscard]] bool add(const change& c, position applied);
@@ -96,6 +96,7 @@ class content_gate {
         position at;
         std::vector<request_record> requests;
         std::uint64_t bus_dropped_through = 0;
+        std::vector<epoch_span> epochs;
     };
     // The content a change or snapshot entry installs, if it installs one.
     struct wanted_version {

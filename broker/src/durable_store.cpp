@@ -317,8 +317,10 @@ void write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
     const auto requests = s.requests();
     pk.pack(static_cast<std::uint64_t>(requests.size()));
     for (const auto& r : requests) pk.pack(r);
-    // Optional at the end (snapshots without it read as 0): so that a subscriber behind it still gets its gap.
+    // Optional at the end (older snapshots end before them): the newest bus message dropped for retention,
+    // so that a subscriber behind it still gets its gap; and the epochs of the history, to check positions.
     pk.pack(s.bus_dropped_through());
+    pk.pack(s.epochs());
     w.drain();
 
     std::array<char, snapshot_header_size> h{};
@@ -354,9 +356,10 @@ kv_state read_snapshot(const fs::path& path, const bus_retention& retention) {
 
     // The body is a sequence of objects: position, count, changes, count, requests, and optionally the seq of
     // the newest bus message dropped for retention.
-    enum class stage { at, entry_count, entries, request_count, requests, done, end } next = stage::at;
+    enum class stage { at, entry_count, entries, request_count, requests, done, epochs, end } next = stage::at;
     position at;
     std::uint64_t entry_count = 0, request_count = 0, bus_dropped_through = 0;
+    std::vector<epoch_span> epochs;
     std::vector<change> entries;
     std::vector<request_record> requests;
     auto take = [&](const msgpack::object& o) {
@@ -384,6 +387,10 @@ kv_state read_snapshot(const fs::path& path, const bus_retention& retention) {
                 break;
             case stage::done:
                 bus_dropped_through = o.as<std::uint64_t>();
+                next = stage::epochs;
+                break;
+            case stage::epochs:
+                epochs = o.as<std::vector<epoch_span>>();
                 next = stage::end;
                 break;
             case stage::end: throw corrupt("data after the last object of the body");
@@ -416,10 +423,11 @@ kv_state read_snapshot(const fs::path& path, const bus_retention& retention) {
         throw corrupt(std::string("undecodable body: ") + e.what());
     }
     if (crc != body_crc) throw corrupt("body checksum mismatch");
-    if ((next != stage::done && next != stage::end) || unpacker.nonparsed_size() != 0) throw corrupt("body ends early");
+    if ((next != stage::done && next != stage::epochs && next != stage::end) || unpacker.nonparsed_size() != 0)
+        throw corrupt("body ends early");
     kv_state s;
     s.set_bus_retention(retention);
-    s.install_snapshot(std::move(entries), at, std::move(requests), bus_dropped_through);
+    s.install_snapshot(std::move(entries), at, std::move(requests), bus_dropped_through, epochs);
     return s;
 }
 

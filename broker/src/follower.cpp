@@ -72,7 +72,7 @@ void follower::tick(const local_replica& replica, steady_time now, std::chrono::
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     _session = rng();
     repl_hello hello{_my_name, _my_rank, replica.last().epoch, replica.last().seq, _session,
-                     replica.history().epochs()};
+                     replica.state().epochs()};
     _socket->send(encode_frame(hello), zmq::send_flags::dontwait);
     _hello_sent = now;
     _phase = phase::awaiting;
@@ -128,7 +128,8 @@ follower::outcome follower::handle(const message& m, local_replica& replica, ste
             for (const auto& c : _snapshot) files += c.op == change_op::file_put ? 1 : 0;
             spdlog::info("replication: full snapshot from {} at ({}, {}): {} keys, {} files", _server.name, end->epoch,
                          end->seq, _snapshot.size() - files, files);
-            _gate.set_snapshot(std::move(_snapshot), {end->epoch, end->seq}, end->requests, end->bus_dropped_through);
+            _gate.set_snapshot(std::move(_snapshot), {end->epoch, end->seq}, end->requests, end->bus_dropped_through,
+                               end->epochs);
             _snapshot.clear();
         } else if (_gate.last_received(replica.last()).seq != end->seq) {
             spdlog::warn("replication: delta from {} ended at {} but this replica is at {}; resyncing",

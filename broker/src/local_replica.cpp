@@ -40,9 +40,9 @@ bool local_replica::apply(const change& c) {
 }
 
 void local_replica::install(std::vector<change> entries, position at, std::vector<request_record> requests,
-                            std::uint64_t bus_dropped_through) {
+                            std::uint64_t bus_dropped_through, const std::vector<epoch_span>& epochs) {
     for (const auto& [path, e] : _state.files()) _released.push_back(e.hash);
-    _state.install_snapshot(std::move(entries), at, std::move(requests), bus_dropped_through);
+    _state.install_snapshot(std::move(entries), at, std::move(requests), bus_dropped_through, epochs);
     _store.install_snapshot(_state);
     _history.reset(at);
     _flushed_seq = at.seq;

@@ -31,7 +31,7 @@ class local_replica {
     [[nodiscard]] bool apply(const change& c);
     // Replaces everything with a full snapshot from the server.
     void install(std::vector<change> entries, position at, std::vector<request_record> requests,
-                 std::uint64_t bus_dropped_through = 0);
+                 std::uint64_t bus_dropped_through = 0, const std::vector<epoch_span>& epochs = {});
     // Writes what apply() queued (one write, one fdatasync) and compacts when
     // the log is long. After it, flushed_seq() == last().seq.
     void flush();

@@ -226,7 +226,7 @@ void broker::impl::send_snapshot(const std::string& identity, std::uint64_t requ
             for_each_chunk(*delta, chunk_bytes, [&](std::vector<change> piece) {
                 reply(identity, change_batch{std::move(piece), _commit_seq});
             });
-            reply(identity, snapshot_end{request_id, at.epoch, at.seq, true, {}});
+            reply(identity, snapshot_end{.request_id = request_id, .epoch = at.epoch, .seq = at.seq, .is_delta = true});
             return;
         }
     }
@@ -235,11 +235,12 @@ void broker::impl::send_snapshot(const std::string& identity, std::uint64_t requ
     for_each_chunk(entries, chunk_bytes, [&](std::vector<change> piece) {
         reply(identity, snapshot_part{request_id, std::move(piece)});
     });
-    snapshot_end end{request_id, at.epoch, at.seq, false, _replica.state().requests()};
+    snapshot_end end{.request_id = request_id, .epoch = at.epoch, .seq = at.seq, .requests = _replica.state().requests()};
     end.bus_dropped_through = _replica.state().bus_dropped_through();
+    end.epochs = _replica.state().epochs();
     if (epochs) {
         // Where the replica's history parts from ours: what it holds beyond is its own, to be replayed.
-        if (auto fork = _replica.history().fork_with(*epochs)) {
+        if (auto fork = _replica.state().fork_with(*epochs)) {
             end.fork_known = true;
             end.fork_seq = std::min(*fork, from.seq);
         }

@@ -5,6 +5,10 @@ namespace starbus {
 
 bool kv_state::apply(const change& c) {
     if (c.seq != _last.seq + 1) return false;
+    if (_epoch_starts.empty() || _epoch_starts.rbegin()->first < c.epoch) {
+        _epoch_starts[c.epoch] = c.seq;
+        if (_epoch_starts.size() > 1024) _epoch_starts.erase(_epoch_starts.begin());
+    }
     switch (c.op) {
         case change_op::put: {
             auto it = _entries.find(c.key);
@@ -31,9 +35,14 @@ bool kv_state::apply(const change& c) {
 }
 
 void kv_state::install_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests,
-                                std::uint64_t bus_dropped_through) {
+                                std::uint64_t bus_dropped_through, const std::vector<epoch_span>& epochs) {
     clear();
     _bus_dropped_through = bus_dropped_through;
+    for (const auto& e : epochs)
+        if (e.first_seq <= at.seq) _epoch_starts[e.epoch] = e.first_seq;
+    if (at.seq > 0 && !_epoch_starts.contains(at.epoch) &&
+        (_epoch_starts.empty() || _epoch_starts.rbegin()->first < at.epoch))
+        _epoch_starts[at.epoch] = at.seq;
     for (auto& e : entries) {
         if (e.op == change_op::file_put) {
             if (auto f = file_entry_of(e)) _files.put(std::move(*f));
@@ -84,8 +93,38 @@ void kv_state::trim_bus() {
     }
 }
 
+std::vector<epoch_span> kv_state::epochs() const {
+    std::vector<epoch_span> out;
+    for (auto it = _epoch_starts.begin(); it != _epoch_starts.end(); ++it) {
+        const auto next = std::next(it);
+        out.push_back({it->first, it->second, next == _epoch_starts.end() ? _last.seq : next->second - 1});
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> kv_state::last_seq_of(std::uint64_t e) const {
+    auto it = _epoch_starts.find(e);
+    if (it == _epoch_starts.end()) return std::nullopt;
+    const auto next = std::next(it);
+    return next == _epoch_starts.end() ? _last.seq : next->second - 1;
+}
+
+bool kv_state::holds(position p) const {
+    if (p.seq == 0) return true;
+    auto it = _epoch_starts.find(p.epoch);
+    if (it == _epoch_starts.end() || p.seq < it->second) return false;
+    return p.seq <= *last_seq_of(p.epoch);
+}
+
+std::optional<std::uint64_t> kv_state::fork_with(const std::vector<epoch_span>& theirs) const {
+    for (auto it = theirs.rbegin(); it != theirs.rend(); ++it)
+        if (auto mine = last_seq_of(it->epoch)) return std::min(it->last_seq, *mine);
+    return std::nullopt;
+}
+
 void kv_state::clear() {
     _entries.clear();
+    _epoch_starts.clear();
     _files = {};
     _bus.clear();
     _bus_bytes = 0;

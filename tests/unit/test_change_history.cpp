@@ -135,36 +135,3 @@ TEST_CASE("history: tail_after gives the held changes past a seq, clamped to wha
     REQUIRE(h.tail_after(3).size() == 4);  // before base: everything held
     REQUIRE(h.tail_after(3).front().seq == 13);
 }
-
-TEST_CASE("history: epochs describe the held history, and the fork with a parted one is found") {
-    // Leader of epoch 256 wrote seqs 1..10; the leader of 513 took over at 6 on one side of a partition, the
-    // leader of 768 took over at 8 on the other. Epochs have one author: same epoch, same changes.
-    change_history ours(100), theirs(100);
-    for (std::uint64_t s = 1; s <= 7; ++s) ours.append(make(256, s));
-    for (std::uint64_t s = 8; s <= 20; ++s) ours.append(make(768, s));
-    for (std::uint64_t s = 1; s <= 5; ++s) theirs.append(make(256, s));
-    for (std::uint64_t s = 6; s <= 12; ++s) theirs.append(make(513, s));
-    const auto spans = theirs.epochs();
-    REQUIRE(spans.size() == 2);
-    CHECK(spans[0] == starbus::epoch_span{256, 1, 5});
-    CHECK(spans[1] == starbus::epoch_span{513, 6, 12});
-    CHECK(ours.last_seq_of(256) == 7u);
-    CHECK(ours.last_seq_of(768) == 20u);
-    CHECK_FALSE(ours.last_seq_of(513));
-    // Epoch 513 is not ours; epoch 256 is, up to 5 on their side: they part after seq 5.
-    CHECK(ours.fork_with(spans) == 5u);
-    // A replica simply behind us (its last epoch is ours): no fork before its last change.
-    change_history behind(100);
-    for (std::uint64_t s = 1; s <= 9; ++s) behind.append(s <= 7 ? make(256, s) : make(768, s));
-    CHECK(ours.fork_with(behind.epochs()) == 9u);
-    // Nothing in common within what we hold: we cannot tell.
-    change_history stranger(100);
-    stranger.append(make(1025, 1));
-    CHECK_FALSE(ours.fork_with(stranger.epochs()));
-    // The base counts as held (the position just before the first kept change).
-    change_history small(3);
-    for (std::uint64_t s = 1; s <= 7; ++s) small.append(make(256, s));
-    CHECK(small.base() == position{256, 4});
-    CHECK(small.last_seq_of(256) == 7u);
-    CHECK(small.epochs().front() == starbus::epoch_span{256, 4, 7});
-}

@@ -32,7 +32,7 @@ state_mirror synced_mirror() {
     auto req = m.start_sync(10, true);
     REQUIRE(req.from_seq == 0);
     m.on_part(snapshot_part{10, {put(1, 1, "a", "1"), put(1, 2, "b", "2")}});
-    REQUIRE(m.on_end(snapshot_end{10, 1, 2, false, {}}) == outcome::completed);
+    REQUIRE(m.on_end(snapshot_end{.request_id = 10, .epoch = 1, .seq = 2, .is_delta = false}) == outcome::completed);
     return m;
 }
 
@@ -47,7 +47,7 @@ TEST_CASE("client: mirror installs a full snapshot at snapshot_end") {
     CHECK(m.on_part(snapshot_part{7, {put(1, 1, "a", "1")}}) == outcome::in_progress);
     CHECK(m.on_part(snapshot_part{99, {put(1, 2, "x", "stale")}}) == outcome::ignored);  // another request
     CHECK(m.on_part(snapshot_part{7, {put(1, 3, "c", "3")}}) == outcome::in_progress);
-    CHECK(m.on_end(snapshot_end{7, 1, 3, false, {}}) == outcome::completed);
+    CHECK(m.on_end(snapshot_end{.request_id = 7, .epoch = 1, .seq = 3, .is_delta = false}) == outcome::completed);
     CHECK(m.synchronised());
     CHECK(m.last_sync_full());
     CHECK(m.last() == position{1, 3});
@@ -65,7 +65,7 @@ TEST_CASE("client: mirror resyncs from its own position and applies a delta") {
     CHECK(req.from_epoch == 1);
     CHECK(req.from_seq == 2);
     CHECK(m.on_delta(batch({put(1, 2, "b", "2"), put(2, 3, "c", "3")})) == outcome::in_progress);  // 2 is held: skipped
-    CHECK(m.on_end(snapshot_end{11, 2, 3, true, {}}) == outcome::completed);
+    CHECK(m.on_end(snapshot_end{.request_id = 11, .epoch = 2, .seq = 3, .is_delta = true}) == outcome::completed);
     CHECK_FALSE(m.last_sync_full());
     CHECK(m.last() == position{2, 3});
     CHECK(m.state().entries().size() == 3);
@@ -77,7 +77,7 @@ TEST_CASE("client: a delta that does not reach snapshot_end's seq is discarded a
     m.new_server();
     (void)m.start_sync(12, true);
     m.on_delta(batch({put(2, 4, "d", "4")}));  // seq 3 missing
-    CHECK(m.on_end(snapshot_end{12, 2, 4, true, {}}) == outcome::gap);
+    CHECK(m.on_end(snapshot_end{.request_id = 12, .epoch = 2, .seq = 4, .is_delta = true}) == outcome::gap);
     CHECK(m.sync_wanted());
     auto again = m.start_sync(13, true);
     CHECK(again.from_seq == 0);
@@ -107,7 +107,7 @@ TEST_CASE("client: a published batch beyond last+1 is a gap and asks for a sync"
     auto req = m.start_sync(20, true);
     CHECK(req.from_seq == 2);
     m.on_delta(batch({put(1, 3, "c", "3"), put(1, 4, "d", "4"), put(1, 5, "e", "5")}));
-    CHECK(m.on_end(snapshot_end{20, 1, 5, true, {}}) == outcome::completed);
+    CHECK(m.on_end(snapshot_end{.request_id = 20, .epoch = 1, .seq = 5, .is_delta = true}) == outcome::completed);
     CHECK(m.last().seq == 6);  // the held batch followed
 }
 
@@ -117,7 +117,7 @@ TEST_CASE("client: batches published during a sync are applied after it") {
     CHECK(m.on_published(batch({put(1, 3, "c", "3")})) == outcome::held);
     CHECK(m.on_published(batch({put(1, 2, "b", "2")})) == outcome::held);  // covered by the snapshot
     m.on_part(snapshot_part{1, {put(1, 1, "a", "1"), put(1, 2, "b", "2")}});
-    CHECK(m.on_end(snapshot_end{1, 1, 2, false, {}}) == outcome::completed);
+    CHECK(m.on_end(snapshot_end{.request_id = 1, .epoch = 1, .seq = 2, .is_delta = false}) == outcome::completed);
     CHECK(m.last().seq == 3);
     CHECK(m.state().entries().size() == 3);
 }
@@ -130,7 +130,7 @@ TEST_CASE("client: a new server drops batches held from the old one") {
     m.new_server();
     (void)m.start_sync(5, true);
     m.on_delta(batch({put(2, 3, "c", "3")}));
-    CHECK(m.on_end(snapshot_end{5, 2, 3, true, {}}) == outcome::completed);
+    CHECK(m.on_end(snapshot_end{.request_id = 5, .epoch = 2, .seq = 3, .is_delta = true}) == outcome::completed);
     CHECK(m.last() == position{2, 3});
     CHECK_FALSE(m.state().find("z"));
     CHECK_FALSE(m.state().find("y"));
@@ -141,7 +141,7 @@ TEST_CASE("client: an abandoned sync ignores its late replies and is wanted agai
     (void)m.start_sync(1, true);
     m.abandon_sync();
     CHECK(m.sync_wanted());
-    CHECK(m.on_end(snapshot_end{1, 1, 1, false, {}}) == outcome::ignored);
+    CHECK(m.on_end(snapshot_end{.request_id = 1, .epoch = 1, .seq = 1, .is_delta = false}) == outcome::ignored);
     CHECK(m.on_delta(batch({put(1, 1, "a", "1")})) == outcome::ignored);
 }
 

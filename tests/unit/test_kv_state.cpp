@@ -133,3 +133,64 @@ TEST_CASE("kv_state: file changes keep the manifest, in the same sequence as key
     CHECK(s.files().empty());
     CHECK(s.last().seq == 3);
 }
+
+TEST_CASE("kv_state: the epochs of a history place positions in it and find the fork with a parted one") {
+    // The author of epoch 256 wrote seqs 1..7; the author of 768 took over at 8 on our side of a partition,
+    // the author of 513 at 6 on theirs. An epoch has one author: same epoch, same changes.
+    kv_state ours, theirs;
+    for (std::uint64_t s = 1; s <= 20; ++s) REQUIRE(ours.apply(put(s <= 7 ? 256 : 768, s, "k", "v")));
+    for (std::uint64_t s = 1; s <= 12; ++s) REQUIRE(theirs.apply(put(s <= 5 ? 256 : 513, s, "k", "v")));
+    const auto spans = theirs.epochs();
+    REQUIRE(spans.size() == 2);
+    CHECK(spans[0] == starbus::epoch_span{256, 1, 5});
+    CHECK(spans[1] == starbus::epoch_span{513, 6, 12});
+    CHECK(ours.last_seq_of(256) == 7u);
+    CHECK(ours.last_seq_of(768) == 20u);
+    CHECK_FALSE(ours.last_seq_of(513));
+    CHECK(ours.holds({256, 3}));
+    CHECK(ours.holds({768, 20}));
+    CHECK_FALSE(ours.holds({256, 9}));   // seq 9 is epoch 768's here
+    CHECK_FALSE(ours.holds({513, 6}));   // their epoch
+    CHECK(ours.holds({0, 0}));
+    CHECK(ours.fork_with(spans) == 5u);  // they part after seq 5
+    // A history simply behind ours: no fork before its last change.
+    kv_state behind;
+    for (std::uint64_t s = 1; s <= 9; ++s) REQUIRE(behind.apply(put(s <= 7 ? 256 : 768, s, "k", "v")));
+    CHECK(ours.fork_with(behind.epochs()) == 9u);
+    kv_state stranger;
+    REQUIRE(stranger.apply(put(1025, 1, "x", "y")));
+    CHECK_FALSE(ours.fork_with(stranger.epochs()));
+    // A snapshot carries the epochs: the installed history places positions as the sender did.
+    kv_state copy;
+    copy.install_snapshot(ours.snapshot_entries(), ours.last(), ours.requests(), 0, ours.epochs());
+    CHECK(copy.epochs() == ours.epochs());
+    CHECK(copy.holds({256, 3}));
+    CHECK_FALSE(copy.holds({513, 6}));
+}
+
+TEST_CASE("kv_state: the bus log keeps the newest messages within count, bytes and age, and says what it dropped") {
+    kv_state s;
+    s.set_bus_retention({3, 0, 1000});
+    const auto publish = [](std::uint64_t seq, std::uint64_t time_ms) {
+        change c = put(256, seq, "topic", "payload");
+        c.op = change_op::publish;
+        c.time_ms = time_ms;
+        return c;
+    };
+    REQUIRE(s.apply(publish(1, 100)));
+    REQUIRE(s.apply(put(256, 2, "a key", "not a message")));
+    REQUIRE(s.apply(publish(3, 200)));
+    REQUIRE(s.apply(publish(4, 300)));
+    CHECK(s.bus_log().size() == 3);
+    CHECK(s.bus_dropped_through() == 0);
+    REQUIRE(s.apply(publish(5, 400)));  // a fourth: the oldest goes
+    CHECK(s.bus_log().front().seq == 3);
+    CHECK(s.bus_dropped_through() == 1);
+    REQUIRE(s.apply(publish(6, 1350)));  // more than a second after 3 and 4: they go too
+    CHECK(s.bus_log().size() == 2);
+    CHECK(s.bus_dropped_through() == 4);
+    CHECK(s.entries().size() == 1);  // messages are not keys
+    kv_state client;                 // a client's mirror keeps none
+    REQUIRE(client.apply(publish(1, 100)));
+    CHECK(client.bus_log().empty());
+}

@@ -49,17 +49,6 @@ class change_history {
 
     // The position of the held change at `seq` (or of base()), if it is held.
     [[nodiscard]] std::optional<position> position_of(std::uint64_t seq) const;
-    // The epochs of the held changes (base included), oldest first, at most
-    // the `max` newest: how a replica describes its history in its hello.
-    [[nodiscard]] std::vector<epoch_span> epochs(std::size_t max = 64) const;
-    // The last seq of epoch `e` in this history (base included), if it holds one.
-    [[nodiscard]] std::optional<std::uint64_t> last_seq_of(std::uint64_t e) const;
-    // Where another history, described by `theirs` (epochs oldest first),
-    // parts from this one: the highest seq up to which both hold the same
-    // changes. An epoch has one author, so both histories hold the same
-    // changes of an epoch up to where the shorter of the two stops. Nothing
-    // when no epoch of theirs is in this history (it cannot tell).
-    [[nodiscard]] std::optional<std::uint64_t> fork_with(const std::vector<epoch_span>& theirs) const;
 
   private:
     std::size_t _capacity;

@@ -37,9 +37,10 @@ class kv_state {
 
     // Replaces everything with a snapshot taken at `at`: `entries` holds the
     // current keys (op put) and files (op file_put), as snapshot_entries() gives them.
-    // `bus_dropped_through`: the sender's bus_dropped_through(), so that a gap is still reported.
+    // `bus_dropped_through`: the sender's bus_dropped_through(), so that a gap is still reported;
+    // `epochs`: the sender's epochs() (without them, the snapshot's position starts the history).
     void install_snapshot(std::vector<change> entries, position at, std::vector<request_record> requests,
-                          std::uint64_t bus_dropped_through = 0);
+                          std::uint64_t bus_dropped_through = 0, const std::vector<epoch_span>& epochs = {});
 
     void clear();
 
@@ -54,6 +55,20 @@ class kv_state {
     // The seq of the newest bus message dropped for retention (0: none yet):
     // a subscriber behind it missed messages (a gap).
     [[nodiscard]] std::uint64_t bus_dropped_through() const { return _bus_dropped_through; }
+
+    // The epochs of this history (the newest 1024 at most), oldest first: an
+    // epoch has one author, so a position (e, s) belongs to this history when
+    // s lies in e's stretch, and two histories part where one's stretch of an
+    // epoch ends. Unlike the recent-changes window, this survives snapshots.
+    [[nodiscard]] std::vector<epoch_span> epochs() const;
+    // The last seq of epoch `e` in this history, if it has that epoch.
+    [[nodiscard]] std::optional<std::uint64_t> last_seq_of(std::uint64_t e) const;
+    // Whether position `p` is one of this history's (or its start, (0, 0)).
+    [[nodiscard]] bool holds(position p) const;
+    // Where another history, described by `theirs`, parts from this one: the
+    // highest seq up to which both hold the same changes; nothing when they
+    // share no epoch this state still knows.
+    [[nodiscard]] std::optional<std::uint64_t> fork_with(const std::vector<epoch_span>& theirs) const;
     // Everything a full snapshot carries, keys first (in key order), then files
     // (in path order, as file_put changes), then, with `bus`, the bus log.
     [[nodiscard]] std::vector<change> snapshot_entries(bool bus = true) const;
@@ -83,6 +98,7 @@ class kv_state {
     std::deque<change> _bus;               // publish changes kept, seq order
     std::uint64_t _bus_bytes = 0;
     std::uint64_t _bus_dropped_through = 0;
+    std::map<std::uint64_t, std::uint64_t> _epoch_starts;  // epoch -> its first seq in this history
     position _last;
     std::deque<request_record> _requests;
     std::unordered_map<request_key, request_record, request_key_hash> _request_index;

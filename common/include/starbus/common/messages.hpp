@@ -145,15 +145,16 @@ struct snapshot_end {
     std::uint64_t epoch = 0;
     std::uint64_t seq = 0;
     bool is_delta = false;
-    std::vector<request_record> requests;
+    std::vector<request_record> requests{};
     // A full snapshot for a replica whose history diverged: its changes after
     // fork_seq are not in the server's history (fork_known false: the server
     // cannot tell). The replica replays them (docs/protocol.md "Reconciliation").
     bool fork_known = false;
     std::uint64_t fork_seq = 0;
     std::uint64_t bus_dropped_through = 0;  // full snapshot: the newest bus message dropped for retention
+    std::vector<epoch_span> epochs{};       // full snapshot: the epochs of the sender's history (kv_state::epochs)
     static constexpr command code = command::snapshot_end;
-    MSGPACK_DEFINE(request_id, epoch, seq, is_delta, requests, fork_known, fork_seq, bus_dropped_through)
+    MSGPACK_DEFINE(request_id, epoch, seq, is_delta, requests, fork_known, fork_seq, bus_dropped_through, epochs)
 };
 
 // C: publish a message on the bus.
@@ -247,7 +248,7 @@ struct repl_hello {
     std::uint64_t epoch = 0;
     std::uint64_t seq = 0;
     std::uint64_t session = 0;      // random per attempt: replies carry it as request_id
-    std::vector<epoch_span> epochs; // the epochs of my recent history, oldest first (to find a fork)
+    std::vector<epoch_span> epochs{}; // the epochs of my recent history, oldest first (to find a fork)
     static constexpr command code = command::repl_hello;
     MSGPACK_DEFINE(name, rank, epoch, seq, session, epochs)
 };
