@@ -18,19 +18,20 @@ bool broker::impl::begin_write(const std::string& identity, std::uint64_t client
     // Before the class: a configuration change applied by the primary just before it died, retried on a
     // backup, is acknowledged (it is in the state), not refused.
     if (answer_retry(identity, client_id, request_id)) return false;
+    // Before the alone rule: a refusal for good beats "retry later".
+    if (cls == change_class::config && _me.rank != 0) {
+        const std::string primary = _options.cluster.primary().name;
+        reply_error(identity, request_id, error_code::config_refused,
+                    std::string(what) + " need the primary " + primary + ", which is down (" + _me.name +
+                        " serves and accepts operational changes only): retry once " + primary + " is back");
+        return false;
+    }
     if (_options.cluster.when_alone == alone_policy::refuse && _options.cluster.ack != ack_mode::local &&
         _options.cluster.brokers.size() > 1 && _sessions.synced_count(_peers, now) == 0) {
         // Nothing acknowledged may rest on this broker alone (cluster file: when_alone = "refuse").
         reply_error(identity, request_id, error_code::retry_later,
                     "broker " + _me.name + " serves alone (no live synchronised replica) and the cluster refuses "
                     "writes then (when_alone = \"refuse\"): retry once a replica is back");
-        return false;
-    }
-    if (cls == change_class::config && _me.rank != 0) {
-        const std::string primary = _options.cluster.primary().name;
-        reply_error(identity, request_id, error_code::config_refused,
-                    std::string(what) + " need the primary " + primary + ", which is down (" + _me.name +
-                        " serves and accepts operational changes only): retry once " + primary + " is back");
         return false;
     }
     return true;

@@ -140,6 +140,7 @@ void request_table::release_ordered() {
 void request_table::mark_all_unsent() {
     for (auto id = _first; id <= _last_id; ++id) {
         if (entry* e = outstanding_entry(id)) {
+            if (e->request.sent) e->request.unanswered_elsewhere = true;
             e->request.sent = false;
             // The new connection gets everything at once; a retry pause
             // belonged to the old broker.

@@ -39,6 +39,10 @@ struct pending_request {
     std::string key;                // change: the key; publish: the topic (for messages and events)
     bool sent = false;              // false: (re)send on the current connection
     clock::time_point resend_at = clock::time_point::max();  // retry_later: resend then
+    // Sent to a broker that was left before it answered: that broker may
+    // still apply it (as the primary's own change, or replayed from its
+    // orphans after a partition), so a later refusal is not definite.
+    bool unanswered_elsewhere = false;
 };
 
 // A finished request, as handed back by take_finished().

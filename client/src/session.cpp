@@ -583,8 +583,14 @@ void session::handle_error(clock::time_point now, const error_reply& e) {
     get_result g;
     g.server = e.server.empty() ? who : e.server;
     g.primary = e.primary;
-    if (e.code_value == error_code::config_refused || e.code_value == error_code::refused ||
-        e.code_value == error_code::storage_failed) {
+    if (e.code_value == error_code::config_refused && r->unanswered_elsewhere) {
+        // The refusal is this broker's; the one that got the request before
+        // never answered and may apply it yet: the outcome is unknown.
+        g.status = result_status::unreachable;
+        g.message = text + "; an earlier attempt went unanswered, so the change may still be applied when " +
+                    (e.primary.empty() ? std::string("the primary") : e.primary) + " serves again";
+    } else if (e.code_value == error_code::config_refused || e.code_value == error_code::refused ||
+               e.code_value == error_code::storage_failed) {
         g.status = result_status::refused;
         g.message = text;
         if (r->kind == request_kind::change) _events.push_back(change_refused{r->key, text, e.primary});

@@ -125,7 +125,8 @@ struct validator {
         return check_size("name", m.name.size(), limits::max_name_bytes);
     }
     std::string operator()(const repl_hello& m) const {
-        if (m.epochs.size() > 256) return check_size("epochs", m.epochs.size(), 256);
+        if (m.epochs.size() > limits::max_epoch_spans)
+            return check_size("epochs", m.epochs.size(), limits::max_epoch_spans);
         return check_size("name", m.name.size(), limits::max_name_bytes);
     }
     std::string operator()(const error_reply& m) const {

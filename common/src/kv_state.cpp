@@ -7,7 +7,7 @@ bool kv_state::apply(const change& c) {
     if (c.seq != _last.seq + 1) return false;
     if (_epoch_starts.empty() || _epoch_starts.rbegin()->first < c.epoch) {
         _epoch_starts[c.epoch] = c.seq;
-        if (_epoch_starts.size() > 1024) _epoch_starts.erase(_epoch_starts.begin());
+        if (_epoch_starts.size() > limits::max_epoch_spans) _epoch_starts.erase(_epoch_starts.begin());
     }
     switch (c.op) {
         case change_op::put: {
@@ -43,6 +43,7 @@ void kv_state::install_snapshot(std::vector<change> entries, position at, std::v
     if (at.seq > 0 && !_epoch_starts.contains(at.epoch) &&
         (_epoch_starts.empty() || _epoch_starts.rbegin()->first < at.epoch))
         _epoch_starts[at.epoch] = at.seq;
+    while (_epoch_starts.size() > limits::max_epoch_spans) _epoch_starts.erase(_epoch_starts.begin());
     for (auto& e : entries) {
         if (e.op == change_op::file_put) {
             if (auto f = file_entry_of(e)) _files.put(std::move(*f));

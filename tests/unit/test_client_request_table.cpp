@@ -92,6 +92,17 @@ TEST_CASE("client: after a failover every unacknowledged request is re-sent, old
     CHECK(t.find(3)->frame == "3000");  // unchanged
 }
 
+TEST_CASE("client: a request left unanswered by one broker is marked, so a later refusal is not definite") {
+    request_table t(10);
+    t.add(req(1));
+    t.add(req(2));
+    t.mark_sent(1);  // 2 never left this client
+    CHECK_FALSE(t.find(1)->unanswered_elsewhere);
+    t.mark_all_unsent();
+    CHECK(t.find(1)->unanswered_elsewhere);
+    CHECK_FALSE(t.find(2)->unanswered_elsewhere);
+}
+
 TEST_CASE("client: retry_later resends one request after its pause") {
     request_table t(10);
     t.add(req(1));

@@ -47,7 +47,8 @@ enum class result_status : std::uint8_t {
                   // primary does not serve, force while another broker serves, or a file the
                   // server has no room for); see message
     not_found,    // get: the key holds no value; files: no such file
-    unreachable,  // no broker answered as server before the deadline; a change may still be applied
+    unreachable,  // no broker answered as server before the deadline, or a backup refused a configuration
+                  // change that an earlier, unanswered attempt may yet apply: a change may still be applied
     invalid,      // the request itself is wrong (empty or oversized key/topic, unknown broker name,
                   // or a broker said bad_request/too_large/unknown_command)
 };

@@ -109,6 +109,10 @@ inline constexpr std::size_t remembered_requests = 65536;
 inline constexpr std::uint64_t max_chunk_bytes = 4 * 1024 * 1024;
 // The most entries one FILE-MANIFEST page carries.
 inline constexpr std::uint32_t max_list_entries = 1000;
+// The most epoch spans a history keeps (kv_state::epochs) and a REPL-HELLO or
+// SNAPSHOT-END carries: the oldest are forgotten first, which only makes a
+// fork older than all of them look like no common history (a full resync).
+inline constexpr std::size_t max_epoch_spans = 1024;
 }  // namespace limits
 
 }  // namespace starbus
