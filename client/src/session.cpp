@@ -412,6 +412,15 @@ void session::distrust_server(const std::string& reason) {
 
 void session::confirm(clock::time_point, std::uint64_t epoch) {
     if (_confirmed && _server && _server->epoch == epoch) return;
+    if (_confirmed && _server && _server->name == current_name()) {
+        // The same broker serves at a new epoch: it restarted (our DEALER reconnected by itself, and what
+        // was in flight died with the old process) or it stepped down and took over again. Ask again for
+        // everything unanswered, as after a failover; the server dedupes what it had applied.
+        _table.mark_all_unsent();
+        _mirror.abandon_sync();
+        _files.restart();
+        _bus.abandon();
+    }
     if (!_confirmed) _walk.serving();
     _confirmed = true;
     _server = server_info{current_name(), epoch};

@@ -32,10 +32,12 @@ starbus::client_options options_for(test_cluster& c) {
 struct received_stream {
     std::vector<std::string> payloads;
     std::vector<starbus::bus_gap> gaps;
+    std::vector<std::string> events;  // every client event, described, for a failure's message
 
     void attach(starbus::client& sub) {
         sub.on_event([this](const starbus::client_event& e) {
             if (const auto* g = std::get_if<starbus::bus_gap>(&e)) gaps.push_back(*g);
+            events.push_back(starbus::describe(e));
         });
     }
     // Takes whatever has arrived within `wait`.
@@ -100,7 +102,18 @@ TEST_CASE("bus: a subscriber gets every acknowledged message once and in order a
     REQUIRE(pub.server()->name == "A");
     REQUIRE(acknowledged.size() >= 550);  // nearly all of 600: the client retries across the failover
 
-    REQUIRE_WITH_LOGS(c, wait_until([&] { seen.drain(sub, 50ms); return seen.holds_all(acknowledged); }, 20s));
+    const bool all_arrived = wait_until([&] { seen.drain(sub, 50ms); return seen.holds_all(acknowledged); }, 20s);
+    if (!all_arrived) {
+        const std::set<std::string> have(seen.payloads.begin(), seen.payloads.end());
+        std::string missing;
+        for (const auto& a : acknowledged)
+            if (!have.count(a)) missing += a + " ";
+        UNSCOPED_INFO("received " << seen.payloads.size() << ", last " << seen.payloads.back() << "; missing: "
+                                  << missing << "; subscriber at " << sub.bus_position().epoch << ":"
+                                  << sub.bus_position().seq << " on " << (sub.server() ? sub.server()->name : "-"));
+        for (const auto& e : seen.events) UNSCOPED_INFO("subscriber event: " << e);
+    }
+    REQUIRE_WITH_LOGS(c, all_arrived);
     CHECK(seen.gaps.empty());
     // Once each, in publish order, nothing that was never sent.
     std::vector<std::string> in_order = seen.payloads;
