@@ -54,12 +54,14 @@ struct invocation {
     std::string name;            // force
     std::optional<std::string> from;     // dump --from, ls --from
     std::optional<std::uint64_t> count;  // sub --count
+    bool positions = false;      // sub --positions: prefix each line with EPOCH:SEQ
     std::string local;           // put: the local file; fetch: where to write it; mirror: the directory
     std::string remote;          // put, rm, fetch: the remote path
     bool once = false;           // mirror --once: one pass, then exit
     bool adopt = false;          // mirror --adopt: take over a non-empty directory
     bool verify = false;         // fetch, mirror --verify: check SHA-256 too
     bool no_fsync = false;       // fetch, mirror --no-fsync
+    subscribe_options bus_start;  // sub --from latest|oldest|EPOCH:SEQ
 };
 
 // The result of parsing: an invocation to run, or an exit code with what to
@@ -75,6 +77,11 @@ struct parsed_arguments {
 // $STARBUS_CLUSTER (nullptr when unset). Usage errors exit 2, never CLI11's
 // own codes; --help exits 0.
 [[nodiscard]] parsed_arguments parse_arguments(const std::vector<std::string>& args, const char* env_cluster);
+
+// `sub --from`: "latest", "oldest", or "EPOCH:SEQ" (the position of a
+// message received, as `sub --positions` prints it: start after it).
+// nullopt for anything else.
+[[nodiscard]] std::optional<subscribe_options> parse_bus_start(std::string_view text);
 
 // `set --stdin` input: KEY, one space, VALUE (the rest of the line, possibly
 // empty or with spaces). A trailing '\r' is dropped. nullopt when the line

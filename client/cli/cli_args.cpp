@@ -4,6 +4,7 @@
 #include "cli.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <CLI/CLI.hpp>
 
@@ -80,6 +81,12 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
                                    "message arrives for that long");
     sub->add_option("topic", inv.topic, "TOPIC prefix (\"\" for all)")->required();
     sub->add_option("--count", count, "exit after N messages")->check(CLI::PositiveNumber)->option_text("N");
+    std::string sub_from = "latest";
+    sub->add_option("--from", sub_from,
+                    "where to start: latest (what is published from now on), oldest (everything the cluster "
+                    "still retains), or EPOCH:SEQ (after the message at that position)")
+        ->option_text("WHERE");
+    sub->add_flag("--positions", inv.positions, "print \"EPOCH:SEQ TOPIC MESSAGE\": a position to resume from");
 
     auto* force = app.add_subcommand("force", "make broker NAME serve although it may miss acknowledged changes");
     force->add_option("name", inv.name, "NAME")->required();
@@ -138,6 +145,11 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     if (!inv.timeout_given && (put->parsed() || fetch->parsed() || mirror->parsed()))
         inv.timeout = std::chrono::milliseconds(30000);
     if (sub->parsed() && sub->get_option("--count")->count() > 0) inv.count = count;
+    if (sub->parsed()) {
+        auto start = parse_bus_start(sub_from);
+        if (!start) return usage_error("sub --from takes latest, oldest or EPOCH:SEQ, not \"" + sub_from + "\"");
+        inv.bus_start = *start;
+    }
 
     if (set->parsed()) {
         const bool has_key = set_key->count() > 0, has_value = set_value->count() > 0;
@@ -154,6 +166,22 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     parsed_arguments p;
     p.run = std::move(inv);
     return p;
+}
+
+std::optional<subscribe_options> parse_bus_start(std::string_view text) {
+    if (text == "latest") return subscribe_options{bus_start::latest, {}};
+    if (text == "oldest") return subscribe_options{bus_start::oldest, {}};
+    const auto colon = text.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    const auto number = [](std::string_view digits) -> std::optional<std::uint64_t> {
+        std::uint64_t v = 0;
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+        if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+        return v;
+    };
+    auto epoch = number(text.substr(0, colon)), seq = number(text.substr(colon + 1));
+    if (!epoch || !seq) return std::nullopt;
+    return subscribe_options{bus_start::after, position{*epoch, *seq}};
 }
 
 }  // namespace starbus::cli

@@ -198,11 +198,18 @@ int cmd_pub(const invocation& inv, client& c) {
 
 int cmd_sub(const invocation& inv, client& c) {
     install_stop_handlers();
-    c.subscribe(inv.topic);
+    // Gaps (messages retention dropped before this subscriber got them) are
+    // said on stderr, so that stdout stays one message per line.
+    c.on_event([](const client_event& e) {
+        if (std::holds_alternative<bus_gap>(e)) error_line(describe(e));
+    });
+    c.subscribe(inv.topic, inv.bus_start);
     std::uint64_t received = 0;
     auto last_message = clock::now();
     while (!stop_signal) {
         if (auto m = c.next_message(milliseconds(100))) {
+            if (inv.positions)
+                write_out(std::to_string(m->position.epoch) + ":" + std::to_string(m->position.seq) + " ");
             write_out(m->topic + " " + m->payload + "\n");
             last_message = clock::now();
             if (inv.count && ++received >= *inv.count) return exit_ok;

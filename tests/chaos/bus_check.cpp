@@ -78,6 +78,12 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
                     ++sr.duplicates;
                     continue;
                 }
+                const bool moved = op->result == outcome::ok && op->epoch != 0 && m->epoch != 0 &&
+                                   (m->epoch != op->epoch || m->seq != op->seq);
+                if (moved) {
+                    ++sr.reconciled;
+                    continue;
+                }
                 if (op->pub_seq < highest) ++sr.out_of_order;
                 highest = std::max(highest, op->pub_seq);
             }
@@ -109,6 +115,7 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
             out.covered += sr.covered;
             out.duplicates += sr.duplicates;
             out.out_of_order += sr.out_of_order;
+            out.reconciled += sr.reconciled;
             if (strict) {
                 const std::string stream = "bus: " + name + " from " + publisher + ": ";
                 if (sr.missed > sr.covered)

@@ -101,12 +101,16 @@ struct stream_report {
     std::size_t covered = 0;       // of the missed, those a gap event accounts for
     std::size_t duplicates = 0;    // received more than once
     std::size_t out_of_order = 0;  // received after a later one of the same publisher
+    // Delivered at another position than acknowledged: a change replayed after a partition healed
+    // (protocol.md "Reconciliation": it lands after the surviving server's changes), so exempt from
+    // the publisher's order. Counted, not a violation; still checked for loss and duplicates.
+    std::size_t reconciled = 0;
 };
 
 struct bus_report {
     std::vector<stream_report> streams;
     std::size_t unexpected = 0;  // received, but never published (or published and refused)
-    std::size_t missed = 0, covered = 0, duplicates = 0, out_of_order = 0;
+    std::size_t missed = 0, covered = 0, duplicates = 0, out_of_order = 0, reconciled = 0;
 };
 
 struct check_report {

@@ -74,7 +74,8 @@ std::string complete_line(const op_record& op) {
 
 std::string message_line(const received_message& m) {
     return dump_line(
-        {{"type", "msg"}, {"p", m.subscriber}, {"t", m.at_ms}, {"topic", m.topic}, {"payload", m.payload}});
+        {{"type", "msg"}, {"p", m.subscriber}, {"t", m.at_ms}, {"topic", m.topic}, {"payload", m.payload},
+         {"epoch", m.epoch}, {"seq", m.seq}});
 }
 
 std::string event_line(const event_record& e) {
@@ -132,7 +133,8 @@ void read_history_text(std::string_view text, history& h) {
                 op.message = j.value("msg", "");
             } else if (type == "msg") {
                 add_subscriber(process);
-                h.messages.push_back({process, j.at("topic"), j.at("payload"), j.at("t")});
+                h.messages.push_back({process, j.at("topic"), j.at("payload"), j.at("t"), j.value("epoch", std::uint64_t{0}),
+                                      j.value("seq", std::uint64_t{0})});
             } else if (type == "event") {
                 h.events.push_back({process, j.at("t"), j.at("kind"), j.value("text", "")});
             } else if (type == "subscriber") {

@@ -62,6 +62,9 @@ struct received_message {
     std::string topic;
     std::string payload;
     std::int64_t at_ms = 0;
+    // Where it sits in the cluster's log, as delivered (0, 0: not recorded).
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;
 };
 
 struct event_record {

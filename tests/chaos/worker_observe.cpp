@@ -22,7 +22,7 @@ int run_subscribe(const subscribe_options& o, const std::atomic<bool>& stop) {
     std::uint64_t reported_drops = 0;
     while (!stop.load()) {
         auto m = c.next_message(std::chrono::milliseconds(200));
-        if (m) out.write(message_line({o.name, m->topic, m->payload, wall_ms()}));
+        if (m) out.write(message_line({o.name, m->topic, m->payload, wall_ms(), m->position.epoch, m->position.seq}));
         // Messages the library dropped from its own queue are the worker's
         // fault, not the bus's: say so, so that the checker's "missed" is not
         // blamed on starbus alone.

@@ -245,3 +245,23 @@ TEST_CASE("bus: with when_alone = \"refuse\" a server without a live replica doe
     CHECK(pub.publish("alone/x", "back", 5s).ok());
     CHECK(pub.set("alone.key", "v", starbus::change_class::operational, 5s).ok());
 }
+
+TEST_CASE("bus: starbus sub --from oldest and --from EPOCH:SEQ replay what is retained", "[integration]") {
+    test_cluster c(1);
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 20s));
+    for (const char* m : {"one", "two", "three"}) REQUIRE(c.cli({"pub", "cli/x", m}).exit_code == 0);
+    auto all = c.cli({"sub", "cli/", "--from", "oldest", "--count", "3", "--positions"}, 10000);
+    REQUIRE(all.exit_code == 0);
+    std::istringstream lines(all.out);
+    std::vector<std::string> positions, texts;
+    for (std::string at, topic, text; lines >> at >> topic >> text;) {
+        positions.push_back(at);
+        texts.push_back(topic + " " + text);
+    }
+    REQUIRE(texts == std::vector<std::string>{"cli/x one", "cli/x two", "cli/x three"});
+    auto rest = c.cli({"sub", "cli/", "--from", positions[0], "--count", "2"}, 10000);
+    REQUIRE(rest.exit_code == 0);
+    CHECK(rest.out == "cli/x two\ncli/x three\n");
+    CHECK(c.cli({"sub", "cli/", "--from", "yesterday"}).exit_code == 2);
+}

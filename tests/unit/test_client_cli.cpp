@@ -106,6 +106,21 @@ TEST_CASE("client: cli parses dump, sub, pub and force options") {
     REQUIRE(s.run);
     CHECK(s.run->topic == "alarms.");
     CHECK(s.run->count == std::optional<std::uint64_t>(3));
+    CHECK(s.run->bus_start.start == starbus::bus_start::latest);  // the default
+    auto resumed = parse({"--cluster", "c", "sub", "alarms.", "--from", "768:42", "--positions"});
+    REQUIRE(resumed.run);
+    CHECK(resumed.run->bus_start.start == starbus::bus_start::after);
+    CHECK(resumed.run->bus_start.from == starbus::position{768, 42});
+    CHECK(resumed.run->positions);
+    auto oldest = parse({"--cluster", "c", "sub", "alarms.", "--from", "oldest"});
+    REQUIRE(oldest.run);
+    CHECK(oldest.run->bus_start.start == starbus::bus_start::oldest);
+    for (const char* bad : {"newest", "768", "768:", ":42", "7a:1", "1:2:3", "-1:2", ""}) {
+        INFO(bad);
+        auto b = parse({"--cluster", "c", "sub", "alarms.", "--from", bad});
+        CHECK_FALSE(b.run);
+        CHECK(b.exit == 2);
+    }
     auto all = parse({"--cluster", "c", "sub", ""});
     REQUIRE(all.run);
     CHECK(all.run->topic.empty());
