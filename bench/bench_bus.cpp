@@ -4,12 +4,19 @@
 // run: PUB -> XSUB/XPUB proxy (zmq::proxy_steerable in a separate process,
 // like the broker) -> SUB, same message count, size and high-water marks.
 //
-// Three variants per repetition, in rotating order:
+// Three variants, the starbus ones once per bus retention (--retain: one
+// 1-broker cluster each, all running at once), every run of a repetition in
+// rotating order:
 //   raw        raw PUB -> proxy process -> raw SUB
 //   starbus    client::publish_async (pipelined, window) + flush -> broker
 //              -> client::subscribe + next_message
 //   starbus/raw-sub  the same publisher -> broker -> a raw SUB on the
 //              broker's P+1 endpoint (frames ["B"+topic][payload])
+// Retention is what the issue asks to cost: with [bus] retain_messages = 0
+// the broker forwards a publish at once and acknowledges it (best effort),
+// and the client subscribes on the SUB socket; with a bus log each publish
+// is a logged change (fsync batch, acknowledged per the ack mode) and the
+// client subscriber fetches from the log with BUS-FETCH long polls.
 // Each run first publishes warm-up messages until one reaches the subscriber
 // (its subscription is in place), then times N measured messages from the
 // first publish to the last one received. PUB/SUB drops at the high-water
@@ -22,9 +29,11 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -50,6 +59,7 @@ struct options {
     int max_seconds = 60;
     std::string broker;
     std::string variants = "raw,starbus,starbus/raw-sub";
+    std::string retain = "0,100000";  // [bus] retain_messages of each starbus cluster
 };
 
 const std::string topic = "bench";
@@ -242,6 +252,12 @@ outcome run_raw(const options& o, const std::string& xsub_endpoint, const std::s
 
 // ---- starbus pieces ----
 
+void add_note(outcome& out, std::uint64_t count, const std::string& what) {
+    if (count == 0) return;
+    if (!out.note.empty()) out.note += "; ";
+    out.note += std::to_string(count) + " " + what;
+}
+
 outcome run_starbus(const options& o, const cluster_config& cluster, bool client_subscriber) {
     client_options po;
     po.cluster = cluster;
@@ -270,15 +286,128 @@ outcome run_starbus(const options& o, const cluster_config& cluster, bool client
         client_options so;
         so.cluster = cluster;
         client subscriber(so);
+        // With a bus log, messages are lost only as reported gaps (retention dropped them while we lagged).
+        std::size_t gaps = 0;
+        subscriber.on_event([&](const client_event& e) { gaps += std::holds_alternative<bus_gap>(e) ? 1 : 0; });
         subscriber.subscribe(topic);
-        return run_pair(o, f, [&](milliseconds t) -> std::optional<char> {
+        outcome out = run_pair(o, f, [&](milliseconds t) -> std::optional<char> {
             auto m = subscriber.next_message(t);
             if (!m || m->payload.empty()) return std::nullopt;
             return m->payload[0];
         });
+        add_note(out, gaps, "gap event(s)");
+        add_note(out, subscriber.dropped_messages(), "dropped by the client queue");
+        return out;
     }
     raw_sub s(cluster.primary().publish_endpoint(), std::string(bus_prefix) + topic, o.hwm);
     return run_pair(o, f, [&](milliseconds t) { return s.receive(t); });
+}
+
+// ---- one starbus cluster per bus retention ----
+
+std::string retention_label(std::size_t retain_messages) {
+    return retain_messages == 0 ? "no log" : "log " + std::to_string(retain_messages);
+}
+
+struct retention_cluster {
+    std::size_t retain_messages = 0;
+    std::unique_ptr<bench_cluster> cluster;
+};
+
+// Every cluster is started at once (they settle in parallel) and stays up for
+// the whole run, so the runs of different retentions can be interleaved.
+std::vector<retention_cluster> start_clusters(const options& o, const std::string& broker_path) {
+    std::vector<retention_cluster> out;
+    for (const auto& item : split_list(o.retain)) {
+        const unsigned long long n = std::stoull(item);
+        if (n > 100000000) throw std::runtime_error("--retain: " + item + " is more than 100000000 messages");
+        for (const auto& c : out)
+            if (c.retain_messages == n) throw std::runtime_error("--retain: " + item + " is given twice");
+        cluster_settings settings;
+        settings.brokers = 1;
+        settings.heartbeat_ms = 100;
+        // retain_bytes and retain_seconds keep their defaults (64 MiB, 1 h): the message count binds here.
+        settings.extra = "\n[bus]\nretain_messages = " + std::to_string(n) + "\n";
+        retention_cluster c;
+        c.retain_messages = static_cast<std::size_t>(n);
+        c.cluster = std::make_unique<bench_cluster>(broker_path, settings);
+        c.cluster->start_all();
+        out.push_back(std::move(c));
+    }
+    if (out.empty()) throw std::runtime_error("--retain: no retention given (e.g. 0,100000)");
+    return out;
+}
+
+// One measured run of a repetition: a variant, on a cluster for starbus.
+struct run_spec {
+    std::string variant;
+    std::size_t cluster = 0;  // index in the clusters (starbus variants)
+    std::size_t retain_messages = 0;
+    std::string label;  // "raw", "starbus [log 100000]", ...
+};
+
+std::vector<run_spec> run_specs(const std::vector<std::string>& variants,
+                                const std::vector<retention_cluster>& clusters) {
+    std::vector<run_spec> out;
+    for (const auto& v : variants) {
+        if (v == "raw") {
+            out.push_back({v, 0, 0, v});
+            continue;
+        }
+        for (std::size_t i = 0; i < clusters.size(); ++i)
+            out.push_back(
+                {v, i, clusters[i].retain_messages, v + " [" + retention_label(clusters[i].retain_messages) + "]"});
+    }
+    return out;
+}
+
+// Per run label, one entry per repetition.
+struct figures {
+    std::map<std::string, std::vector<double>> rates;
+    std::map<std::string, std::vector<double>> received;
+};
+
+// The same variant without a bus log, if it was measured.
+const run_spec* without_log(const std::vector<run_spec>& specs, const run_spec& s) {
+    for (const auto& o : specs)
+        if (o.variant == s.variant && o.variant != "raw" && o.retain_messages == 0) return &o;
+    return nullptr;
+}
+
+void print_summary(const std::vector<run_spec>& specs, figures& fig) {
+    table sum({"run", "median msgs/s", "min", "max", "median received", "ratio vs raw", "ratio vs no log"});
+    const double raw_median = summarize(fig.rates["raw"]).median;
+    const auto ratio = [](double a, double b) { return a > 0 && b > 0 ? fmt(a / b, 2) : std::string("-"); };
+    for (const auto& s : specs) {
+        const summary m = summarize(fig.rates[s.label]);
+        const run_spec* base = s.retain_messages > 0 ? without_log(specs, s) : nullptr;
+        sum.add({s.label, fmt(m.median), fmt(m.min), fmt(m.max), fmt(summarize(fig.received[s.label]).median),
+                 ratio(m.median, raw_median), base ? ratio(m.median, summarize(fig.rates[base->label]).median) : ""});
+    }
+    sum.print();
+    std::cout << "\n";
+    for (const auto& s : specs) {
+        if (s.variant == "raw") continue;
+        const summary m = summarize(fig.rates[s.label]);
+        std::cout << "bus: " << s.label << " " << fmt(m.median) << " msg/s (median of " << m.count << ", " << fmt(m.min)
+                  << "-" << fmt(m.max) << ")";
+        if (raw_median <= 0) {
+            std::cout << ", raw proxy not measured: no ratio\n";
+            continue;
+        }
+        const double r = m.median / raw_median;
+        std::cout << ", raw proxy " << fmt(raw_median) << " msg/s, ratio " << fmt(r, 2)
+                  << " (target >= 0.50: " << (r >= 0.5 ? "met" : "MISSED") << ")\n";
+    }
+    // The cost of the retained log: the same variant with and without it.
+    for (const auto& s : specs) {
+        const run_spec* base = s.retain_messages > 0 ? without_log(specs, s) : nullptr;
+        if (!base) continue;
+        const double with = summarize(fig.rates[s.label]).median, without = summarize(fig.rates[base->label]).median;
+        std::cout << "bus: retained-log cost, " << s.variant << ": " << retention_label(s.retain_messages) << " "
+                  << fmt(with) << " msg/s vs no log " << fmt(without) << " msg/s, ratio " << ratio(with, without)
+                  << "\n";
+    }
 }
 
 int run(const options& o) {
@@ -299,36 +428,34 @@ int run(const options& o) {
         {self_path(), "--serve-proxy", "--xsub", xsub_ep, "--xpub", xpub_ep, "--hwm", std::to_string(o.hwm)},
         "/dev/null");
 
-    cluster_settings settings;
-    settings.brokers = 1;
-    settings.heartbeat_ms = 100;
-    bench_cluster cluster(broker_path, settings);
-    cluster.start_all();
+    const std::vector<retention_cluster> clusters = start_clusters(o, broker_path);
     std::cout << "starbus-bench-bus: " << o.messages << " messages of " << o.payload << " bytes, window " << o.window
               << ", HWM " << o.hwm << ", " << o.reps << " repetitions\n";
-    std::cout << "cluster: " << cluster.describe() << "; raw proxy process at " << xsub_ep << " -> " << xpub_ep << "\n";
-    if (!cluster.wait_settled(0, std::chrono::seconds(30))) {
-        std::cerr << "the broker did not become active within 30 s:\n" << cluster.log_tail();
-        return 1;
-    }
+    for (const auto& c : clusters)
+        std::cout << "cluster [" << retention_label(c.retain_messages) << "]: " << c.cluster->describe()
+                  << ", [bus] retain_messages = " << c.retain_messages << "\n";
+    std::cout << "raw proxy process at " << xsub_ep << " -> " << xpub_ep << "\n";
+    for (const auto& c : clusters)
+        if (!c.cluster->wait_settled(0, std::chrono::seconds(30))) {
+            std::cerr << "the broker did not become active within 30 s:\n" << c.cluster->log_tail();
+            return 1;
+        }
 
-    std::map<std::string, std::vector<double>> rates;
-    std::map<std::string, std::vector<double>> received;
-    table runs({"rep", "variant", "received", "lost", "seconds", "msgs/s", "publisher msgs/s", "note"});
+    const std::vector<run_spec> specs = run_specs(variants, clusters);
+    figures fig;
+    table runs({"rep", "run", "received", "lost", "seconds", "msgs/s", "publisher msgs/s", "note"});
     for (int rep = 0; rep < o.reps; ++rep) {
-        for (std::size_t k = 0; k < variants.size(); ++k) {
-            const std::string& v = variants[(k + static_cast<std::size_t>(rep)) % variants.size()];
-            outcome r;
-            if (v == "raw") r = run_raw(o, xsub_ep, xpub_ep);
-            else if (v == "starbus") r = run_starbus(o, cluster.config(), true);
-            else if (v == "starbus/raw-sub") r = run_starbus(o, cluster.config(), false);
-            else continue;
-            rates[v].push_back(r.rate());
-            received[v].push_back(static_cast<double>(r.received));
-            runs.add({std::to_string(rep + 1), v, std::to_string(r.received), std::to_string(o.messages - r.received),
-                      fmt(r.seconds, 3), fmt(r.rate()),
+        for (std::size_t k = 0; k < specs.size(); ++k) {
+            const run_spec& spec = specs[(k + static_cast<std::size_t>(rep)) % specs.size()];
+            const outcome r = spec.variant == "raw"
+                                  ? run_raw(o, xsub_ep, xpub_ep)
+                                  : run_starbus(o, clusters[spec.cluster].cluster->config(), spec.variant == "starbus");
+            fig.rates[spec.label].push_back(r.rate());
+            fig.received[spec.label].push_back(static_cast<double>(r.received));
+            runs.add({std::to_string(rep + 1), spec.label, std::to_string(r.received),
+                      std::to_string(o.messages - r.received), fmt(r.seconds, 3), fmt(r.rate()),
                       fmt(r.publish_seconds > 0 ? static_cast<double>(o.messages) / r.publish_seconds : 0), r.note});
-            std::cout << "  rep " << rep + 1 << " " << v << ": " << fmt(r.rate()) << " msgs/s (" << r.received
+            std::cout << "  rep " << rep + 1 << " " << spec.label << ": " << fmt(r.rate()) << " msgs/s (" << r.received
                       << " received)" << (r.note.empty() ? "" : " [" + r.note + "]") << "\n"
                       << std::flush;
         }
@@ -336,28 +463,7 @@ int run(const options& o) {
     std::cout << "\n";
     runs.print();
     std::cout << "\n";
-    table sum({"variant", "median msgs/s", "min", "max", "median received", "ratio vs raw"});
-    const double raw_median = summarize(rates["raw"]).median;
-    for (const auto& v : variants) {
-        const summary s = summarize(rates[v]);
-        sum.add({v, fmt(s.median), fmt(s.min), fmt(s.max), fmt(summarize(received[v]).median),
-                 raw_median > 0 ? fmt(s.median / raw_median, 2) : "-"});
-    }
-    sum.print();
-    std::cout << "\n";
-    for (const auto& v : variants) {
-        if (v == "raw") continue;
-        const double m = summarize(rates[v]).median;
-        if (raw_median <= 0) {
-            std::cout << "bus: " << v << " " << fmt(m) << " msg/s (median of " << o.reps
-                      << "), raw proxy not measured: no ratio\n";
-            continue;
-        }
-        const double ratio = raw_median > 0 ? m / raw_median : 0;
-        std::cout << "bus: " << v << " " << fmt(m) << " msg/s (median of " << o.reps << "), raw proxy "
-                  << fmt(raw_median) << " msg/s, ratio " << fmt(ratio, 2)
-                  << " (target >= 0.50: " << (ratio >= 0.5 ? "met" : "MISSED") << ")\n";
-    }
+    print_summary(specs, fig);
     return 0;
 }
 
@@ -374,6 +480,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 10000000));
     app.add_option("--max-seconds", o.max_seconds, "time limit of one run")->check(CLI::Range(1, 3600));
     app.add_option("--variants", o.variants, "comma-separated: raw, starbus, starbus/raw-sub");
+    app.add_option("--retain", o.retain,
+                   "comma-separated [bus] retain_messages, one 1-broker cluster each (0: no bus log)");
     app.add_option("--broker", o.broker, "starbus-broker to run (default: next to this program)");
     bool proxy_mode = false;
     std::string xsub, xpub;
