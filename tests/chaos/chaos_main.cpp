@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
         "starbus-chaos: runs a starbus cluster in network namespaces under injected faults and checks "
         "the history (tests/chaos/README.md)"};
     scenario_options o;
-    std::string scenario = "random", faults = "kill,stop,partition,netem,disk", bus = "info";
+    std::string scenario = "random", faults = "kill,stop,partition,netem,disk", bus = "strict";
     double duration_s = 60;
     int min_fault_ms = 2000, max_fault_ms = 8000, min_gap_ms = 1500, max_gap_ms = 5000, settle_s = 60;
     std::string run_dir, bin_dir;
