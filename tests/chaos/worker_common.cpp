@@ -44,6 +44,7 @@ std::string event_kind(const client_event& e) {
             if constexpr (std::is_same_v<T, server_changed>) return "server_changed";
             else if constexpr (std::is_same_v<T, server_lost>) return "server_lost";
             else if constexpr (std::is_same_v<T, synchronised>) return "synchronised";
+            else if constexpr (std::is_same_v<T, bus_gap>) return "gap";  // what bus_check counts as covering a loss
             else return "change_refused";
         },
         e);
