@@ -14,6 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <starbus/client/client_options.hpp>
+#include <starbus/common/cluster_config.hpp>
+
 #include "process.hpp"
 #include "testutil.hpp"
 
@@ -188,5 +191,12 @@ class test_cluster {
     std::vector<std::string> _names;
     std::vector<child_process> _procs;
 };
+
+// Options for a client of cluster c, with the library's defaults otherwise.
+inline client_options client_options_for(const test_cluster& c) {
+    client_options o;
+    o.cluster = load_cluster_file(c.cluster_file());
+    return o;
+}
 
 }  // namespace starbus::test

@@ -179,6 +179,7 @@ struct broker::impl {
     steady_time _next_handover_request{};
 
     std::unordered_map<std::uint64_t, steady_time> _clients;  // client id -> last heard
+    std::size_t _clients_prune_at = 1024;                     // note_client prunes _clients at this size
     // Bus fetches waiting for a message (long polls), oldest first; at most max_parked_fetches.
     struct parked_fetch {
         std::string identity;

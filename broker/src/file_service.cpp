@@ -16,6 +16,8 @@ namespace {
 // Space an upload must leave free on the data directory's file system, so
 // that the change log can still be written.
 constexpr std::uint64_t reserved_free_bytes = 64ull << 20;
+// Uploads received at once; more are answered RETRY_LATER (the client retries with jitter).
+constexpr std::size_t max_concurrent_uploads = 32;
 
 std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
 
@@ -100,6 +102,13 @@ void broker::impl::handle_file_put(const std::string& identity, const file_put_r
     }
     if (upload* u = _uploads.find(r.client_id, r.request_id)) {
         _uploads.resume(*u, identity);  // a re-sent FILE-PUT: continue where the transfer stopped
+        return;
+    }
+    if (_uploads.active() >= max_concurrent_uploads) {
+        // Each upload holds a file open and up to the credit in flight: a bound on both.
+        reply_error(identity, r.request_id, error_code::retry_later,
+                    "broker " + _me.name + " is receiving " + std::to_string(max_concurrent_uploads) +
+                        " uploads already: retry in a moment");
         return;
     }
     const auto free = _files.free_bytes();

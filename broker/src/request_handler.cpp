@@ -63,7 +63,14 @@ bool broker::impl::takeover_imminent(steady_time now) const {
 }
 
 void broker::impl::note_client(std::uint64_t client_id, steady_time now) {
-    if (client_id != 0) _clients[client_id] = now;
+    if (client_id == 0) return;
+    _clients[client_id] = now;
+    // A flood of new client ids (a reconnect storm, or a misbehaving peer) must not grow this without
+    // bound: forget the silent ones whenever the table doubles (amortised O(1) per request).
+    if (_clients.size() >= _clients_prune_at) {
+        static_cast<void>(client_count(now));
+        _clients_prune_at = std::max<std::size_t>(1024, 2 * _clients.size());
+    }
 }
 
 std::size_t broker::impl::client_count(steady_time now) {

@@ -17,16 +17,11 @@
 #include "raw_peer.hpp"
 
 using namespace std::chrono_literals;
+using starbus::test::client_options_for;
 using starbus::test::test_cluster;
 using starbus::test::wait_until;
 
 namespace {
-
-starbus::client_options options_for(test_cluster& c) {
-    starbus::client_options o;
-    o.cluster = starbus::load_cluster_file(c.cluster_file());
-    return o;
-}
 
 // What one subscriber saw: payloads in arrival order, and its gap events.
 struct received_stream {
@@ -67,8 +62,8 @@ TEST_CASE("bus: a subscriber gets every acknowledged message once and in order a
     test_cluster c(3);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
-    starbus::client pub(options_for(c));
-    starbus::client sub(options_for(c));
+    starbus::client pub(client_options_for(c));
+    starbus::client sub(client_options_for(c));
     received_stream seen;
     seen.attach(sub);
     sub.subscribe("ticks/");
@@ -127,7 +122,7 @@ TEST_CASE("bus: a new subscriber starts at the latest, the oldest retained or a 
     test_cluster c(2);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
-    starbus::client pub(options_for(c));
+    starbus::client pub(client_options_for(c));
     std::vector<starbus::position> at;
     for (int i = 0; i < 10; ++i) {
         auto r = pub.publish("history/x", numbered(i), 5s);
@@ -136,7 +131,7 @@ TEST_CASE("bus: a new subscriber starts at the latest, the oldest retained or a 
     }
 
     SECTION("oldest: everything retained, in order") {
-        starbus::client sub(options_for(c));
+        starbus::client sub(client_options_for(c));
         sub.subscribe("history/", {starbus::bus_start::oldest, {}});
         received_stream seen;
         REQUIRE(wait_until([&] { seen.drain(sub, 20ms); return seen.payloads.size() >= 10; }, 10s));
@@ -145,7 +140,7 @@ TEST_CASE("bus: a new subscriber starts at the latest, the oldest retained or a 
         CHECK(seen.payloads == wanted);
     }
     SECTION("after a position: only what follows it, even from a fresh client") {
-        starbus::client first(options_for(c));
+        starbus::client first(client_options_for(c));
         first.subscribe("history/", {starbus::bus_start::oldest, {}});
         std::optional<starbus::bus_message> fifth;
         REQUIRE(wait_until([&] {
@@ -154,14 +149,14 @@ TEST_CASE("bus: a new subscriber starts at the latest, the oldest retained or a 
             return fifth.has_value();
         }, 10s));
         CHECK(fifth->position == at[4]);
-        starbus::client resumed(options_for(c));
+        starbus::client resumed(client_options_for(c));
         resumed.subscribe("history/", {starbus::bus_start::after, fifth->position});
         received_stream seen;
         REQUIRE(wait_until([&] { seen.drain(resumed, 20ms); return seen.payloads.size() >= 5; }, 10s));
         CHECK(seen.payloads == std::vector<std::string>{numbered(5), numbered(6), numbered(7), numbered(8), numbered(9)});
     }
     SECTION("latest: nothing from before, everything from now on") {
-        starbus::client sub(options_for(c));
+        starbus::client sub(client_options_for(c));
         sub.subscribe("history/");
         received_stream seen;
         // Publish until one arrives (the subscription's first fetch takes a
@@ -180,14 +175,14 @@ TEST_CASE("bus: messages dropped by retention before a subscriber got them arriv
     test_cluster c(2, 50, "[bus]\nretain_messages = 5\n");
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
-    starbus::client pub(options_for(c));
+    starbus::client pub(client_options_for(c));
     std::vector<starbus::position> at;
     for (int i = 0; i < 20; ++i) {
         auto r = pub.publish("old/x", numbered(i), 5s);
         REQUIRE(r.ok());
         at.push_back(r.position);
     }
-    starbus::client late(options_for(c));
+    starbus::client late(client_options_for(c));
     received_stream seen;
     seen.attach(late);
     late.subscribe("old/", {starbus::bus_start::after, at[1]});  // messages 2..14 are no longer retained
@@ -219,9 +214,9 @@ TEST_CASE("bus: a publish retried with the same request id is delivered once", "
     CHECK(acked[0].seq > 0);
     CHECK(acked[1] == acked[0]);  // the recorded position, not a second message
     CHECK(acked[2] == acked[0]);
-    starbus::client pub(options_for(c));
+    starbus::client pub(client_options_for(c));
     REQUIRE(pub.publish("retried/x", "marker", 5s).ok());
-    starbus::client sub(options_for(c));
+    starbus::client sub(client_options_for(c));
     sub.subscribe("retried/", {starbus::bus_start::oldest, {}});
     received_stream seen;
     REQUIRE(wait_until([&] { seen.drain(sub, 20ms); return seen.holds_all({"marker"}); }, 10s));
@@ -232,7 +227,7 @@ TEST_CASE("bus: with when_alone = \"refuse\" a server without a live replica doe
     test_cluster c(2, 50, "when_alone = \"refuse\"\n");
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
-    starbus::client pub(options_for(c));
+    starbus::client pub(client_options_for(c));
     REQUIRE(pub.publish("alone/x", "replicated", 5s).ok());
     c.kill(1);
     // Once A has noticed B is gone, writes are not acknowledged: the client

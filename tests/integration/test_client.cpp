@@ -12,16 +12,11 @@
 #include "cluster_harness.hpp"
 
 using namespace std::chrono_literals;
+using starbus::test::client_options_for;
 using starbus::test::test_cluster;
 using starbus::test::wait_until;
 
 namespace {
-
-starbus::client_options options_for(test_cluster& c) {
-    starbus::client_options o;
-    o.cluster = starbus::load_cluster_file(c.cluster_file());
-    return o;
-}
 
 std::size_t open_fds() {
     std::size_t n = 0;
@@ -39,7 +34,7 @@ TEST_CASE("client: follows a failover and a failback, and its mirror re-synchron
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
 
-    auto opts = options_for(c);
+    auto opts = client_options_for(c);
     opts.mirror_state = true;
     starbus::client cl(opts);
     std::vector<std::string> servers;
@@ -90,8 +85,8 @@ TEST_CASE("client: a subscriber keeps receiving after the server is killed", "[i
     test_cluster c(2);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
-    starbus::client sub(options_for(c));
-    starbus::client pub(options_for(c));
+    starbus::client sub(client_options_for(c));
+    starbus::client pub(client_options_for(c));
     sub.subscribe("news/");
     // Publish until the subscription is in place (PUB/SUB joins take a moment).
     REQUIRE(wait_until(
@@ -121,7 +116,7 @@ TEST_CASE("client: thousands of reconnects leave no file descriptors behind", "[
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
     c.kill(0);
     REQUIRE_WITH_LOGS(c, c.wait_role("B", "active", 15s));
-    auto opts = options_for(c);
+    auto opts = client_options_for(c);
     opts.attempt_timeout = 20ms;  // each client gives up on dead A quickly, closes the socket and moves to B
     {
         starbus::client warm(opts);
@@ -149,7 +144,7 @@ TEST_CASE("client: a client started while the primary is down does not wait a ti
     REQUIRE_WITH_LOGS(c, c.wait_role("B", "active", 20s));
     // A fresh client asks every broker who serves before it tries the dead primary.
     const auto t0 = std::chrono::steady_clock::now();
-    starbus::client cl(options_for(c));
+    starbus::client cl(client_options_for(c));
     REQUIRE(cl.set("fresh", "1", starbus::change_class::operational, 10s).ok());
     const auto took = std::chrono::steady_clock::now() - t0;
     INFO("took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");

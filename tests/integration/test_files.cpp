@@ -246,8 +246,7 @@ TEST_CASE("files: a download interrupted by SIGKILL of the server resumes at the
     fs::remove(src);
     REQUIRE_WITH_LOGS(c, wait_until([&] { return store_holds(c, 1, {{"big.bin", hash}}); }, 30s, 100ms));
 
-    starbus::client_options opts;
-    opts.cluster = starbus::load_cluster_file(c.cluster_file());
+    starbus::client_options opts = starbus::test::client_options_for(c);
     starbus::client client(opts);
     std::uint64_t at_kill = 0, lowest_after = ~std::uint64_t{0};
     bool killed = false;
@@ -284,8 +283,7 @@ TEST_CASE("files: a file replaced in the middle of its download is fetched again
     const std::string new_hash = make_file(v2, 3u << 20, 6);
     REQUIRE(c.cli({"put", v1.string(), "moving.bin"}, 60000).exit_code == 0);
 
-    starbus::client_options opts;
-    opts.cluster = starbus::load_cluster_file(c.cluster_file());
+    starbus::client_options opts = starbus::test::client_options_for(c);
     starbus::client client(opts);
     bool replaced = false;
     starbus::transfer_options t;
