@@ -137,10 +137,10 @@ void request_table::release_ordered() {
     _release_from = id;
 }
 
-void request_table::mark_all_unsent() {
+void request_table::mark_all_unsent(bool left_broker) {
     for (auto id = _first; id <= _last_id; ++id) {
         if (entry* e = outstanding_entry(id)) {
-            if (e->request.sent) e->request.unanswered_elsewhere = true;
+            if (left_broker && e->request.sent) e->request.unanswered_elsewhere = true;
             e->request.sent = false;
             // The new connection gets everything at once; a retry pause
             // belonged to the old broker.

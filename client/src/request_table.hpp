@@ -77,7 +77,9 @@ class request_table {
     bool complete(std::uint64_t id, get_result outcome);
 
     // Marks every outstanding request unsent: the connection was replaced.
-    void mark_all_unsent();
+    // left_broker: it went to another broker, so a request sent and not
+    // answered is marked unanswered_elsewhere (false: the same broker again).
+    void mark_all_unsent(bool left_broker = true);
     // The outstanding requests not yet sent on the current connection, oldest
     // first. The caller sends them and calls mark_sent().
     [[nodiscard]] std::vector<std::uint64_t> unsent() const;

@@ -416,7 +416,7 @@ void session::confirm(clock::time_point, std::uint64_t epoch) {
         // The same broker serves at a new epoch: it restarted (our DEALER reconnected by itself, and what
         // was in flight died with the old process) or it stepped down and took over again. Ask again for
         // everything unanswered, as after a failover; the server dedupes what it had applied.
-        _table.mark_all_unsent();
+        _table.mark_all_unsent(false);
         _mirror.abandon_sync();
         _files.restart();
         _bus.abandon();

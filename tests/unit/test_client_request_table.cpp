@@ -98,6 +98,9 @@ TEST_CASE("client: a request left unanswered by one broker is marked, so a later
     t.add(req(2));
     t.mark_sent(1);  // 2 never left this client
     CHECK_FALSE(t.find(1)->unanswered_elsewhere);
+    t.mark_all_unsent(false);  // the same broker at a new epoch: not elsewhere
+    CHECK_FALSE(t.find(1)->unanswered_elsewhere);
+    t.mark_sent(1);
     t.mark_all_unsent();
     CHECK(t.find(1)->unanswered_elsewhere);
     CHECK_FALSE(t.find(2)->unanswered_elsewhere);
