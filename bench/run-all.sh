@@ -10,7 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 build="${BUILD_DIR:-$root/build-bench}"
-only="${ONLY:-bus acks failover failback files}"
+only="${ONLY:-bus acks failover failback files storm}"
 out="${OUT_DIR:-$build/bench-results/$(date +%Y%m%d-%H%M%S)}"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null

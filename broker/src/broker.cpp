@@ -135,6 +135,7 @@ void broker::impl::run(const std::atomic<bool>& stop) {
 }
 
 void broker::impl::drain_requests(steady_time now) {
+    _snapshot_entries_in_batch = 0;  // a new batch: a new budget for clients' snapshots
     for (int i = 0; i < batch_limit; ++i) {
         zmq::message_t identity;
         if (!_router.recv(identity, zmq::recv_flags::dontwait)) return;

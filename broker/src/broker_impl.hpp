@@ -76,9 +76,10 @@ struct broker::impl {
     void handle_status(const std::string& identity, const status_request& r, steady_time now);
     void handle_force(const std::string& identity, const force_request& r, steady_time now);
     // A delta when `from` is in the history, else a full snapshot; for a replica (`epochs` given), a full
-    // snapshot names the fork between its history and ours.
-    void send_snapshot(const std::string& identity, std::uint64_t request_id, position from,
-                       const std::vector<epoch_span>* epochs = nullptr);
+    // snapshot names the fork between its history and ours. Returns how many entries (changes of a
+    // delta, or keys and files of a full snapshot) it sent.
+    std::size_t send_snapshot(const std::string& identity, std::uint64_t request_id, position from,
+                              const std::vector<epoch_span>* epochs = nullptr);
     [[nodiscard]] std::size_t client_count(steady_time now);
 
     // ---- serving (serving.cpp) ----
@@ -191,6 +192,9 @@ struct broker::impl {
     std::uint64_t _bad_messages = 0;
     steady_time _bad_log_window{};
     int _bad_logged_in_window = 0;
+    // Entries of the answers to clients' SNAPSHOT requests sent in the current batch of requests
+    // (snapshot_entries_per_batch bounds it).
+    std::size_t _snapshot_entries_in_batch = 0;
 };
 
 // Cuts `changes` into messages of at most `max_bytes` of payload (and at least
@@ -213,5 +217,13 @@ void for_each_chunk(const std::vector<change>& changes, std::size_t max_bytes, F
 }
 
 inline constexpr std::size_t chunk_bytes = 1u << 20;
+
+// What one batch of requests may spend on answering clients' SNAPSHOT requests (docs/protocol.md
+// "Limits"): once this many entries (changes of deltas, keys and files of full snapshots) went out in a
+// batch, further SNAPSHOTs of the batch are answered RETRY_LATER (the client retries after a jittered
+// pause). The first SNAPSHOT of a batch is always answered, whatever its size. This keeps a reconnect
+// storm (a thousand mirroring clients resynchronising at once) from holding the reactor, and so the
+// heartbeats, for seconds. Replicas' REPL-HELLO snapshots are not counted.
+inline constexpr std::size_t snapshot_entries_per_batch = 65536;
 
 }  // namespace starbus

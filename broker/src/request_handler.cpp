@@ -119,7 +119,10 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
             } else if constexpr (std::is_same_v<T, snapshot_request>) {
                 consider_vote(now);
                 if (m.require_serving && !serving()) reply_not_serving(identity, m.request_id, now);
-                else send_snapshot(identity, m.request_id, {m.from_epoch, m.from_seq});
+                else if (_snapshot_entries_in_batch >= snapshot_entries_per_batch)
+                    reply_error(identity, m.request_id, error_code::retry_later,
+                                "broker " + _me.name + " is busy sending snapshots to other clients: retry in a moment");
+                else _snapshot_entries_in_batch += send_snapshot(identity, m.request_id, {m.from_epoch, m.from_seq});
             } else if constexpr (std::is_same_v<T, status_request>) {
                 consider_vote(now);
                 handle_status(identity, m, now);
@@ -224,8 +227,8 @@ void broker::impl::handle_force(const std::string& identity, const force_request
     else reply_error(identity, r.request_id, error_code::refused, "broker " + _me.name + " could not take over");
 }
 
-void broker::impl::send_snapshot(const std::string& identity, std::uint64_t request_id, position from,
-                                 const std::vector<epoch_span>* epochs) {
+std::size_t broker::impl::send_snapshot(const std::string& identity, std::uint64_t request_id, position from,
+                                        const std::vector<epoch_span>* epochs) {
     const position at = _replica.last();
     // A delta when the asker's position is in our recent history; else everything.
     if (from.seq > 0) {
@@ -234,7 +237,7 @@ void broker::impl::send_snapshot(const std::string& identity, std::uint64_t requ
                 reply(identity, change_batch{std::move(piece), _commit_seq});
             });
             reply(identity, snapshot_end{.request_id = request_id, .epoch = at.epoch, .seq = at.seq, .is_delta = true});
-            return;
+            return delta->size();
         }
     }
     // Keys, then files; the bus log only for a replica (a client's mirror does not keep bus messages).
@@ -253,6 +256,7 @@ void broker::impl::send_snapshot(const std::string& identity, std::uint64_t requ
         }
     }
     reply(identity, end);
+    return entries.size();
 }
 
 }  // namespace starbus

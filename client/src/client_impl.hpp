@@ -7,6 +7,7 @@
 #include <starbus/client/client.hpp>
 
 #include <deque>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -20,10 +21,15 @@ namespace starbus {
 using client_detail::clock;
 
 struct client::impl {
-    explicit impl(const client_options& options) : context(1), session(context, options) {}
+    explicit impl(const client_options& options)
+        : owned_context(options.context ? nullptr : std::make_unique<zmq::context_t>(1)),
+          context(options.context ? *options.context : *owned_context),
+          session(context, options) {}
 
     // Declared first: destroyed last, after every socket the session owns.
-    zmq::context_t context;
+    // Empty when the application shares its own context (client_options::context).
+    std::unique_ptr<zmq::context_t> owned_context;
+    zmq::context_t& context;
     client_detail::session session;
 
     event_handler on_event;

@@ -9,6 +9,10 @@
 
 #include <starbus/common/cluster_config.hpp>
 
+namespace zmq {
+class context_t;
+}
+
 namespace starbus {
 
 struct client_options {
@@ -30,6 +34,18 @@ struct client_options {
     // Downloads (fetch_file, file_mirror) also check each file's SHA-256, not
     // only its XXH3-128: about 1 GB/s of CPU instead of 15 (README "Files").
     bool verify_sha256 = false;
+    // The ZeroMQ context the client's sockets live in. nullptr (the default):
+    // the client owns one, with its own I/O thread, reaper thread and their
+    // file descriptors. Shared: the caller keeps it alive longer than every
+    // client using it. Many clients in one process (a test or a simulator
+    // with 1,000 clients) should share one: each client then costs only its
+    // sockets (a DEALER and, when mirroring or subscribed, a SUB: about two
+    // file descriptors each). Raise the context's ZMQ_MAX_SOCKETS (default
+    // 1023) to at least 2 per client plus 3 for a first-contact probe, and
+    // RLIMIT_NOFILE to match. The client stays single-threaded: clients that
+    // share a context may still be used from different threads, one thread
+    // per client.
+    zmq::context_t* context = nullptr;
 
     // attempt_timeout with its default applied.
     [[nodiscard]] std::chrono::milliseconds effective_attempt_timeout() const {
