@@ -25,6 +25,8 @@ case "$mode" in
         options=(-DSTARBUS_SANITIZE=ON -DSTARBUS_SANITIZE_THREAD=OFF)
         export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:detect_leaks=1}
         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+        # The reconnect storm is a load test; under ASan's slowdown 200 clients check the same code paths.
+        export STARBUS_STORM_CLIENTS=${STARBUS_STORM_CLIENTS:-200}
         ;;
     thread)
         build_dir=${BUILD_DIR:-build-tsan}

@@ -298,10 +298,23 @@ bool session::service(clock::time_point until, int watch_fd) {
     auto now = clock::now();
     if (!_started && (!_prefixes.empty() || _bus.active())) start();  // a mirror or subscriber needs the server
     // Silence counts only while we listen: after the application kept us
-    // away from the sockets, give the broker a fresh attempt to answer.
+    // away from the sockets, first read what arrived meanwhile; then, unless
+    // a ping of ours went unanswered for a whole attempt (the broker had all
+    // that time: it is silent, however rarely we are called), give the
+    // broker a fresh attempt to answer.
     if (_conn.request_open() && now - _last_serviced > _ping_interval) {
-        _last_rx = now;
-        send_ping(now);
+        const auto queued = _conn.wait(milliseconds(0));
+        if (queued.request) read_requests(now);
+        if (queued.subscriber) read_published();
+        const bool asked_unanswered = _ping_unanswered_since && now - *_ping_unanswered_since > _attempt_timeout;
+        if (_conn.request_open()) {
+            if (asked_unanswered) {
+                _last_rx = *_ping_unanswered_since;  // housekeeping below leaves this broker
+            } else {
+                _last_rx = now;
+                send_ping(now);
+            }
+        }
     }
     bool fd_ready = false;
     for (;;) {
@@ -376,6 +389,7 @@ void session::connect(clock::time_point now) {
     const broker_info& b = current_broker();
     _conn.open_request(b);
     _last_rx = now;
+    _ping_unanswered_since.reset();  // a new connection: nothing asked of it yet
     _confirmed = false;
     _server.reset();
     _mirror.abandon_sync();  // it travelled on the old DEALER, which is gone
@@ -438,6 +452,7 @@ void session::announce(const server_info& s) {
 
 void session::send_ping(clock::time_point now) {
     _last_ping = now;
+    if (!_ping_unanswered_since) _ping_unanswered_since = now;
     static_cast<void>(_conn.send_request(encode(ping{_client_id})));
 }
 
@@ -459,6 +474,7 @@ void session::read_requests(clock::time_point now) {
         auto frame = _conn.receive_request();
         if (!frame) return;
         _last_rx = now;  // any traffic counts as a heartbeat
+        _ping_unanswered_since.reset();
         if (peek_command(frame->data(), frame->size()) == command::file_chunk) {
             if (auto c = decode_chunk_view(*frame)) {
                 (void)_files.on_chunk(*c);

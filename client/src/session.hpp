@@ -152,6 +152,10 @@ class session {
     clock::time_point _connect_at{};               // when closed: connect to the walk's current broker then
     clock::time_point _last_rx{};                  // last frame from the current broker
     clock::time_point _last_ping{};
+    // The first ping sent since the current broker was last heard (nullopt:
+    // none outstanding). Unlike _last_rx it is never refreshed by a long
+    // absence, so a client serviced rarely still finds a dead server.
+    std::optional<clock::time_point> _ping_unanswered_since;
     clock::time_point _last_serviced{};            // end of the last wait: silence counts only while serviced
     clock::time_point _sync_retry_at{};            // mirror: do not restart a sync before this
     bool _confirmed = false;                       // the current connection's broker said it serves

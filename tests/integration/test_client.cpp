@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 
+#include <thread>
+
 #include <starbus/client/client.hpp>
 
 #include "cluster_harness.hpp"
@@ -150,4 +152,23 @@ TEST_CASE("client: a client started while the primary is down does not wait a ti
     INFO("took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
     REQUIRE(took < 1200ms);  // walking to A first would cost at least the 1.5 s attempt timeout
     REQUIRE(cl.server()->name == "B");
+}
+
+TEST_CASE("client: a client serviced less often than it pings still finds that its server died", "[integration]") {
+    test_cluster c(2);  // heartbeat 50 ms: attempt timeout 250 ms, a ping every 50 ms
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
+    starbus::client cl(client_options_for(c));
+    REQUIRE(cl.set("rare.before", "x", starbus::change_class::operational, 5s).ok());
+    bool lost = false;
+    cl.on_event([&](const starbus::client_event& e) { lost = lost || std::holds_alternative<starbus::server_lost>(e); });
+    c.kill(0);
+    // An application that looks at the client only every 150 ms (three pings'
+    // worth, under one attempt timeout): every call comes after a gap.
+    const auto gave_up_at = std::chrono::steady_clock::now() + 10s;
+    while (!lost && std::chrono::steady_clock::now() < gave_up_at) {
+        cl.poll(0ms);
+        std::this_thread::sleep_for(150ms);  // the application's own pace, the subject of the test
+    }
+    REQUIRE_WITH_LOGS(c, lost);
 }
