@@ -275,10 +275,11 @@ void manifest_seeds(seed_writer& out) {
     const std::string h1(64, 'a'), h2(64, 'b');
     out.write("fuzz_manifest", "empty", pack({}));
     out.write("fuzz_manifest", "three-files",
-              pack({{"a.txt", 10, h1, 1, 3}, {"dir/b.bin", 1 << 20, h2, 1, 4}, {"z", 0, h1, 2, 9}}));
-    out.write("fuzz_manifest", "unknown-hash", pack({{"a.txt", 10, "", 1, 3}, {"b.txt", 5, h2, 1, 4}}));
-    out.write("fuzz_manifest", "duplicate-path", pack({{"a.txt", 10, h1, 1, 3}, {"a.txt", 11, h2, 1, 5}}));
-    out.write("fuzz_manifest", "unsorted", pack({{"z", 1, h1, 1, 1}, {"a", 2, h2, 1, 2}, {"m", 3, h1, 1, 3}}));
+              pack({{"a.txt", 10, h1, 1, 3, ""}, {"dir/b.bin", 1 << 20, h2, 1, 4, ""}, {"z", 0, h1, 2, 9, ""}}));
+    out.write("fuzz_manifest", "unknown-hash", pack({{"a.txt", 10, "", 1, 3, ""}, {"b.txt", 5, h2, 1, 4, ""}}));
+    out.write("fuzz_manifest", "duplicate-path", pack({{"a.txt", 10, h1, 1, 3, ""}, {"a.txt", 11, h2, 1, 5, ""}}));
+    out.write("fuzz_manifest", "unsorted",
+              pack({{"z", 1, h1, 1, 1, ""}, {"a", 2, h2, 1, 2, ""}, {"m", 3, h1, 1, 3, ""}}));
     msgpack::sbuffer b;
     msgpack::packer<msgpack::sbuffer> pk(b);
     pk.pack_array(2);
