@@ -74,6 +74,7 @@ class test_cluster {
     void freeze(std::size_t i) { _procs[i].signal(SIGSTOP); }
     void thaw(std::size_t i) { _procs[i].signal(SIGCONT); }
     [[nodiscard]] bool running(std::size_t i) { return _procs[i].running(); }
+    [[nodiscard]] pid_t pid_of(std::size_t i) const { return _procs[i].pid(); }
 
     // Runs `starbus --cluster FILE --timeout-ms T ARGS...`.
     run_result cli(const std::vector<std::string>& args, int timeout_ms = 5000, const std::string& input = {}) {

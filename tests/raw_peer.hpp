@@ -1,10 +1,17 @@
 // File: raw_peer.hpp
 // Talking to a broker below the client library, for tests of hostile input:
 // the request endpoint named in a cluster file, one raw frame sent on a
-// DEALER and its decoded answer, and the error code of an ERROR answer.
+// DEALER and its decoded answer, and the error code of an ERROR answer; and a
+// peer below libzmq (send_zmtp_message) that speaks ZMTP 3.0 itself, to send
+// what libzmq's own sockets would refuse to build (a 10 MiB subscription).
 #pragma once
 
 #include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <optional>
@@ -42,6 +49,52 @@ inline starbus::error_code error_of(const std::optional<starbus::message>& m) {
     const auto* e = std::get_if<starbus::error_reply>(&*m);
     REQUIRE(e != nullptr);
     return e->code_value;
+}
+
+// Connects to tcp://HOST:PORT as a ZMTP 3.0 peer of `socket_type` (NULL mechanism), sends one message of
+// `body` (one long frame), and closes. Returns how many bytes of it the peer took before it closed the
+// connection (all of them when it never did). A test's way to send what a libzmq socket would choke on
+// itself: an XSUB or SUB keeps every subscription it sends in a recursive trie, and a 10 MiB prefix
+// overflows the sender's stack.
+inline std::size_t send_zmtp_message(const std::string& endpoint, const std::string& socket_type,
+                                     const std::string& body) {
+    const auto colon = endpoint.rfind(':');
+    const std::string host = endpoint.substr(6, colon - 6);  // after "tcp://"
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+    REQUIRE(inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    // Greeting: signature, version 3.0, mechanism "NULL", as-server 0, filler.
+    std::string out("\xff\0\0\0\0\0\0\0\x01\x7f\x03\x00", 12);
+    out += std::string("NULL") + std::string(16, '\0');
+    out += std::string(1 + 31, '\0');
+    // READY with Socket-Type.
+    std::string ready = std::string("\x05READY", 6);
+    ready += static_cast<char>(11);
+    ready += "Socket-Type";
+    const auto n = static_cast<std::uint32_t>(socket_type.size());
+    ready += std::string{static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+                         static_cast<char>(n)};
+    ready += socket_type;
+    out += static_cast<char>(0x04);  // a short command
+    out += static_cast<char>(ready.size());
+    out += ready;
+    // One long frame.
+    out += static_cast<char>(0x02);
+    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((std::uint64_t{body.size()} >> shift) & 0xff);
+    const std::size_t header = out.size();
+    out += body;
+    std::size_t sent = 0;
+    while (sent < out.size()) {
+        const ssize_t k = ::send(fd, out.data() + sent, std::min<std::size_t>(out.size() - sent, 1 << 16), MSG_NOSIGNAL);
+        if (k <= 0) break;  // the peer closed the connection
+        sent += static_cast<std::size_t>(k);
+    }
+    ::close(fd);
+    return sent > header ? sent - header : 0;
 }
 
 }  // namespace starbus::test

@@ -63,6 +63,10 @@ broker::impl::impl(broker_options options)
     _router.set(zmq::sockopt::sndhwm, 100000);
     _router.set(zmq::sockopt::rcvhwm, 100000);
     _publisher.set(zmq::sockopt::sndhwm, 100000);
+    // What the publish and heartbeat ports receive is subscriptions: a topic prefix each. Anything longer
+    // makes libzmq drop the connection, so a peer cannot make the broker store (or match against) megabytes.
+    _publisher.set(zmq::sockopt::maxmsgsize, limits::max_subscription_bytes);
+    _beacon.set(zmq::sockopt::maxmsgsize, limits::max_subscription_bytes);
     _peers_sub.set(zmq::sockopt::maxmsgsize, std::int64_t{64 * 1024});
     _peers_sub.set(zmq::sockopt::subscribe, "");
     // A restarted peer must be heard again within a heartbeat, not after libzmq's default 100 ms back-off.
@@ -203,9 +207,9 @@ void broker::impl::drain_follower(steady_time now) {
         }
         decode_result d = decode(frame);
         if (!d.ok()) {
-            spdlog::warn("replication: undecodable message from {}: {}; resyncing", _follower.server_name(),
-                         d.reason);
-            fire(fsm_event::sync_broken, now);
+            // The server sends only what it logged or holds: a message this replica cannot decode (a change
+            // that breaks the rules, a newer protocol) would come again after every resync.
+            refuse_stream(d.reason, now);
             return;
         }
         switch (_follower.handle(*d.value, _replica, now)) {
@@ -237,8 +241,13 @@ void broker::impl::end_of_batch(steady_time now) {
 }
 
 void broker::impl::tick(steady_time now) {
-    if (_follower.running())
+    if (_follower.running()) {
+        const std::uint64_t session = _follower.session();
         _follower.tick(_replica, now, std::max(_options.cluster.expiry, std::chrono::milliseconds(1000)));
+        // A new REPL-HELLO: say so on the heartbeat port now, so that the server counts the session at once.
+        if (_follower.session() != session) send_heartbeat(now);
+    }
+    _sessions.prune(_peers, now, _options.cluster.expiry);
     _reconciler.tick(now);
     for (const auto& name : _sessions.drop_silent(_peers, now, _options.cluster.expiry))
         spdlog::info("replica {} is silent: acknowledgements no longer wait for it", name);
@@ -277,8 +286,14 @@ void broker::impl::sense(steady_time now) {
             else if (now - _started >= _options.cluster.expiry) fire(fsm_event::startup_expired, now);
             break;
         case broker_state::stalled:
-            if (server) fire(fsm_event::server_seen, now);
-            else if (_peers.cold_start_choice(_replica.last(), now)) fire(fsm_event::cold_start_elected, now);
+            if (server) {
+                // A server whose stream this replica refused is not followed again in the same epoch (until
+                // the retry time): following it would meet the same change and loop.
+                if (!still_refused(*server, now)) {
+                    _refused.reset();
+                    fire(fsm_event::server_seen, now);
+                }
+            } else if (_peers.cold_start_choice(_replica.last(), now)) fire(fsm_event::cold_start_elected, now);
             break;
         case broker_state::syncing:
         case broker_state::passive:
@@ -315,7 +330,7 @@ void broker::impl::sense(steady_time now) {
             if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
             break;
         case broker_state::handover: {
-            const replica_session* s = _sessions.by_name(_successor);
+            const replica_session* s = _sessions.by_name(_successor, &_peers);
             if (server && server->name == _successor) fire(fsm_event::successor_active, now);
             else if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
             else if (!_peers.alive(_successor, now) || !s || now - _handover_started > 10 * _options.cluster.expiry)
@@ -396,6 +411,27 @@ void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
     }
 }
 
+void broker::impl::refuse_stream(const std::string& why, steady_time now) {
+    const std::string server = _follower.server_name();
+    const auto retry_in = std::max(std::chrono::milliseconds(60000), 20 * _options.cluster.expiry);
+    const std::string incident = server + "@" + std::to_string(_followed_epoch) + ": " + why;
+    // Once per incident: a retry that meets the same change again says nothing new.
+    if (incident != _last_refusal_logged) {
+        spdlog::error("replication: {} sent what this replica cannot apply ({}); stopped following it: this broker "
+                      "is not synchronised and may not take over until {} serves in a new epoch, another broker "
+                      "serves, or {} s have passed (then it tries again). Check both brokers' versions and logs; "
+                      "a corrupted data directory of {} is moved aside and resynchronised from a healthy broker",
+                      server, why, server, std::chrono::duration_cast<std::chrono::seconds>(retry_in).count(), server);
+        _last_refusal_logged = incident;
+    }
+    _refused = refused_stream{server, _followed_epoch, why, now + retry_in};
+    fire(fsm_event::change_refused, now);
+}
+
+bool broker::impl::still_refused(const heartbeat& server, steady_time now) const {
+    return _refused && server.name == _refused->server && server.epoch == _refused->epoch && now < _refused->retry_at;
+}
+
 void broker::impl::send_heartbeat(steady_time now) {
     heartbeat hb;
     hb.name = _me.name;
@@ -404,7 +440,10 @@ void broker::impl::send_heartbeat(steady_time now) {
     hb.epoch = _replica.epoch();
     hb.seq = _replica.last().seq;
     hb.last_epoch = _replica.last().epoch;
-    if (_follower.running()) hb.following = _follower.server_name();
+    if (_follower.running()) {
+        hb.following = _follower.server_name();
+        hb.repl_session = _follower.session();
+    }
     _beacon.send(encode_frame(hb), zmq::send_flags::dontwait);
     _next_heartbeat = now + _options.cluster.heartbeat;
 }
@@ -432,6 +471,9 @@ std::string broker::impl::note(steady_time now) const {
             return "starting: listening " + std::to_string(_options.cluster.expiry.count()) +
                    " ms for a broker that already serves";
         case broker_state::stalled: {
+            if (_refused)
+                return "stopped following " + _refused->server + ": it sent what this replica cannot apply (" +
+                       _refused->why + "); not synchronised until it serves in a new epoch or another broker serves";
             auto silent = _peers.silent_peers(now);
             std::string names;
             for (const auto& n : silent) names += (names.empty() ? "" : ", ") + n;

@@ -55,6 +55,11 @@ struct broker::impl {
     void fire(fsm_event e, steady_time now);
     void carry_out(std::uint32_t actions, steady_time now);
     void send_heartbeat(steady_time now);
+    // The server sent something this replica cannot decode or apply: stop following it (change_refused),
+    // log it once per incident, and say why in `status`.
+    void refuse_stream(const std::string& why, steady_time now);
+    // True while `server` is the one whose stream was refused, in the same epoch, before the retry time.
+    [[nodiscard]] bool still_refused(const heartbeat& server, steady_time now) const;
     [[nodiscard]] bool serving() const {
         return _state == broker_state::active || _state == broker_state::handover;
     }
@@ -84,9 +89,10 @@ struct broker::impl {
 
     // ---- serving (serving.cpp) ----
     void handle_set(const std::string& identity, const set_request& r, steady_time now);
-    // Applies a change the server made (set, file put or remove) and makes `identity` wait for its commit
-    // (nobody when it is empty: a replayed orphan).
-    void commit_change(change c, const std::string& identity, std::uint64_t request_id);
+    // Applies a change the server made (set, publish, file put or remove) and makes `identity` wait for its
+    // commit (nobody when it is empty: a replayed orphan). A change that check_change() refuses (what every
+    // replica would refuse) is not logged: `identity` gets the error and the result is false.
+    [[nodiscard]] bool commit_change(change c, const std::string& identity, std::uint64_t request_id);
     // The broker serves now: applies the orphans of a parted history it kept (reconciler.hpp).
     void apply_own_orphans();
     // What every write goes through, in this order: serving; a retry of a request already applied is
@@ -163,6 +169,16 @@ struct broker::impl {
     steady_time _started{};
     steady_time _next_heartbeat{};
     bool _server_lost_reported = false;
+    // A server whose stream this replica refused (refuse_stream): not followed again in the same epoch
+    // before retry_at.
+    struct refused_stream {
+        std::string server;
+        std::uint64_t epoch = 0;
+        std::string why;
+        steady_time retry_at{};
+    };
+    std::optional<refused_stream> _refused;
+    std::string _last_refusal_logged;  // the incident last logged (server, epoch, reason)
     std::uint64_t _followed_epoch = 0;          // the epoch the followed server announced when the sync started
     std::uint64_t _progress_seq = 0;            // the follower's progress() marker, and when it last moved
     steady_time _progress_at{};

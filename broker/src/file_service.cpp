@@ -6,6 +6,8 @@
 // and the collection of versions no file refers to any more.
 #include "broker_impl.hpp"
 
+#include <starbus/common/request_changes.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <starbus/common/fast_hash.hpp>
@@ -94,10 +96,7 @@ void broker::impl::handle_file_put(const std::string& identity, const file_put_r
     const file_entry entry{r.path, r.size, r.hash, 0, 0, r.xxh};
     if (_files.has(r.hash)) {
         // The content is here already (another path, or a previous put): only the manifest changes.
-        change c = file_put_change(entry);
-        c.client_id = r.client_id;
-        c.request_id = r.request_id;
-        commit_change(std::move(c), identity, r.request_id);
+        static_cast<void>(commit_change(change_for(r), identity, r.request_id));
         return;
     }
     if (upload* u = _uploads.find(r.client_id, r.request_id)) {
@@ -133,13 +132,7 @@ void broker::impl::handle_file_remove(const std::string& identity, const file_re
         ack_now(identity, r.request_id, _replica.last());
         return;
     }
-    change c;
-    c.op = change_op::file_erase;
-    c.cls = change_class::config;
-    c.key = r.path;
-    c.client_id = r.client_id;
-    c.request_id = r.request_id;
-    commit_change(std::move(c), identity, r.request_id);
+    static_cast<void>(commit_change(change_for(r), identity, r.request_id));
 }
 
 void broker::impl::handle_chunk(const std::string& identity, const zmq::message_t& body, steady_time now) {
@@ -227,7 +220,7 @@ void broker::impl::drain_installer(steady_time now) {
         change c = file_put_change(owner.entry);
         c.client_id = u.client_id;
         c.request_id = u.request_id;
-        commit_change(std::move(c), u.identity, u.request_id);
+        if (!commit_change(std::move(c), u.identity, u.request_id)) continue;
         spdlog::info("files: stored {} ({} bytes, sha256 {})", owner.entry.path, owner.entry.size,
                      owner.entry.hash.substr(0, 16));
     }

@@ -70,7 +70,8 @@ void follower::tick(const local_replica& replica, steady_time now, std::chrono::
     if (_phase != phase::hello_due || now < _hello_due) return;
     open_socket();  // a fresh socket per session: nothing stale can arrive on it
     static thread_local std::mt19937_64 rng{std::random_device{}()};
-    _session = rng();
+    do _session = rng();
+    while (_session == 0);  // 0 means "no session" in heartbeats
     repl_hello hello{_my_name, _my_rank, replica.last().epoch, replica.last().seq, _session,
                      replica.state().epochs()};
     _socket->send(encode_frame(hello), zmq::send_flags::dontwait);

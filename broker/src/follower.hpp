@@ -46,6 +46,8 @@ class follower {
     // Caught up: holds everything up to the position the catch-up ended at.
     [[nodiscard]] bool synced() const { return _phase == phase::streaming && _caught_up; }
     [[nodiscard]] const std::string& server_name() const { return _server.name; }
+    // The session id of the last REPL-HELLO sent (0 before the first): heartbeats announce it.
+    [[nodiscard]] std::uint64_t session() const { return _session; }
     [[nodiscard]] zmq::socket_t* socket() { return _socket.get(); }
     // Highest seq the server says it has acknowledged (commit point).
     [[nodiscard]] std::uint64_t server_commit() const { return _server_commit; }

@@ -28,6 +28,9 @@ using namespace fsm_action;
 
 // Rules shared by several rows.
 constexpr std::string_view forced = "operator's force: serve on what I hold, no proof it is everything acknowledged";
+constexpr std::string_view refused_change =
+    "the server sent a change I cannot apply: stop following rather than loop on it; not synchronised until the "
+    "server or its epoch changes (or a retry much later)";
 constexpr std::string_view follow_better =
     "a server of higher (epoch, -rank) exists: there is one server, so follow it from a fresh session";
 
@@ -50,6 +53,7 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_timeout    */ ignored,
         /* handover_go         */ ignored,
         /* force               */ to(active, raise_epoch, forced),
+        /* change_refused      */ ignored,
     }},
     // stalled: nobody serves and I may not (yet)
     {{
@@ -67,6 +71,7 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_timeout    */ ignored,
         /* handover_go         */ ignored,
         /* force               */ to(active, raise_epoch, forced),
+        /* change_refused      */ ignored,
     }},
     // syncing: a replica still catching up
     {{
@@ -84,6 +89,7 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_timeout    */ ignored,
         /* handover_go         */ ignored,
         /* force               */ to(active, stop_sync | raise_epoch, forced),
+        /* change_refused      */ to(stalled, stop_sync, refused_change),
     }},
     // passive: a synchronised replica
     {{
@@ -102,6 +108,7 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_go         */ to(active, stop_sync | raise_epoch,
                                      "the server stopped writes and I hold its last change: serve in a new epoch"),
         /* force               */ to(active, stop_sync | raise_epoch, forced),
+        /* change_refused      */ to(stalled, stop_sync, refused_change),
     }},
     // active: serving
     {{
@@ -120,6 +127,7 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_timeout    */ ignored,
         /* handover_go         */ ignored,
         /* force               */ ignored,
+        /* change_refused      */ ignored,
     }},
     // handover: serving no writes, handing the role to a broker of lower rank
     {{
@@ -139,11 +147,12 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
                                      "the successor went silent before serving: take writes again, same epoch"),
         /* handover_go         */ ignored,
         /* force               */ ignored,
+        /* change_refused      */ ignored,
     }},
 }};
 // clang-format on
 
-static_assert(static_cast<int>(fsm_event::force) + 1 == fsm_event_count, "fsm_event_count is out of date");
+static_assert(static_cast<int>(fsm_event::change_refused) + 1 == fsm_event_count, "fsm_event_count is out of date");
 static_assert(static_cast<int>(broker_state::handover) + 1 == broker_state_count, "a state has no row");
 
 constexpr std::array<std::string_view, 7> action_names{
@@ -167,6 +176,7 @@ std::string_view to_string(fsm_event e) {
         case fsm_event::handover_timeout: return "handover_timeout";
         case fsm_event::handover_go: return "handover_go";
         case fsm_event::force: return "force";
+        case fsm_event::change_refused: return "change_refused";
     }
     return "unknown";
 }

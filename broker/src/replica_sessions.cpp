@@ -6,8 +6,10 @@
 namespace starbus {
 
 replica_session& replica_sessions::open(const std::string& identity, const std::string& name, std::uint32_t rank,
-                                        std::uint64_t session, steady_time now) {
-    std::erase_if(_sessions, [&](const replica_session& s) { return s.name == name || s.identity == identity; });
+                                        std::uint64_t session, steady_time now, const peer_view* peers) {
+    std::erase_if(_sessions, [&](const replica_session& s) {
+        return s.identity == identity || (s.name == name && !(peers && confirmed(s, *peers)));
+    });
     replica_session s;
     s.identity = identity;
     s.name = name;
@@ -24,19 +26,41 @@ replica_session* replica_sessions::by_identity(const std::string& identity) {
     return nullptr;
 }
 
-replica_session* replica_sessions::by_name(const std::string& name) {
-    for (auto& s : _sessions)
-        if (s.name == name) return &s;
-    return nullptr;
+replica_session* replica_sessions::by_name(const std::string& name, const peer_view* peers) {
+    replica_session* newest = nullptr;
+    for (auto& s : _sessions) {
+        if (s.name != name) continue;
+        if (peers && confirmed(s, *peers)) return &s;
+        newest = &s;
+    }
+    return newest;
 }
 
-bool replica_sessions::acknowledge(replica_session& s, std::uint64_t seq) {
+ack_outcome replica_sessions::acknowledge(replica_session& s, std::uint64_t seq) {
+    // A replica holds at most what it was sent: counting more would make the commit point run ahead of what
+    // any replica holds (a peer posing as a broker acknowledged 2^62 and 60 acknowledged changes were lost).
+    if (seq > s.sent) return ack_outcome::beyond_sent;
     s.acked = std::max(s.acked, seq);
     // A replica counts once it holds everything its catch-up carried, file content included: a returning
     // broker that fetches gigabytes must not make every write wait for it.
-    if (s.synced || !s.streaming || s.acked < s.sync_seq) return false;
+    if (s.synced || !s.streaming || s.acked < s.sync_seq) return ack_outcome::recorded;
     s.synced = true;
-    return true;
+    return ack_outcome::synchronised;
+}
+
+bool replica_sessions::confirmed(const replica_session& s, const peer_view& peers) {
+    const heartbeat* hb = peers.last(s.rank);
+    return hb && hb->name == s.name && hb->repl_session == s.session;
+}
+
+void replica_sessions::prune(const peer_view& peers, steady_time now, std::chrono::milliseconds grace) {
+    std::erase_if(_sessions, [&](const replica_session& s) {
+        // A new session gets `grace` for the broker's heartbeat naming it to arrive (it travels on another
+        // connection than the hello); an older one goes as soon as the heartbeats name another.
+        if (confirmed(s, peers) || now - s.opened < grace) return false;
+        return std::any_of(_sessions.begin(), _sessions.end(),
+                           [&](const replica_session& o) { return o.name == s.name && confirmed(o, peers); });
+    });
 }
 
 std::vector<std::string> replica_sessions::drop_silent(const peer_view& peers, steady_time now,
@@ -60,7 +84,7 @@ std::uint64_t replica_sessions::committable(std::uint64_t durable_seq, ack_mode 
     std::uint64_t commit = durable_seq;
     const replica_session* first = nullptr;
     for (const auto& s : _sessions) {
-        if (!s.synced || !peers.alive(s.rank, now)) continue;
+        if (!s.synced || !peers.alive(s.rank, now) || !confirmed(s, peers)) continue;
         if (mode == ack_mode::all) commit = std::min(commit, s.acked);
         else if (!first || s.rank < first->rank) first = &s;
     }
@@ -70,7 +94,7 @@ std::uint64_t replica_sessions::committable(std::uint64_t durable_seq, ack_mode 
 
 std::size_t replica_sessions::synced_count(const peer_view& peers, steady_time now) const {
     return static_cast<std::size_t>(std::count_if(_sessions.begin(), _sessions.end(), [&](const replica_session& s) {
-        return s.synced && peers.alive(s.rank, now);
+        return s.synced && peers.alive(s.rank, now) && confirmed(s, peers);
     }));
 }
 

@@ -1,8 +1,10 @@
 // File: request_handler.cpp
 // Requests on the broker's request endpoint: decode defensively, answer every
 // request at once (an error names who serves, so a client never waits a whole
-// timeout to learn it asked the wrong broker), and count client requests as
-// votes for a passive broker whose server has gone silent.
+// timeout to learn it asked the wrong broker), and count the requests of
+// clients that ask for service as votes for a passive broker whose server has
+// gone silent. Looking (STATUS, FILE-LIST, a SNAPSHOT for a dump, a plain PING)
+// never votes: monitoring must not make a backup serve (docs/protocol.md "Votes").
 #include "broker_impl.hpp"
 
 #include <spdlog/spdlog.h>
@@ -117,18 +119,17 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 consider_vote(now);
                 handle_get(identity, m, now);
             } else if constexpr (std::is_same_v<T, snapshot_request>) {
-                consider_vote(now);
+                if (m.require_serving) consider_vote(now);  // a mirror asking for the server's state, not a dump
                 if (m.require_serving && !serving()) reply_not_serving(identity, m.request_id, now);
                 else if (_snapshot_entries_in_batch >= snapshot_entries_per_batch)
                     reply_error(identity, m.request_id, error_code::retry_later,
                                 "broker " + _me.name + " is busy sending snapshots to other clients: retry in a moment");
                 else _snapshot_entries_in_batch += send_snapshot(identity, m.request_id, {m.from_epoch, m.from_seq});
             } else if constexpr (std::is_same_v<T, status_request>) {
-                consider_vote(now);
                 handle_status(identity, m, now);
             } else if constexpr (std::is_same_v<T, ping>) {
                 note_client(m.client_id, now);
-                consider_vote(now);
+                if (m.wants_service) consider_vote(now);
                 reply(identity, pong{_state, _replica.epoch(), serving() ? _commit_seq : _replica.last().seq,
                                      server_name(now)});
             } else if constexpr (std::is_same_v<T, force_request>) {
@@ -140,7 +141,6 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
             } else if constexpr (std::is_same_v<T, handover_request>) {
                 handle_handover_request(identity, m, now);
             } else if constexpr (std::is_same_v<T, file_list_request>) {
-                consider_vote(now);
                 handle_file_list(identity, m, now);
             } else if constexpr (std::is_same_v<T, fetch_request>) {
                 handle_fetch(identity, m);

@@ -5,6 +5,8 @@
 // are forwarded at once and acknowledged locally.
 #include "broker_impl.hpp"
 
+#include <starbus/common/request_changes.hpp>
+
 #include <spdlog/spdlog.h>
 
 namespace starbus {
@@ -50,9 +52,18 @@ void broker::impl::ack_now(const std::string& identity, std::uint64_t request_id
     _immediate_acks[identity].emplace_back(request_id, at);
 }
 
-void broker::impl::commit_change(change c, const std::string& identity, std::uint64_t request_id) {
+bool broker::impl::commit_change(change c, const std::string& identity, std::uint64_t request_id) {
     c.epoch = _replica.epoch();
     c.seq = _replica.last().seq + 1;
+    // The replicas' own rule (check_change), applied before anything is logged: a change they would refuse
+    // must never reach the log, where it would stop every replica at it.
+    if (auto v = check_change(c); !v.ok()) {
+        ++_bad_messages;
+        spdlog::warn("refused to log a {} change of {:?} from client {:x}: {}", to_string(c.op), c.key.substr(0, 64),
+                     c.client_id, v.why);
+        if (!identity.empty()) reply_error(identity, request_id, v.code, v.why);
+        return false;
+    }
     const bool applied = _replica.apply(c);
     assert(applied);  // seq was computed from last(): it always follows
     (void)applied;
@@ -60,6 +71,7 @@ void broker::impl::commit_change(change c, const std::string& identity, std::uin
     _batch_changes.push_back(std::move(c));
     if (!identity.empty())
         _pending.emplace(_replica.last().seq, pending_reply{identity, request_id, _replica.last().epoch});
+    return true;
 }
 
 void broker::impl::apply_own_orphans() {
@@ -78,8 +90,7 @@ void broker::impl::apply_own_orphans() {
                 continue;
             }
         const std::uint64_t request = c.request_id;
-        commit_change(std::move(c), {}, request);
-        ++applied;
+        if (commit_change(std::move(c), {}, request)) ++applied;
     }
     if (applied + skipped > 0)
         spdlog::warn("reconcile: applied {} changes of a parted history of mine ({} were here already)", applied,
@@ -88,14 +99,7 @@ void broker::impl::apply_own_orphans() {
 
 void broker::impl::handle_set(const std::string& identity, const set_request& r, steady_time now) {
     if (!begin_write(identity, r.client_id, r.request_id, r.cls, now, "configuration changes")) return;
-    change c;
-    c.op = r.op;
-    c.cls = r.cls;
-    c.key = r.key;
-    if (r.op == change_op::put) c.value = r.value;
-    c.client_id = r.client_id;
-    c.request_id = r.request_id;
-    commit_change(std::move(c), identity, r.request_id);
+    static_cast<void>(commit_change(change_for(r), identity, r.request_id));
 }
 
 void broker::impl::handle_publish(const std::string& identity, const publish_request& r, steady_time now) {
@@ -113,17 +117,10 @@ void broker::impl::handle_publish(const std::string& identity, const publish_req
     // A bus message is a change like any other: logged, replicated, acknowledged per the ack mode, retried
     // without duplicates, and retained for subscribers that resume (docs/protocol.md "The bus").
     if (!begin_write(identity, r.client_id, r.request_id, change_class::operational, now, "bus messages")) return;
-    change c;
-    c.op = change_op::publish;
-    c.cls = change_class::operational;
-    c.key = r.topic;
-    c.value = r.payload;
-    c.client_id = r.client_id;
-    c.request_id = r.request_id;
-    c.time_ms = static_cast<std::uint64_t>(
+    const auto time_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
-    commit_change(std::move(c), identity, r.request_id);
+    static_cast<void>(commit_change(change_for(r, time_ms), identity, r.request_id));
 }
 
 void broker::impl::handle_hello(const std::string& identity, const repl_hello& r, steady_time now) {
@@ -136,7 +133,13 @@ void broker::impl::handle_hello(const std::string& identity, const repl_hello& r
         return;
     }
     if (_state != broker_state::active) return reply_not_serving(identity, r.session, now);
-    replica_session& s = _sessions.open(identity, r.name, r.rank, r.session, now);
+    if (const replica_session* live = _sessions.by_name(r.name, &_peers);
+        live && live->identity != identity && replica_sessions::confirmed(*live, _peers))
+        spdlog::warn("replication: a second session as {} (rank {}) opened beside the one {}'s heartbeats confirm; "
+                     "it counts for nothing until they name it. If {} did not restart its link, something else is "
+                     "posing as it",
+                     r.name, r.rank, r.name, r.name);
+    replica_session& s = _sessions.open(identity, r.name, r.rank, r.session, now, &_peers);
     send_snapshot(identity, r.session, {r.epoch, r.seq}, &r.epochs);
     s.sent = _replica.last().seq;
     s.acked = 0;
@@ -147,9 +150,22 @@ void broker::impl::handle_hello(const std::string& identity, const repl_hello& r
 
 void broker::impl::handle_repl_ack(const std::string& identity, const repl_ack& r) {
     if (replica_session* s = _sessions.by_identity(identity)) {
-        if (_sessions.acknowledge(*s, r.seq))
-            spdlog::info("replication: {} holds everything up to seq {}, files included: it is synchronised", s->name,
-                         s->sync_seq);
+        switch (_sessions.acknowledge(*s, r.seq)) {
+            case ack_outcome::recorded: break;
+            case ack_outcome::synchronised:
+                spdlog::info("replication: {} holds everything up to seq {}, files included: it is synchronised",
+                             s->name, s->sync_seq);
+                break;
+            case ack_outcome::beyond_sent:
+                ++_bad_messages;
+                spdlog::warn("replication: the session as {} acknowledged seq {} but was sent up to {} only: ignored "
+                             "(a broker never does this; check what connects as {})",
+                             s->name, r.seq, s->sent, s->name);
+                reply_error(identity, 0, error_code::bad_request,
+                            "REPL-ACK of seq " + std::to_string(r.seq) + " beyond the last seq sent on this session (" +
+                                std::to_string(s->sent) + ")");
+                break;
+        }
         return;
     }
     // Its session ended (a long silence, or this broker restarted): make it say hello again.
@@ -163,7 +179,7 @@ void broker::impl::handle_handover_request(const std::string& identity, const ha
         reply_error(identity, 0, error_code::refused, "no replication session for " + r.name + ": resync first");
         return;
     }
-    if (!s->synced || s->rank >= _me.rank) {
+    if (!s->synced || s->rank >= _me.rank || !replica_sessions::confirmed(*s, _peers)) {
         // Not an error for the asker's replication stream: it simply is not its turn.
         spdlog::warn("handover request from {} ignored: only a synchronised replica of lower rank than {} may ask",
                      r.name, _me.name);
@@ -175,7 +191,7 @@ void broker::impl::handle_handover_request(const std::string& identity, const ha
 }
 
 void broker::impl::send_handover_go() {
-    replica_session* s = _sessions.by_name(_successor);
+    replica_session* s = _sessions.by_name(_successor, &_peers);
     if (!s) return;
     reply(s->identity, handover_go{_replica.epoch(), _replica.last().seq});
     spdlog::info("handover: told {} to serve from ({}, {})", _successor, _replica.epoch(), _replica.last().seq);

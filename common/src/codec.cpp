@@ -43,139 +43,150 @@ constexpr auto make_decoders(std::index_sequence<I...>) {
 
 constexpr auto decoders = make_decoders(std::make_index_sequence<std::variant_size_v<message>>{});
 
-std::string check_size(std::string_view what, std::size_t size, std::size_t limit) {
+using verdict = field_verdict;
+
+verdict ok() { return {}; }
+verdict bad(std::string why) { return {error_code::bad_request, std::move(why)}; }
+
+verdict check_size(std::string_view what, std::size_t size, std::size_t limit) {
     if (size <= limit) return {};
-    return std::string(what) + " is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(limit);
+    return {error_code::too_large,
+            std::string(what) + " is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(limit)};
 }
 
 bool valid_state(broker_state s) { return static_cast<int>(s) < broker_state_count; }
 bool valid_class(change_class c) { return c == change_class::operational || c == change_class::config; }
 bool valid_op(change_op o) { return static_cast<int>(o) <= static_cast<int>(change_op::publish); }
 
+verdict check_state(broker_state s) {
+    return valid_state(s) ? ok() : bad("unknown broker state " + std::to_string(static_cast<int>(s)));
+}
+
 // A remote path on the wire must already be canonical: the sender normalises, so a broker never has to
 // guess which of two spellings was meant.
-std::string check_path(std::string_view path) {
-    if (path.size() > file_limits::max_path_bytes)
-        return check_size("path", path.size(), file_limits::max_path_bytes);
+verdict check_path(std::string_view path) {
+    if (path.size() > file_limits::max_path_bytes) return check_size("path", path.size(), file_limits::max_path_bytes);
     std::string why;
     auto canonical = normalise_remote_path(path, &why);
-    if (!canonical) return "remote path \"" + std::string(path) + "\" refused: " + why;
-    if (*canonical != path) return "remote path \"" + std::string(path) + "\" is not canonical (send \"" + *canonical + "\")";
+    if (!canonical) return bad("remote path \"" + std::string(path) + "\" refused: " + why);
+    if (*canonical != path)
+        return bad("remote path \"" + std::string(path) + "\" is not canonical (send \"" + *canonical + "\")");
     return {};
 }
 
-std::string check_hash(std::string_view hash) {
-    return is_lower_hex(hash, content_hash_hex_chars) ? std::string{} : "hash is not 64 lowercase hex digits (SHA-256)";
+verdict check_hash(std::string_view hash) {
+    return is_lower_hex(hash, content_hash_hex_chars) ? ok() : bad("hash is not 64 lowercase hex digits (SHA-256)");
 }
 
-std::string check_entry(const file_entry& e) {
-    if (auto w = check_path(e.path); !w.empty()) return w;
-    if (auto w = check_hash(e.hash); !w.empty()) return w;
-    return is_lower_hex(e.xxh, xxh128_hex_chars) ? std::string{} : "xxh is not 32 lowercase hex digits (XXH3-128)";
+verdict check_xxh(std::string_view xxh) {
+    return is_lower_hex(xxh, xxh128_hex_chars) ? ok() : bad("xxh is not 32 lowercase hex digits (XXH3-128)");
 }
 
-std::string validate_change(const change& c) {
-    if (!valid_op(c.op)) return "unknown change op " + std::to_string(static_cast<int>(c.op));
-    if (!valid_class(c.cls)) return "unknown change class " + std::to_string(static_cast<int>(c.cls));
-    if (auto e = check_size("key", c.key.size(), limits::max_key_bytes); !e.empty()) return e;
-    if (auto e = check_size("value", c.value.size(), limits::max_value_bytes); !e.empty()) return e;
-    if (c.op == change_op::publish)
-        return c.cls == change_class::operational ? std::string{} : "a bus message must be of class operational";
-    if (!is_file_op(c.op)) return {};
-    if (c.cls != change_class::config) return "a file change must be of class config";
-    if (auto e = check_path(c.key); !e.empty()) return e;
-    if (c.op == change_op::file_put && !decode_file_meta(c.value)) return "malformed file metadata";
+verdict check_entry(const file_entry& e) {
+    if (auto w = check_path(e.path); !w.ok()) return w;
+    if (auto w = check_hash(e.hash); !w.ok()) return w;
+    return check_xxh(e.xxh);
+}
+
+template <typename Range, typename Check>
+verdict each(const Range& items, Check&& check) {
+    for (const auto& item : items)
+        if (auto v = check(item); !v.ok()) return v;
     return {};
 }
 
 struct validator {
-    std::string operator()(const set_request& m) const {
-        if (m.key.empty()) return "key is empty";
-        if (!valid_op(m.op)) return "unknown change op " + std::to_string(static_cast<int>(m.op));
-        if (!valid_class(m.cls)) return "unknown change class " + std::to_string(static_cast<int>(m.cls));
-        if (auto e = check_size("key", m.key.size(), limits::max_key_bytes); !e.empty()) return e;
+    verdict operator()(const set_request& m) const {
+        // SET changes keys only: files have FILE-PUT / FILE-RM (with their content and path rules) and the bus
+        // has PUBLISH. Any other op would reach the log without the checks of its own command.
+        if (m.op != change_op::put && m.op != change_op::erase)
+            return bad("unknown op " + std::to_string(static_cast<int>(m.op)) + " for SET (0 put, 1 erase)");
+        if (!valid_class(m.cls)) return bad("unknown change class " + std::to_string(static_cast<int>(m.cls)));
+        if (m.key.empty()) return bad("key is empty");
+        if (auto v = check_size("key", m.key.size(), limits::max_key_bytes); !v.ok()) return v;
         return check_size("value", m.value.size(), limits::max_value_bytes);
     }
-    std::string operator()(const get_request& m) const {
-        return check_size("key", m.key.size(), limits::max_key_bytes);
-    }
-    std::string operator()(const publish_request& m) const {
-        if (m.topic.empty()) return "topic is empty";
-        if (auto e = check_size("topic", m.topic.size(), limits::max_topic_bytes); !e.empty()) return e;
+    verdict operator()(const get_request& m) const { return check_size("key", m.key.size(), limits::max_key_bytes); }
+    verdict operator()(const publish_request& m) const {
+        if (m.topic.empty()) return bad("topic is empty");
+        if (auto v = check_size("topic", m.topic.size(), limits::max_topic_bytes); !v.ok()) return v;
         return check_size("payload", m.payload.size(), limits::max_payload_bytes);
     }
-    std::string operator()(const snapshot_part& m) const {
-        for (const auto& c : m.entries)
-            if (auto e = validate_change(c); !e.empty()) return e;
-        return {};
+    verdict operator()(const snapshot_part& m) const { return each(m.entries, check_change); }
+    verdict operator()(const snapshot_end& m) const {
+        if (auto v = check_size("requests", m.requests.size(), limits::remembered_requests); !v.ok()) return v;
+        return check_size("epochs", m.epochs.size(), limits::max_epoch_spans);
     }
-    std::string operator()(const change_batch& m) const {
-        for (const auto& c : m.changes)
-            if (auto e = validate_change(c); !e.empty()) return e;
-        return {};
-    }
-    std::string operator()(const status_reply& m) const {
-        return valid_state(m.state) ? std::string{} : "unknown broker state";
-    }
-    std::string operator()(const pong& m) const {
-        return valid_state(m.state) ? std::string{} : "unknown broker state";
-    }
-    std::string operator()(const heartbeat& m) const {
-        if (!valid_state(m.state)) return "unknown broker state";
-        return check_size("name", m.name.size(), limits::max_name_bytes);
-    }
-    std::string operator()(const repl_hello& m) const {
-        if (m.epochs.size() > limits::max_epoch_spans)
-            return check_size("epochs", m.epochs.size(), limits::max_epoch_spans);
-        return check_size("name", m.name.size(), limits::max_name_bytes);
-    }
-    std::string operator()(const error_reply& m) const {
+    verdict operator()(const change_batch& m) const { return each(m.changes, check_change); }
+    verdict operator()(const error_reply& m) const {
         auto c = static_cast<int>(m.code_value);
-        return (c >= 1 && c <= error_code_max) ? std::string{} : "unknown error code " + std::to_string(c);
+        return (c >= 1 && c <= error_code_max) ? ok() : bad("unknown error code " + std::to_string(c));
     }
-    std::string operator()(const file_list_request& m) const {
+    verdict operator()(const status_reply& m) const {
+        if (auto v = check_size("name", m.name.size(), limits::max_name_bytes); !v.ok()) return v;
+        return check_state(m.state);
+    }
+    verdict operator()(const pong& m) const { return check_state(m.state); }
+    verdict operator()(const repl_hello& m) const {
+        if (auto v = check_size("epochs", m.epochs.size(), limits::max_epoch_spans); !v.ok()) return v;
+        return check_size("name", m.name.size(), limits::max_name_bytes);
+    }
+    verdict operator()(const handover_request& m) const {
+        return check_size("name", m.name.size(), limits::max_name_bytes);
+    }
+    verdict operator()(const heartbeat& m) const {
+        if (auto v = check_size("name", m.name.size(), limits::max_name_bytes); !v.ok()) return v;
+        if (auto v = check_size("following", m.following.size(), limits::max_name_bytes); !v.ok()) return v;
+        return check_state(m.state);
+    }
+    verdict operator()(const file_list_request& m) const {
+        if (m.limit == 0) return bad("limit is 0 (ask for 1 to " + std::to_string(limits::max_list_entries) + " entries)");
         return check_size("from", m.from.size(), file_limits::max_path_bytes);
     }
-    std::string operator()(const file_list_reply& m) const {
-        for (const auto& e : m.entries)
-            if (auto w = check_entry(e); !w.empty()) return w;
-        return {};
+    verdict operator()(const file_list_reply& m) const {
+        if (auto v = check_size("entries", m.entries.size(), limits::max_list_entries); !v.ok()) return v;
+        return each(m.entries, check_entry);
     }
-    std::string operator()(const fetch_request& m) const {
-        if (auto w = check_path(m.path); !w.empty()) return w;
-        if (auto w = check_hash(m.hash); !w.empty()) return w;
-        if (m.length == 0) return "length is 0";
+    verdict operator()(const fetch_request& m) const {
+        if (auto w = check_path(m.path); !w.ok()) return w;
+        if (auto w = check_hash(m.hash); !w.ok()) return w;
+        if (m.length == 0) return bad("length is 0");
         if (m.length > limits::max_chunk_bytes)
-            return "length " + std::to_string(m.length) + " is over the limit of " +
-                   std::to_string(limits::max_chunk_bytes) + " bytes per chunk";
-        if (m.offset > ~std::uint64_t{0} - m.length) return "offset + length overflows";
+            return {error_code::too_large, "length " + std::to_string(m.length) + " is over the limit of " +
+                                               std::to_string(limits::max_chunk_bytes) + " bytes per chunk"};
+        if (m.offset > ~std::uint64_t{0} - m.length) return bad("offset + length overflows");
         return {};
     }
-    std::string operator()(const file_chunk& m) const {
-        if (auto w = check_path(m.path); !w.empty()) return w;
-        if (auto w = check_hash(m.hash); !w.empty()) return w;
+    verdict operator()(const file_chunk& m) const {
+        if (auto w = check_path(m.path); !w.ok()) return w;
+        if (auto w = check_hash(m.hash); !w.ok()) return w;
         return check_size("chunk", m.data.size(), limits::max_chunk_bytes);
     }
-    std::string operator()(const file_put_request& m) const {
-        if (auto w = check_path(m.path); !w.empty()) return w;
-        if (auto w = check_hash(m.hash); !w.empty()) return w;
-        return is_lower_hex(m.xxh, xxh128_hex_chars) ? std::string{} : "xxh is not 32 lowercase hex digits (XXH3-128)";
+    verdict operator()(const file_put_request& m) const {
+        if (auto w = check_path(m.path); !w.ok()) return w;
+        if (auto w = check_hash(m.hash); !w.ok()) return w;
+        return check_xxh(m.xxh);
     }
-    std::string operator()(const file_remove_request& m) const { return check_path(m.path); }
-    std::string operator()(const bus_fetch_request& m) const {
-        if (m.prefixes.size() > 64) return check_size("prefixes", m.prefixes.size(), 64);
+    verdict operator()(const file_remove_request& m) const { return check_path(m.path); }
+    verdict operator()(const bus_fetch_request& m) const {
+        if (auto v = check_size("prefixes", m.prefixes.size(), limits::max_bus_prefixes); !v.ok()) return v;
         for (const auto& p : m.prefixes)
-            if (auto w = check_size("prefix", p.size(), limits::max_topic_bytes); !w.empty()) return w;
-        if (static_cast<int>(m.start) > static_cast<int>(bus_start::oldest)) return "unknown start";
+            if (auto v = check_size("prefix", p.size(), limits::max_topic_bytes); !v.ok()) return v;
+        if (static_cast<int>(m.start) > static_cast<int>(bus_start::oldest))
+            return bad("unknown start " + std::to_string(static_cast<int>(m.start)) + " (0 after, 1 latest, 2 oldest)");
         return {};
     }
-    std::string operator()(const bus_batch& m) const {
-        for (const auto& c : m.messages)
-            if (auto e = validate_change(c); !e.empty()) return e;
+    verdict operator()(const bus_batch& m) const {
+        for (const auto& c : m.messages) {
+            if (c.op != change_op::publish) return bad("a BUS-BATCH carries bus messages (op publish) only");
+            if (auto v = check_change(c); !v.ok()) return v;
+        }
         return {};
     }
+    // STATUS, FORCE, PING, VALUE, ACK, SNAPSHOT, REPL-ACK, HANDOVER-GO: integers and booleans only, every value
+    // of which is valid (their meaning is checked where they are used).
     template <typename T>
-    std::string operator()(const T&) const {
+    verdict operator()(const T&) const {
         return {};
     }
 };
@@ -190,7 +201,9 @@ std::uint64_t peek_request_id(const msgpack::object& body) {
 // Limits of the MessagePack parser (decode()): element counts, string sizes, nesting.
 constexpr std::uint32_t max_elements = 1u << 20;
 constexpr std::uint32_t max_map_pairs = 64;
-constexpr std::uint32_t max_bytes = 1u << 20;
+// Strings and bins may be as long as a frame: the validators then answer a field over its own limit with
+// TOO_LARGE and say which field (docs/protocol.md "Limits"), rather than the parser's "str size overflow".
+constexpr std::uint32_t max_bytes = static_cast<std::uint32_t>(limits::max_frame_bytes);
 constexpr std::size_t max_depth = 32;
 
 // A first pass over a frame that allocates nothing: msgpack's unpacker reserves
@@ -253,7 +266,34 @@ zmq::message_t encode_frame(const message& m) {
     return zmq::message_t(buffer.data(), buffer.size());
 }
 
-std::string validate(const message& m) { return std::visit(validator{}, m); }
+field_verdict check_message(const message& m) { return std::visit(validator{}, m); }
+
+std::string validate(const message& m) { return check_message(m).why; }
+
+field_verdict check_change(const change& c) {
+    if (!valid_op(c.op)) return bad("unknown change op " + std::to_string(static_cast<int>(c.op)));
+    if (!valid_class(c.cls)) return bad("unknown change class " + std::to_string(static_cast<int>(c.cls)));
+    if (auto v = check_size("key", c.key.size(), limits::max_key_bytes); !v.ok()) return v;
+    if (auto v = check_size("value", c.value.size(), limits::max_value_bytes); !v.ok()) return v;
+    switch (c.op) {
+        case change_op::put:
+            return c.key.empty() ? bad("a key change needs a key") : ok();
+        case change_op::erase:
+            if (c.key.empty()) return bad("a key change needs a key");
+            return c.value.empty() ? ok() : bad("an erase carries no value");
+        case change_op::publish:
+            if (c.key.empty()) return bad("a bus message needs a topic");
+            return c.cls == change_class::operational ? ok() : bad("a bus message must be of class operational");
+        case change_op::file_put:
+        case change_op::file_erase:
+            if (c.cls != change_class::config) return bad("a file change must be of class config");
+            if (auto v = check_path(c.key); !v.ok()) return v;
+            if (c.op == change_op::file_erase)
+                return c.value.empty() ? ok() : bad("a file removal carries no value");
+            return decode_file_meta(c.value) ? ok() : bad("malformed file metadata (expected [size, sha256, xxh3-128])");
+    }
+    return bad("unknown change op");
+}
 
 decode_result decode(const void* data, std::size_t size) {
     if (size == 0) return fail(error_code::bad_request, "empty frame");
@@ -266,7 +306,7 @@ decode_result decode(const void* data, std::size_t size) {
         if (!msgpack::parse(static_cast<const char*>(data), size, budget) && budget.over())
             return fail(error_code::bad_request,
                         "not MessagePack: announces more elements than the frame holds, or nests too deep");
-        msgpack::unpack_limit lim(max_elements, max_map_pairs, max_bytes, limits::max_chunk_bytes, max_bytes,
+        msgpack::unpack_limit lim(max_elements, max_map_pairs, max_bytes, max_bytes, max_bytes,
                                   max_depth);
         handle = msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, lim);
     } catch (const std::exception& e) {
@@ -294,10 +334,7 @@ decode_result decode(const void* data, std::size_t size) {
         return fail(error_code::bad_request, std::string("malformed ") + std::string(name) + ": " + e.what(),
                     request_id);
     }
-    if (auto why = validate(*r.value); !why.empty()) {
-        auto code = why.find("over the limit") != std::string::npos ? error_code::too_large : error_code::bad_request;
-        return fail(code, why, request_id);
-    }
+    if (auto v = check_message(*r.value); !v.ok()) return fail(v.code, v.why, request_id);
     r.request_id = request_id;
     return r;
 }
@@ -346,8 +383,8 @@ std::optional<file_chunk_view> decode_chunk_view(const zmq::message_t& frame, st
         if (body.type != msgpack::type::ARRAY || body.via.array.size < 6) return fail("malformed CHUNK: too few fields");
         const msgpack::object* f = body.via.array.ptr;
         file_chunk_view v{uint_of(f[0]), view_of(f[1]), view_of(f[2]), uint_of(f[3]), uint_of(f[4]), view_of(f[5])};
-        if (auto w = check_path(v.path); !w.empty()) return fail(w);
-        if (auto w = check_hash(v.hash); !w.empty()) return fail(w);
+        if (auto w = check_path(v.path); !w.ok()) return fail(w.why);
+        if (auto w = check_hash(v.hash); !w.ok()) return fail(w.why);
         if (v.data.size() > limits::max_chunk_bytes) return fail("chunk over the limit");
         return v;  // the views point into `frame`, not into the handle's zone
     } catch (const std::exception& e) {

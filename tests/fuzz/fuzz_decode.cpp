@@ -4,12 +4,18 @@
 // accepts a frame, encode() of the result must decode again and re-encode to
 // the same bytes (the canonical encoding is a fixed point). The decoder table
 // is generated from the `message` variant, so this covers every command,
-// including those added later, without a change here.
+// including those added later, without a change here. And one definition of
+// a valid change (protocol.md "Valid changes"): for an accepted write request,
+// the change the server would log passes check_change() and decodes again
+// inside CHANGES, as a replica receives it.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <type_traits>
 
 #include <starbus/common/codec.hpp>
+#include <starbus/common/request_changes.hpp>
 
 #include "fuzz_check.hpp"
 
@@ -28,5 +34,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(second.request_id == first.request_id, "a re-decoded message has the same request_id");
     const std::string twice = starbus::encode(*second.value);
     check(twice == once, "encode(decode(encode(m))) == encode(m)");
+
+    std::optional<starbus::change> logged;
+    std::visit(
+        [&](const auto& m) {
+            using T = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<T, starbus::publish_request>) logged = starbus::change_for(m, 1);
+            else if constexpr (std::is_same_v<T, starbus::set_request> || std::is_same_v<T, starbus::file_put_request> ||
+                               std::is_same_v<T, starbus::file_remove_request>)
+                logged = starbus::change_for(m);
+        },
+        *first.value);
+    if (logged) {
+        logged->epoch = 256;
+        logged->seq = 1;
+        check(starbus::check_change(*logged).ok(), "the change an accepted request makes is a valid change");
+        const std::string batch = starbus::encode(starbus::change_batch{{*logged}, 1});
+        check(starbus::decode(batch.data(), batch.size()).ok(), "a replica decodes the change it is sent");
+    }
     return 0;
 }

@@ -26,26 +26,26 @@ constexpr std::array all_events{fsm_event::startup_expired,     fsm_event::serve
                                 fsm_event::sync_broken,         fsm_event::server_lost,      fsm_event::vote,
                                 fsm_event::cold_start_elected,  fsm_event::handover_requested,
                                 fsm_event::successor_caught_up, fsm_event::successor_active, fsm_event::handover_timeout,
-                                fsm_event::handover_go,         fsm_event::force};
+                                fsm_event::handover_go,         fsm_event::force,            fsm_event::change_refused};
 
 static_assert(all_states.size() == broker_state_count);
 static_assert(all_events.size() == fsm_event_count);
 
 // The protocol table, as in docs/protocol.md. Columns in fsm_event order:
 // startup_expired, server_seen, sync_complete, sync_broken, server_lost, vote, cold_start_elected,
-// handover_requested, successor_caught_up, successor_active, handover_timeout, handover_go, force.
+// handover_requested, successor_caught_up, successor_active, handover_timeout, handover_go, force, change_refused.
 // "—": ignored (stay, no action). "passive" alone: handled, stay, no action.
 constexpr std::string_view _ = "—";
 const std::array<std::array<std::string_view, fsm_event_count>, broker_state_count> expected_table{{
-    /* starting */ {"stalled", "syncing/start_sync", _, _, _, _, _, _, _, _, _, _, "active/raise_epoch"},
-    /* stalled  */ {_, "syncing/start_sync", _, _, _, _, "active/raise_epoch", _, _, _, _, _, "active/raise_epoch"},
+    /* starting */ {"stalled", "syncing/start_sync", _, _, _, _, _, _, _, _, _, _, "active/raise_epoch", _},
+    /* stalled  */ {_, "syncing/start_sync", _, _, _, _, "active/raise_epoch", _, _, _, _, _, "active/raise_epoch", _},
     /* syncing  */ {_, "syncing/start_sync", "passive/request_handover", "syncing/start_sync", "stalled/stop_sync", _,
-                    _, _, _, _, _, _, "active/stop_sync+raise_epoch"},
+                    _, _, _, _, _, _, "active/stop_sync+raise_epoch", "stalled/stop_sync"},
     /* passive  */ {_, "syncing/start_sync", _, "syncing/start_sync", "passive", "active/stop_sync+raise_epoch", _, _, _,
-                    _, _, "active/stop_sync+raise_epoch", "active/stop_sync+raise_epoch"},
-    /* active   */ {_, "syncing/start_sync", _, _, _, _, _, "handover/stop_writes", _, _, _, _, _},
+                    _, _, "active/stop_sync+raise_epoch", "active/stop_sync+raise_epoch", "stalled/stop_sync"},
+    /* active   */ {_, "syncing/start_sync", _, _, _, _, _, "handover/stop_writes", _, _, _, _, _, _},
     /* handover */ {_, "syncing/start_sync", _, _, "passive", _, _, _, "handover/send_handover_go",
-                    "syncing/start_sync", "active/resume_writes", _, _},
+                    "syncing/start_sync", "active/resume_writes", _, _, _},
 }};
 // clang-format on
 
@@ -116,7 +116,7 @@ TEST_CASE("fsm: every cell of the table matches docs/protocol.md") {
             ++checked;
         }
     }
-    CHECK(checked == 78);
+    CHECK(checked == 84);  // 6 states x 14 events
 }
 
 TEST_CASE("fsm: ignored events stay put and do nothing") {
@@ -139,7 +139,7 @@ TEST_CASE("fsm: to_string names every state and every event") {
     const std::array<std::string_view, fsm_event_count> event_names{
         "startup_expired",     "server_seen",      "sync_complete",    "sync_broken", "server_lost",
         "vote",                "cold_start_elected", "handover_requested", "successor_caught_up",
-        "successor_active",    "handover_timeout", "handover_go",      "force"};
+        "successor_active",    "handover_timeout", "handover_go",      "force",       "change_refused"};
     // clang-format on
     std::set<std::string_view> distinct;
     for (std::size_t i = 0; i < all_events.size(); ++i) {

@@ -30,8 +30,9 @@ enum class fsm_event : std::uint8_t {
     handover_timeout,     // (handover) the successor has been silent for the expiry
     handover_go,          // (passive) the server handed the role to me
     force,                // an operator's force_request (the reactor refuses it while another serves)
+    change_refused,       // (replica) the server sent a change this replica cannot decode or apply
 };
-inline constexpr int fsm_event_count = 13;
+inline constexpr int fsm_event_count = 14;
 
 [[nodiscard]] std::string_view to_string(fsm_event e);
 

@@ -45,9 +45,28 @@ struct decode_result {
     return decode(frame.data(), frame.size());
 }
 
-// Checks that come after a structurally valid decode: field limits and enum
-// ranges. Returns an empty string when valid, else what is wrong.
+// What is wrong with a message or a change, and the error code that answers it:
+// TOO_LARGE for a field over its size limit, BAD_REQUEST for anything else.
+// An empty `why` means valid.
+struct field_verdict {
+    error_code code = error_code::bad_request;
+    std::string why;
+
+    [[nodiscard]] bool ok() const { return why.empty(); }
+};
+
+// Checks that come after a structurally valid decode, field by field against
+// docs/protocol.md: sizes, enumeration values, path rules, digests. decode()
+// applies them to every message it returns.
+[[nodiscard]] field_verdict check_message(const message& m);
+// The same, as text only ("" when valid).
 [[nodiscard]] std::string validate(const message& m);
+
+// The one definition of a valid change (docs/protocol.md "Changes"): what a
+// server may log, and so what every replica and mirror accepts in CHANGES,
+// SNAPSHOT-PART and BUS-BATCH. A server checks every change it builds with it
+// before logging it, so that nothing it logs can be refused by a replica.
+[[nodiscard]] field_verdict check_change(const change& c);
 
 // The command code of an envelope, read without decoding its body; nothing
 // when the frame is not a starbus/1 envelope.

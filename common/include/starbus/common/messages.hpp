@@ -222,11 +222,15 @@ struct force_request {
     MSGPACK_DEFINE(request_id)
 };
 
-// C: I am alive (counts in `clients`, and as a vote). Answered with pong.
+// C: I am alive (counts in `clients`). Answered with pong. A client that has
+// no server it can use (it could not get service from the one it knew, or it
+// has not found one yet) sets wants_service: only then does the PING count as
+// a vote (docs/protocol.md "Votes").
 struct ping {
     std::uint64_t client_id = 0;
+    bool wants_service = false;
     static constexpr command code = command::ping;
-    MSGPACK_DEFINE(client_id)
+    MSGPACK_DEFINE(client_id, wants_service)
 };
 
 // S: answer to ping.
@@ -297,8 +301,12 @@ struct heartbeat {
     std::uint64_t seq = 0;          // last applied change
     std::uint64_t last_epoch = 0;   // epoch of the last applied change
     std::string following;          // the server this broker replicates from, or ""
+    // The `session` of this broker's current REPL-HELLO to `following` (0: none). Said on the broker's own
+    // heartbeat port, it tells the server which replication session really is this broker's: only that one
+    // counts for acknowledgements and may ask for a handover (docs/protocol.md "Replication sessions").
+    std::uint64_t repl_session = 0;
     static constexpr command code = command::heartbeat;
-    MSGPACK_DEFINE(name, rank, state, epoch, seq, last_epoch, following)
+    MSGPACK_DEFINE(name, rank, state, epoch, seq, last_epoch, following, repl_session)
 };
 
 // ---- files (docs/protocol.md "File transfer") ----

@@ -109,6 +109,13 @@ inline constexpr std::size_t remembered_requests = 65536;
 inline constexpr std::uint64_t max_chunk_bytes = 4 * 1024 * 1024;
 // The most entries one FILE-MANIFEST page carries.
 inline constexpr std::uint32_t max_list_entries = 1000;
+// The most topic prefixes one BUS-FETCH may name.
+inline constexpr std::size_t max_bus_prefixes = 64;
+// The largest subscription message a broker's publish and heartbeat ports
+// accept (libzmq: one byte 1/0, then the prefix): "B" + the longest topic fits,
+// with room to spare. Beyond it libzmq drops the connection, so a hostile
+// subscriber cannot make the broker store megabytes of prefix.
+inline constexpr std::int64_t max_subscription_bytes = 4096;
 // The most epoch spans a history keeps (kv_state::epochs) and a REPL-HELLO or
 // SNAPSHOT-END carries: the oldest are forgotten first, which only makes a
 // fork older than all of them look like no common history (a full resync).
