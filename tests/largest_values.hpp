@@ -46,9 +46,7 @@ inline std::string longest_path() {
 }
 
 // The epoch of the n-th takeover (n >= 1), by brokers of ranks 0, 1, 2 in turn (types.hpp next_epoch).
-inline std::uint64_t takeover_epoch(std::size_t n) {
-    return n * epoch_stride + n % 3;
-}
+inline std::uint64_t takeover_epoch(std::size_t n) { return n * epoch_stride + n % 3; }
 
 // A history and the state it makes.
 struct history {

@@ -33,7 +33,8 @@ std::optional<replica_view> replica_of(test_cluster& c, const std::string& name)
     try {
         const nlohmann::json doc = nlohmann::json::parse(r.out);
         replica_view v{doc.at("epoch").get<std::uint64_t>(), doc.at("seq").get<std::uint64_t>(), {}};
-        for (const auto& e : doc.at("entries")) v.keys[e.at("key").get<std::string>()] = e.at("value").get<std::string>();
+        for (const auto& e : doc.at("entries"))
+            v.keys[e.at("key").get<std::string>()] = e.at("value").get<std::string>();
         return v;
     } catch (const std::exception&) {
         return std::nullopt;

@@ -357,8 +357,9 @@ TEST_CASE("codec: the largest CHANGES batches and snapshot parts a broker cuts d
         CHECK(round_trip_within_frame(b).changes.size() == 2);
     }
     SECTION("a file at the longest path, in a snapshot part") {
-        snapshot_part part{widest, {starbus::test::file_put(widest, widest, starbus::test::longest_path(), widest,
-                                                            std::string(64, 'a'), std::string(32, 'b'))}};
+        snapshot_part part{widest,
+                           {starbus::test::file_put(widest, widest, starbus::test::longest_path(), widest,
+                                                    std::string(64, 'a'), std::string(32, 'b'))}};
         CHECK(round_trip_within_frame(part).entries == part.entries);
     }
 }
@@ -404,7 +405,11 @@ TEST_CASE("codec: the largest BUS-BATCH, FILE-MANIFEST page and CHUNK decode", "
 
 TEST_CASE("codec: the largest key and value a client sets, and the reply that reads them back, decode",
           "[codec][limits]") {
-    set_request set{widest, widest, change_op::put, change_class::config, starbus::test::largest_key(),
+    set_request set{widest,
+                    widest,
+                    change_op::put,
+                    change_class::config,
+                    starbus::test::largest_key(),
                     starbus::test::largest_value()};
     CHECK(round_trip_within_frame(set).value == set.value);
     value_reply reply{widest, true, starbus::test::largest_value(), change_class::config, widest, widest};

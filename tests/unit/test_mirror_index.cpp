@@ -80,8 +80,8 @@ TEST_CASE("files: a mirror's index of a file at the longest path survives a save
     REQUIRE(scanned.errors.empty());
     REQUIRE(scanned.strays.empty());
     REQUIRE(index.size() == 1);
-    file_entry fetched{path, 4, std::string(64, 'a'), starbus::test::widest, starbus::test::widest,
-                       xxh128_bytes("deep")};
+    file_entry fetched{
+        path, 4, std::string(64, 'a'), starbus::test::widest, starbus::test::widest, xxh128_bytes("deep")};
     index.relabel(fetched);
     REQUIRE(index.save());
     mirror_index loaded(dir.path());
