@@ -244,9 +244,20 @@ std::string encode_log_header(position base) {
     return h;
 }
 
+// The decoder's limits must admit the largest object this store writes, or a broker cannot read back its own
+// files: a limit of 16 elements per array once met a snapshot's list of epochs, which grows by one with every
+// takeover, and two brokers of a long chaos run never started again.
+// The most fields of a type the store writes (change: 9, request_record: 4, epoch_span: 3, position: 2), with
+// room for fields appended later.
+constexpr std::size_t max_record_fields = 16;
+// The longest array: the snapshot's list of epoch spans (kv_state::epochs keeps at most max_epoch_spans).
+constexpr std::size_t max_array_elements = std::max(max_record_fields, limits::max_epoch_spans);
+// The deepest object is that list, an array of arrays (2 levels); room for fields appended later.
+constexpr std::size_t max_nesting = 4;
+
 msgpack::unpack_limit decode_limit() {
-    // arrays: a change has 8 fields; strings: at most a frame; nesting: shallow.
-    return msgpack::unpack_limit(16, 0, max_record_bytes, max_record_bytes, 0, 4);
+    // No maps, no ext; a string (a key, a value) or bin is never longer than a record.
+    return msgpack::unpack_limit(max_array_elements, 0, max_record_bytes, max_record_bytes, 0, max_nesting);
 }
 
 bool valid_change(const change& c) {

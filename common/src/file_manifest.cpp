@@ -2,6 +2,8 @@
 // The sorted manifest of a file store and the diff between two of them.
 #include <starbus/common/file_manifest.hpp>
 
+#include <algorithm>
+
 #include <starbus/common/content_hash.hpp>
 #include <starbus/common/fast_hash.hpp>
 
@@ -65,9 +67,19 @@ std::string encode_file_meta(const file_meta& m) {
     return std::string(buffer.data(), buffer.size());
 }
 
+namespace {
+
+// The limits admit the largest file_meta a broker writes: [size, hash, xxh], whose longest string is the
+// SHA-256 in hex (a longer one is refused below anyway); room for fields appended later.
+constexpr std::size_t file_meta_max_fields = 8;
+constexpr std::size_t file_meta_max_string = std::max(content_hash_hex_chars, xxh128_hex_chars);
+constexpr std::size_t file_meta_max_nesting = 2;
+
+}  // namespace
+
 std::optional<file_meta> decode_file_meta(std::string_view value) {
     try {
-        msgpack::unpack_limit lim(8, 0, 1024, 0, 0, 2);
+        msgpack::unpack_limit lim(file_meta_max_fields, 0, file_meta_max_string, 0, 0, file_meta_max_nesting);
         msgpack::object_handle h = msgpack::unpack(value.data(), value.size(), nullptr, nullptr, lim);
         auto m = h.get().as<file_meta>();
         if (!is_lower_hex(m.hash, content_hash_hex_chars) || !is_lower_hex(m.xxh, xxh128_hex_chars))

@@ -1,7 +1,8 @@
 // File: test_codec.cpp
 // The envelope and every command: round trips, and rejection of whatever is
 // not a well-formed starbus message (protocol.md "Message envelope": a
-// message that does not start with the signature and version is rejected).
+// message that does not start with the signature and version is rejected);
+// the largest message of each kind a broker sends decodes.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -10,6 +11,8 @@
 
 #include <starbus/common/codec.hpp>
 #include <starbus/common/fast_hash.hpp>
+
+#include "largest_values.hpp"
 
 using namespace starbus;
 
@@ -273,4 +276,145 @@ TEST_CASE("codec: a frame announcing more elements than it holds is refused befo
     for (std::uint64_t i = 1; i <= 2000; ++i) many.changes.push_back(sample_change(i));
     const std::string ok = encode(many);
     REQUIRE(decode(ok.data(), ok.size()).ok());
+}
+
+// ---------------------------------------------------------------------------
+// The largest messages a broker sends. Every decoder limit must admit what the system itself produces
+// (a snapshot decoder that took 16 epochs kept two brokers of a long chaos run from ever starting again).
+
+namespace {
+
+using starbus::test::widest;
+
+// Encodes `m`, checks the frame is within limits::max_frame_bytes (else libzmq or decode() refuses it)
+// and returns what decode() makes of it.
+template <typename T>
+T round_trip_within_frame(const T& m) {
+    const std::string bytes = encode(m);
+    INFO(to_string(T::code) << " of " << bytes.size() << " bytes");
+    REQUIRE(static_cast<std::int64_t>(bytes.size()) <= limits::max_frame_bytes);
+    return round_trip(m);
+}
+
+// The smallest change a broker sends (one byte of key, nothing else) with integers of the widest encoding:
+// the most changes per byte.
+change smallest_change(std::uint64_t seq) {
+    change c = starbus::test::erase(widest - 1, seq, "k");
+    c.client_id = widest;
+    c.request_id = widest;
+    c.time_ms = widest;
+    return c;
+}
+
+change largest_change(std::uint64_t seq) {
+    return starbus::test::put(widest - 1, seq, starbus::test::largest_key(), starbus::test::largest_value(), widest,
+                              widest);
+}
+
+// broker_impl.hpp for_each_chunk: a CHANGES batch or snapshot part holds changes whose key + value + 48 add up to
+// chunk_bytes (1 MiB), or one change alone when it is larger.
+constexpr std::size_t broker_chunk_bytes = 1u << 20;
+constexpr std::size_t chunk_estimate_overhead = 48;
+
+}  // namespace
+
+TEST_CASE("codec: SNAPSHOT-END with every remembered request and every epoch span decodes", "[codec][limits]") {
+    snapshot_end end{.request_id = widest, .epoch = widest, .seq = widest, .is_delta = false};
+    for (std::uint64_t i = 0; i < limits::remembered_requests; ++i)
+        end.requests.push_back({widest - i, widest - i, widest, widest - i});
+    for (std::uint64_t i = 0; i < limits::max_epoch_spans; ++i) end.epochs.push_back({widest - i, widest - i, widest});
+    end.fork_known = true;
+    end.fork_seq = widest;
+    end.bus_dropped_through = widest;
+    const auto got = round_trip_within_frame(end);
+    CHECK(got.requests == end.requests);
+    CHECK(got.epochs == end.epochs);
+    CHECK(got.bus_dropped_through == widest);
+}
+
+TEST_CASE("codec: REPL-HELLO with every epoch span a history keeps decodes", "[codec][limits]") {
+    repl_hello hello{std::string(limits::max_name_bytes, 'n'), 255, widest, widest, widest, {}};
+    for (std::uint64_t i = 0; i < limits::max_epoch_spans; ++i) hello.epochs.push_back({widest - i, widest, widest});
+    CHECK(round_trip_within_frame(hello).epochs == hello.epochs);
+}
+
+TEST_CASE("codec: the largest CHANGES batches and snapshot parts a broker cuts decode", "[codec][limits]") {
+    SECTION("as many of the smallest changes as a chunk holds") {
+        change_batch b;
+        b.commit_seq = widest;
+        const std::size_t count = broker_chunk_bytes / (1 + chunk_estimate_overhead) + 1;
+        for (std::uint64_t i = 1; i <= count; ++i) b.changes.push_back(smallest_change(i));
+        CHECK(round_trip_within_frame(b).changes == b.changes);
+        snapshot_part part{widest, b.changes};
+        CHECK(round_trip_within_frame(part).entries.size() == count);
+    }
+    SECTION("the largest change, alone, and a chunk's worth of others beside it") {
+        change_batch b;
+        b.changes.push_back(largest_change(1));
+        CHECK(round_trip_within_frame(b).changes == b.changes);
+        // for_each_chunk sends a chunk once the next change would not fit: up to 1 MiB, then one more.
+        b.changes.push_back(largest_change(2));
+        CHECK(round_trip_within_frame(b).changes.size() == 2);
+    }
+    SECTION("a file at the longest path, in a snapshot part") {
+        snapshot_part part{widest,
+                           {starbus::test::file_put(widest, widest, starbus::test::longest_path(), widest,
+                                                    std::string(64, 'a'), std::string(32, 'b'))}};
+        CHECK(round_trip_within_frame(part).entries == part.entries);
+    }
+}
+
+TEST_CASE("codec: the largest BUS-BATCH, FILE-MANIFEST page and CHUNK decode", "[codec][limits]") {
+    // bus_service.cpp: a batch stops once its topics and payloads pass 4 MiB, so it holds at most 4 MiB
+    // plus one more message of the largest size.
+    bus_batch bus{widest, {}, widest, widest, widest, widest};
+    for (std::uint64_t i = 1; i <= 5; ++i) {
+        change m = starbus::test::put(widest, i, std::string(limits::max_topic_bytes, 't'),
+                                      std::string(limits::max_payload_bytes, 'p'), widest, widest);
+        m.op = change_op::publish;
+        bus.messages.push_back(std::move(m));
+    }
+    CHECK(round_trip_within_frame(bus).messages == bus.messages);
+
+    file_list_reply page{widest, widest, widest, {}, starbus::test::longest_path()};
+    for (std::uint32_t i = 0; i < limits::max_list_entries; ++i)
+        page.entries.push_back(
+            {starbus::test::longest_path(), widest, std::string(64, 'a'), widest, widest, std::string(32, 'b')});
+    CHECK(round_trip_within_frame(page).entries == page.entries);
+
+    const std::string path = starbus::test::longest_path();
+    const std::string hash(64, 'c');
+    const file_chunk_view header{widest, path, hash, widest - limits::max_chunk_bytes, 0, {}};
+    auto frame = encode_chunk_frame(header, limits::max_chunk_bytes, [](char* dst) -> std::optional<std::uint64_t> {
+        std::memset(dst, 'd', limits::max_chunk_bytes);
+        return chunk_checksum(dst, limits::max_chunk_bytes);
+    });
+    REQUIRE(frame);
+    REQUIRE(static_cast<std::int64_t>(frame->size()) <= limits::max_frame_bytes);
+    std::string why;
+    auto view = decode_chunk_view(*frame, &why);
+    INFO(why);
+    REQUIRE(view);
+    CHECK(view->path == path);
+    CHECK(view->data.size() == limits::max_chunk_bytes);
+    auto d = decode(*frame);
+    INFO(d.reason);
+    REQUIRE(d.ok());
+    CHECK(std::get<file_chunk>(*d.value).data.size() == limits::max_chunk_bytes);
+}
+
+TEST_CASE("codec: the largest key and value a client sets, and the reply that reads them back, decode",
+          "[codec][limits]") {
+    set_request set{widest,
+                    widest,
+                    change_op::put,
+                    change_class::config,
+                    starbus::test::largest_key(),
+                    starbus::test::largest_value()};
+    CHECK(round_trip_within_frame(set).value == set.value);
+    value_reply reply{widest, true, starbus::test::largest_value(), change_class::config, widest, widest};
+    CHECK(round_trip_within_frame(reply).value == reply.value);
+    publish_request pub{widest, widest, std::string(limits::max_topic_bytes, 't'),
+                        std::string(limits::max_payload_bytes, 'p')};
+    CHECK(round_trip_within_frame(pub).payload == pub.payload);
 }

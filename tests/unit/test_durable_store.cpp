@@ -2,7 +2,9 @@
 // The broker's data directory: what survives a reopen, what recovery makes of a
 // torn or corrupt log, snapshots and compaction (and a crash between their
 // steps), the epoch, the directory lock, and I/O failures reported as
-// storage_error. Ends with a hidden [.bench] of append+flush throughput.
+// storage_error; the largest state a cluster makes and hundreds of takeovers,
+// read back from the log and from snapshots. Ends with a hidden [.bench] of
+// append+flush throughput.
 #include <catch2/catch.hpp>
 
 #include "change_builders.hpp"
@@ -15,9 +17,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <starbus/broker/durable_store.hpp>
 
+#include "largest_values.hpp"
 #include "testutil.hpp"
 
 using namespace starbus;
@@ -43,6 +47,16 @@ change sample(std::uint64_t epoch, std::uint64_t seq) {
 
 bool same_state(const kv_state& a, const kv_state& b) {
     return a.last() == b.last() && a.entries() == b.entries() && a.requests() == b.requests();
+}
+
+// Everything a snapshot keeps: keys, files, applied requests and the epochs of the history.
+void require_agrees(const kv_state& recovered, const kv_state& expected) {
+    REQUIRE(recovered.last() == expected.last());
+    REQUIRE(recovered.entries() == expected.entries());
+    REQUIRE(recovered.files() == expected.files());
+    REQUIRE(recovered.requests() == expected.requests());
+    REQUIRE(recovered.epochs() == expected.epochs());
+    REQUIRE(recovered.bus_dropped_through() == expected.bus_dropped_through());
 }
 
 std::string read_bytes(const fs::path& p) {
@@ -538,6 +552,81 @@ TEST_CASE("store: a corrupt meta file is a storage_error") {
     bytes[9] ^= 0x01;
     write_bytes(tmp.path() / "meta", bytes);
     REQUIRE_THROWS_WITH(durable_store(tmp.path(), fsync_mode::batch), Catch::Contains("meta file"));
+}
+
+// Found by a 600 s chaos run: a snapshot holding more than 16 epochs could not be read back, so two brokers
+// could never start again. Every limit of the snapshot and record decoders must admit the largest state.
+TEST_CASE("store: the largest state a cluster makes survives the log, a snapshot and a reopen") {
+    test::temp_dir tmp;
+    auto h = test::largest_history();
+    REQUIRE(h.state.epochs().size() == limits::max_epoch_spans);
+    REQUIRE(h.state.requests().size() == limits::remembered_requests);
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        store.append(h.changes);
+        store.flush();
+    }
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        CHECK(rec.torn_bytes == 0);
+        REQUIRE(rec.tail.size() == h.changes.size());  // every record, the largest ones included
+        CHECK(rec.tail.back() == h.changes.back());
+        require_agrees(rec.state, h.state);
+        REQUIRE(store.maybe_compact(h.state, 0));
+    }
+    const position snapshot_at = h.state.last();
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        CHECK(rec.snapshot_position == snapshot_at);
+        require_agrees(rec.state, h.state);
+        REQUIRE(rec.state.find(test::largest_key()) != nullptr);
+        CHECK(rec.state.find(test::largest_key())->value == test::largest_value());
+        CHECK(rec.state.files().find(test::longest_path()) != nullptr);
+        // One more takeover after the snapshot, with the largest change: the snapshot and the log together.
+        h.apply(test::put(test::takeover_epoch(limits::max_epoch_spans + 77), h.next_seq(), test::largest_key(),
+                          std::string(limits::max_value_bytes, 'w'), test::widest, test::widest - 1));
+        store.append(h.changes.back());
+        store.flush();
+    }
+    auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+    CHECK(rec.snapshot_position == snapshot_at);
+    REQUIRE(rec.tail.size() == 1);
+    require_agrees(rec.state, h.state);
+    CHECK(rec.state.epochs().size() == limits::max_epoch_spans);  // the oldest forgotten, never more
+}
+
+// A broker that takes over, or follows a new server, starts an epoch each time. Hundreds of takeovers, with
+// compactions and restarts in between, must read back exactly what was written.
+TEST_CASE("store: hundreds of takeovers, with compactions and reopens, read back and agree") {
+    // Hundreds of epochs: far beyond the 16 the snapshot decoder once took, still under
+    // limits::max_epoch_spans so that every epoch must be kept.
+    constexpr std::size_t takeovers = 300;
+    test::temp_dir tmp;
+    kv_state expected;
+    std::uint64_t known_epoch = 0;
+    std::optional<opened> o = open_store(tmp.path(), fsync_mode::never);
+    for (std::size_t t = 1; t <= takeovers; ++t) {
+        // The takeover: a new epoch of the broker of rank t % 3, saved before it serves, then its first changes.
+        known_epoch = next_epoch(known_epoch, static_cast<std::uint32_t>(t % 3));
+        o->store.save_epoch(known_epoch);
+        for (int i = 0; i < 3; ++i) {
+            const change c = sample(known_epoch, expected.last().seq + 1);
+            REQUIRE(expected.apply(c));
+            o->store.append(c);
+        }
+        o->store.flush();
+        if (t % 7 == 0) REQUIRE(o->store.maybe_compact(expected, 0));  // a snapshot now and then
+        if (t % 10 == 0 || t == takeovers) {
+            // A restart: what the directory holds must be what was written.
+            o.reset();
+            o = open_store(tmp.path(), fsync_mode::never);
+            INFO("reopened after takeover " << t);
+            REQUIRE(o->rec.epoch == known_epoch);
+            require_agrees(o->rec.state, expected);
+        }
+    }
+    CHECK(expected.epochs().size() == takeovers);  // one span per takeover, every one kept
+    CHECK(o->rec.snapshot_position.seq > 0);
 }
 
 TEST_CASE("store: append+flush throughput", "[.bench]") {

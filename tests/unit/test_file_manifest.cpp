@@ -1,11 +1,14 @@
 // File: test_file_manifest.cpp
 // The file manifest: sorted entries, add/replace/remove, the wire form, and the
-// diff a mirror runs after each server change (by content, never by position).
+// diff a mirror runs after each server change (by content, never by position);
+// the largest metadata a broker writes reads back.
 #include <catch2/catch.hpp>
 
 #include <chrono>
 
 #include <starbus/common/file_manifest.hpp>
+
+#include "largest_values.hpp"
 
 using namespace starbus;
 
@@ -192,4 +195,16 @@ TEST_CASE("files: a file change carries its metadata, and malformed metadata is 
         broken.value = bad;
         CHECK_FALSE(file_entry_of(broken));
     }
+}
+
+// decode_file_meta's limits admit the largest metadata a broker writes: the widest size, both digests, at the
+// longest path (the path is the change's key, not part of the value).
+TEST_CASE("files: the largest file metadata reads back, and a longer digest is refused") {
+    const std::string longest_path = starbus::test::longest_path();
+    const file_entry e{longest_path,          starbus::test::widest, std::string(64, 'c'),
+                       starbus::test::widest, starbus::test::widest, std::string(32, 'd')};
+    auto back = file_entry_of(file_put_change(e));
+    REQUIRE(back);
+    CHECK(*back == e);
+    CHECK_FALSE(decode_file_meta(encode_file_meta({1, std::string(65, 'c'), std::string(32, 'd')})));
 }

@@ -1,9 +1,11 @@
 // File: test_kv_state.cpp
 // The replicated key/value state: contiguous apply, puts and erases, snapshot
-// installation, and the bounded memory of applied requests used for dedupe.
+// installation, the bounded memory of applied requests used for dedupe, and the
+// bounded list of epochs, at its largest.
 #include <catch2/catch.hpp>
 
 #include "change_builders.hpp"
+#include "largest_values.hpp"
 
 #include <starbus/common/kv_state.hpp>
 
@@ -193,4 +195,23 @@ TEST_CASE("kv_state: the bus log keeps the newest messages within count, bytes a
     kv_state client;                 // a client's mirror keeps none
     REQUIRE(client.apply(publish(1, 100)));
     CHECK(client.bus_log().empty());
+}
+
+// Every takeover adds an epoch span: a long-lived cluster holds limits::max_epoch_spans of them (and the
+// snapshot, SNAPSHOT-END and REPL-HELLO carry them all), never more, the oldest forgotten first.
+TEST_CASE("kv_state: past max_epoch_spans takeovers, the newest spans are kept and a snapshot carries them all") {
+    const auto h = starbus::test::largest_history();
+    const auto spans = h.state.epochs();
+    REQUIRE(spans.size() == limits::max_epoch_spans);
+    const std::size_t takeovers = limits::max_epoch_spans + 76;  // largest_history's default
+    CHECK(spans.front().epoch == starbus::test::takeover_epoch(takeovers - limits::max_epoch_spans + 1));
+    CHECK(spans.back().epoch == starbus::test::takeover_epoch(takeovers));
+    CHECK(spans.back().last_seq == h.state.last().seq);
+    CHECK(h.state.requests().size() == limits::remembered_requests);
+    kv_state copy;
+    copy.install_snapshot(h.state.snapshot_entries(), h.state.last(), h.state.requests(), 0, spans);
+    CHECK(copy.epochs() == spans);
+    CHECK(copy.requests() == h.state.requests());
+    CHECK(copy.find(starbus::test::largest_key())->value == starbus::test::largest_value());
+    CHECK(copy.files() == h.state.files());
 }

@@ -1,13 +1,15 @@
 // File: test_mirror_index.cpp
 // A mirror's index of its directory: a scan reads again only files whose size,
 // mtime or inode changed, reports names that cannot be remote paths, skips the
-// mirror's own files and symlinks, and survives a save and load.
+// mirror's own files and symlinks, and survives a save and load, the longest
+// remote path included.
 #include <catch2/catch.hpp>
 
 #include <fstream>
 
 #include <starbus/common/fast_hash.hpp>
 
+#include "largest_values.hpp"
 #include "mirror_index.hpp"
 #include "testutil.hpp"
 
@@ -67,4 +69,25 @@ TEST_CASE("files: an unreadable index only costs a full re-read") {
     CHECK_FALSE(index.load(&why));
     CHECK(why.find("every file is read again") != std::string::npos);
     CHECK(index.size() == 0);
+}
+
+TEST_CASE("files: a mirror's index of a file at the longest path survives a save and load") {
+    starbus::test::temp_dir dir;
+    const std::string path = starbus::test::longest_path();
+    write(dir.path() / path, "deep");
+    mirror_index index(dir.path());
+    auto scanned = index.scan();
+    REQUIRE(scanned.errors.empty());
+    REQUIRE(scanned.strays.empty());
+    REQUIRE(index.size() == 1);
+    file_entry fetched{
+        path, 4, std::string(64, 'a'), starbus::test::widest, starbus::test::widest, xxh128_bytes("deep")};
+    index.relabel(fetched);
+    REQUIRE(index.save());
+    mirror_index loaded(dir.path());
+    std::string why;
+    INFO(why);
+    REQUIRE(loaded.load(&why));
+    REQUIRE(loaded.manifest().find(path));
+    CHECK(*loaded.manifest().find(path) == *index.manifest().find(path));
 }

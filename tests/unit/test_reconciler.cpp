@@ -1,12 +1,14 @@
 // File: test_reconciler.cpp
 // The orphans of a parted history: kept on disk across restarts, each once,
 // handed to the broker when it serves (configuration changes only to the
-// primary), and their file versions kept from collection.
+// primary), and their file versions kept from collection; the largest orphans
+// file a broker writes reads back.
 #include <catch2/catch.hpp>
 
 #include <fstream>
 
 #include "change_builders.hpp"
+#include "largest_values.hpp"
 #include "reconciler.hpp"
 #include "testutil.hpp"
 
@@ -67,4 +69,31 @@ TEST_CASE("reconcile: an unreadable orphans file is reported, never fatal") {
     std::ofstream(dir.path() / "orphans") << "garbage";
     reconciler r(ctx, dir.path(), store);
     CHECK(r.empty());
+}
+
+// The orphans of one fork are the broker's history after it (change_history, broker_options::history_capacity:
+// 100,000 changes by default), each as large as a change may be: the file must read back whole.
+TEST_CASE("reconcile: the largest orphans file a broker writes reads back") {
+    constexpr std::size_t history_capacity = 100000;
+    starbus::test::temp_dir dir;
+    zmq::context_t ctx;
+    file_store store(dir.path());
+    std::vector<change> orphans;
+    for (std::uint64_t i = 1; i <= history_capacity; ++i)
+        orphans.push_back(from_client(put(test::widest, i, test::numbered("k", i % 1000), "v"), test::widest - i, i));
+    orphans.push_back(from_client(put(test::widest, history_capacity + 1, test::largest_key(), test::largest_value()),
+                                  test::widest, test::widest));
+    orphans.push_back(from_client(starbus::test::file_put(test::widest, history_capacity + 2, test::longest_path(),
+                                                          test::widest, std::string(64, 'f')),
+                                  test::widest, test::widest - 1, change_class::config));
+    {
+        reconciler r(ctx, dir.path(), store);
+        r.adopt(orphans);
+        REQUIRE(r.size() == orphans.size());
+    }
+    reconciler again(ctx, dir.path(), store);
+    REQUIRE(again.size() == orphans.size());
+    auto config = again.take_for_server(true);
+    REQUIRE(config.size() == orphans.size());
+    CHECK(config == orphans);
 }

@@ -17,6 +17,9 @@
 //                                  | u32 crc(first 20 bytes of the header)
 //               body: a sequence of msgpack objects:
 //                 position | entry count | change... | request count | request_record...
+//                 [| bus_dropped_through | epoch_span array (up to limits::max_epoch_spans)]
+//             Read one object at a time, each within the decoder limits of
+//             durable_store.cpp, which admit the largest object written.
 //             Missing only in a fresh directory (then the state is empty at (0, 0)).
 //   log       the changes applied after the snapshot, append-only:
 //               header (32 bytes): "SBLOG001" | u64 base epoch | u64 base seq | u32 0
