@@ -191,10 +191,12 @@ cut_report check_cut(const cut_inputs& in) {
     // The primary's acknowledgements through the cut.
     std::vector<std::int64_t> acks;
     std::map<std::string, std::size_t> others;
+    std::size_t acks_before = 0;
     if (in.h)
         for (const auto& op : in.h->ops) {
-            if (op.result != outcome::ok || !op.complete_ms || !in_cut(in, *op.complete_ms)) continue;
-            if (op.invoke_ms < in.load_from_ms) continue;
+            if (op.result != outcome::ok || !op.complete_ms || op.invoke_ms < in.load_from_ms) continue;
+            if (*op.complete_ms < in.cut_from_ms && op.server == in.primary) ++acks_before;
+            if (!in_cut(in, *op.complete_ms)) continue;
             if (op.server == in.primary) acks.push_back(*op.complete_ms);
             else if (!op.server.empty()) ++others[op.server];
         }
@@ -220,6 +222,16 @@ cut_report check_cut(const cut_inputs& in) {
                                " ms without acknowledging a change during the cut (from " + clock_text(gap_at) +
                                ", " + offset(gap_at, in.cut_from_ms) + "; at most " +
                                std::to_string(in.max_ack_gap_ms) + " ms allowed)");
+    // A steady rate: not far below the rate before the cut (measured over at least a second of load).
+    const std::int64_t before_ms = in.cut_from_ms - in.load_from_ms;
+    if (before_ms > 0) r.rate_before = 1000.0 * static_cast<double>(acks_before) / static_cast<double>(before_ms);
+    if (cut_ms > 0) r.rate_in_cut = 1000.0 * static_cast<double>(acks.size()) / static_cast<double>(cut_ms);
+    if (!acks.empty() && before_ms >= 1000 && r.rate_in_cut < in.min_rate_ratio * r.rate_before) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "%.1f/s during the cut against %.1f/s before it (at least %.0f %% wanted)",
+                      r.rate_in_cut, r.rate_before, 100.0 * in.min_rate_ratio);
+        r.violations.push_back("the primary " + in.primary + " acknowledged the load's changes at " + buf);
+    }
     for (const auto& [name, n] : others) {
         r.other_acks_in_cut += n;
         r.violations.push_back(std::to_string(n) + " changes of the load were acknowledged by " + name +
@@ -236,8 +248,8 @@ cut_report check_cut(const cut_inputs& in) {
                                " wanted): the cut was not exercised as specified");
 
     // Figures.
-    char rate[64];
-    std::snprintf(rate, sizeof rate, "%.1f/s", cut_ms > 0 ? 1000.0 * static_cast<double>(acks.size()) / cut_ms : 0.0);
+    char rate[96];
+    std::snprintf(rate, sizeof rate, "%.1f/s; %.1f/s before the cut", r.rate_in_cut, r.rate_before);
     r.figures.push_back(in.primary + " acknowledged " + std::to_string(acks.size()) + " changes of the load during the " +
                         seconds(cut_ms) + " cut (" + rate + "), longest gap " + std::to_string(r.longest_ack_gap_ms) +
                         " ms; other brokers acknowledged " + std::to_string(r.other_acks_in_cut));

@@ -15,7 +15,8 @@
 //                   primary is never faulted here, so no backup has cause)
 //   primary lost    the primary's log shows it leaving active
 //   acks            the primary acknowledges the load's changes all through
-//                   the cut (a bounded longest gap), nobody else does
+//                   the cut (a bounded longest gap, a rate not far below
+//                   its rate before the cut), nobody else does
 //   coverage        enough samples and monitoring calls during the cut that
 //                   a pass is not vacuous
 #pragma once
@@ -80,6 +81,7 @@ struct cut_inputs {
     std::size_t monitor_calls_in_cut = 0;  // CLI calls the monitoring host completed during the cut
     // Thresholds.
     std::int64_t max_ack_gap_ms = 1000;    // longest time the primary may go without acknowledging in the cut
+    double min_rate_ratio = 0.5;           // its rate in the cut, at least this times its rate before the cut
     std::size_t min_samples_in_cut = 10;   // fewer: the overlap check saw too little
     std::size_t min_monitor_calls_in_cut = 3;
 };
@@ -91,6 +93,7 @@ struct cut_report {
     std::size_t samples = 0, samples_in_cut = 0;
     std::size_t primary_acks_in_cut = 0, other_acks_in_cut = 0;
     std::int64_t longest_ack_gap_ms = 0;
+    double rate_before = 0, rate_in_cut = 0;  // the primary's acknowledgements per second
     // The first moment a backup served, relative to the cut's start (negative: before it), if any did.
     std::optional<std::int64_t> takeover_after_ms;
     std::string takeover_by;

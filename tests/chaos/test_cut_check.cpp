@@ -209,6 +209,18 @@ TEST_CASE("cut check: the primary must acknowledge all through the cut, and nobo
         REQUIRE(r.violations.size() == 1);
         CHECK(r.violations[0].find("acknowledged by B during the cut") != std::string::npos);
     }
+    SECTION("a rate far below the rate before the cut") {
+        // Before the cut: every 100 ms; during it, every 400 ms (gaps within the bound).
+        std::erase_if(run.h.ops, [](const op_record& op) {
+            return *op.complete_ms > 10000 && *op.complete_ms <= 15000 && *op.complete_ms % 400 != 0;
+        });
+        run.in.load_from_ms = 9000;
+        const auto r = check_cut(run.in);
+        CHECK(r.rate_before == Approx(9.0));  // the ack at 9.0 s was invoked before the load began
+        CHECK(r.rate_in_cut == Approx(2.6));
+        REQUIRE(r.violations.size() == 1);
+        CHECK(r.violations[0].find("2.6/s during the cut against 9.0/s before it") != std::string::npos);
+    }
     SECTION("failures and unknown outcomes are not acknowledgements") {
         for (auto& op : run.h.ops)
             if (*op.complete_ms > 12000 && *op.complete_ms < 13500) op.result = outcome::info;
