@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
     if (dry_run && scenario == "cut") {
         const auto b = o.cut_before.count(), e = b + o.cut.count();
         std::string backups;
-        for (std::size_t i = 1; i < o.env.brokers; ++i) backups += std::string(backups.empty() ? "" : " ") + char('A' + i);
+        for (std::size_t i = 1; i < o.env.brokers; ++i)
+            backups += std::string(backups.empty() ? "" : " ") + static_cast<char>('A' + i);
         std::cout << "+" << b << " ms .. +" << e << " ms  partition A | " << backups
                   << " (brokers only; clients and the monitoring host reach every broker)\n";
         return 0;

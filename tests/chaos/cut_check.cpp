@@ -219,9 +219,9 @@ cut_report check_cut(const cut_inputs& in) {
                                seconds(cut_ms) + " cut");
     else if (r.longest_ack_gap_ms > in.max_ack_gap_ms)
         r.violations.push_back("the primary " + in.primary + " went " + std::to_string(r.longest_ack_gap_ms) +
-                               " ms without acknowledging a change during the cut (from " + clock_text(gap_at) +
-                               ", " + offset(gap_at, in.cut_from_ms) + "; at most " +
-                               std::to_string(in.max_ack_gap_ms) + " ms allowed)");
+                               " ms without acknowledging a change during the cut (from " + clock_text(gap_at) + ", " +
+                               offset(gap_at, in.cut_from_ms) + "; at most " + std::to_string(in.max_ack_gap_ms) +
+                               " ms allowed)");
     // A steady rate: not far below the rate before the cut (measured over at least a second of load).
     const std::int64_t before_ms = in.cut_from_ms - in.load_from_ms;
     if (before_ms > 0) r.rate_before = 1000.0 * static_cast<double>(acks_before) / static_cast<double>(before_ms);
@@ -240,8 +240,9 @@ cut_report check_cut(const cut_inputs& in) {
 
     // Coverage: a pass must have looked.
     if (r.samples_in_cut < in.min_samples_in_cut)
-        r.violations.push_back("only " + std::to_string(r.samples_in_cut) + " status samples during the cut (at least " +
-                               std::to_string(in.min_samples_in_cut) + " wanted): the two-serving check saw too little");
+        r.violations.push_back("only " + std::to_string(r.samples_in_cut) +
+                               " status samples during the cut (at least " + std::to_string(in.min_samples_in_cut) +
+                               " wanted): the two-serving check saw too little");
     if (in.monitor_calls_in_cut < in.min_monitor_calls_in_cut)
         r.violations.push_back("the monitoring host completed only " + std::to_string(in.monitor_calls_in_cut) +
                                " CLI calls during the cut (at least " + std::to_string(in.min_monitor_calls_in_cut) +
@@ -250,9 +251,10 @@ cut_report check_cut(const cut_inputs& in) {
     // Figures.
     char rate[96];
     std::snprintf(rate, sizeof rate, "%.1f/s; %.1f/s before the cut", r.rate_in_cut, r.rate_before);
-    r.figures.push_back(in.primary + " acknowledged " + std::to_string(acks.size()) + " changes of the load during the " +
-                        seconds(cut_ms) + " cut (" + rate + "), longest gap " + std::to_string(r.longest_ack_gap_ms) +
-                        " ms; other brokers acknowledged " + std::to_string(r.other_acks_in_cut));
+    r.figures.push_back(in.primary + " acknowledged " + std::to_string(acks.size()) +
+                        " changes of the load during the " + seconds(cut_ms) + " cut (" + rate + "), longest gap " +
+                        std::to_string(r.longest_ack_gap_ms) + " ms; other brokers acknowledged " +
+                        std::to_string(r.other_acks_in_cut));
     r.figures.push_back("status samples: " + std::to_string(r.samples) + " (" + std::to_string(r.samples_in_cut) +
                         " during the cut), " + std::to_string(r.overlaps.size()) + " runs with two brokers active");
     for (const auto& b : in.backups) {
@@ -262,11 +264,9 @@ cut_report check_cut(const cut_inputs& in) {
                                                      : offset(it->second, in.cut_from_ms) + " into the cut"));
     }
     if (r.takeover_after_ms)
-        r.figures.push_back("takeover: " + r.takeover_by + " served " + offset(in.cut_from_ms + *r.takeover_after_ms,
-                                                                              in.cut_from_ms) +
-                            " from the cut's start");
-    else
-        r.figures.push_back("takeover: none (no backup served)");
+        r.figures.push_back("takeover: " + r.takeover_by + " served " +
+                            offset(in.cut_from_ms + *r.takeover_after_ms, in.cut_from_ms) + " from the cut's start");
+    else r.figures.push_back("takeover: none (no backup served)");
     return r;
 }
 

@@ -53,8 +53,8 @@ struct status_sample {
 
 // A run of consecutive samples (by time) in which two or more brokers report active.
 struct overlap {
-    std::int64_t from_ms = 0;  // first such sample
-    std::int64_t to_ms = 0;    // last such sample
+    std::int64_t from_ms = 0;          // first such sample
+    std::int64_t to_ms = 0;            // last such sample
     std::vector<std::string> brokers;  // every broker active in one of them, sorted
     std::size_t samples = 0;
 };
@@ -76,13 +76,13 @@ struct cut_inputs {
     std::int64_t cut_to_ms = 0;        // ...to here (wall clock)
     std::int64_t load_from_ms = 0;     // the load began (acks before it are the harness's own)
     std::vector<status_sample> samples;
-    std::vector<role_change> changes;  // every broker's, any order
-    const history* h = nullptr;        // the load's operations
+    std::vector<role_change> changes;      // every broker's, any order
+    const history* h = nullptr;            // the load's operations
     std::size_t monitor_calls_in_cut = 0;  // CLI calls the monitoring host completed during the cut
     // Thresholds.
-    std::int64_t max_ack_gap_ms = 1000;    // longest time the primary may go without acknowledging in the cut
-    double min_rate_ratio = 0.5;           // its rate in the cut, at least this times its rate before the cut
-    std::size_t min_samples_in_cut = 10;   // fewer: the overlap check saw too little
+    std::int64_t max_ack_gap_ms = 1000;   // longest time the primary may go without acknowledging in the cut
+    double min_rate_ratio = 0.5;          // its rate in the cut, at least this times its rate before the cut
+    std::size_t min_samples_in_cut = 10;  // fewer: the overlap check saw too little
     std::size_t min_monitor_calls_in_cut = 3;
 };
 

@@ -3,8 +3,10 @@
 // §2): the primary is cut from its backups, the brokers' links to each
 // other only, while the load worker and a monitoring host still reach every
 // broker. The monitoring host does what any monitoring does: `starbus
-// status --json` every 0.4 s, and now and then `starbus dump --from B` and
-// `starbus ls --from B`. None of them failed over, so no backup may take
+// status --json` every 0.4 s, and now and then `starbus dump --from B`,
+// `starbus ls --from B` and `starbus get KEY` (a new client each time, whose
+// first-contact probe asks every broker at once). None of them failed
+// over, so no backup may take
 // over: the primary keeps serving and acknowledging through the cut, and no
 // status sample, taken every 100 ms from the control host for the whole run,
 // shows two brokers active. Then the cut heals, and the final phase and the
@@ -41,11 +43,14 @@ std::string read_text(const std::filesystem::path& p) {
 }
 
 // The monitoring host's loop: one CLI call each period, every
-// `from_every`-th of them a dump or ls from the first backup (alternately),
-// the others status. The status answers are samples too.
+// `from_every`-th of them, in turn, a dump or an ls from the first backup or
+// a get of `key` (served by the primary; the new client's first-contact
+// probe asks every broker), the others status. The status answers are
+// samples too.
 class monitoring {
   public:
-    monitoring(cluster_env& env, const scenario_options& o) : _env(env), _o(o), _next(steady::now()) {}
+    monitoring(cluster_env& env, const scenario_options& o, std::string key)
+        : _env(env), _o(o), _key(std::move(key)), _next(steady::now()) {}
 
     // Runs calls until `until`, supervising the brokers meanwhile; every call is bounded by its timeout.
     void run_until(steady::time_point until, const std::atomic<bool>& stop) {
@@ -57,8 +62,8 @@ class monitoring {
                 call();
                 _next = std::max(_next + _o.monitor_every, steady::now());  // a slow call delays, never bunches
             }
-            std::this_thread::sleep_for(std::min<steady::duration>(20ms, std::max<steady::duration>(
-                                                                             0ms, until - steady::now())));
+            std::this_thread::sleep_for(
+                std::min<steady::duration>(20ms, std::max<steady::duration>(0ms, until - steady::now())));
         }
     }
 
@@ -69,9 +74,13 @@ class monitoring {
     void call() {
         const std::string backup = _env.broker_name(1);
         std::vector<std::string> args = {"status", "--json"};
-        if (++_count % _o.monitor_from_every == 0)
-            args = (++_from_count % 2) ? std::vector<std::string>{"dump", "--json", "--from", backup}
-                                       : std::vector<std::string>{"ls", "--from", backup};
+        if (++_count % _o.monitor_from_every == 0) {
+            switch (_other_count++ % 3) {
+                case 0: args = {"dump", "--json", "--from", backup}; break;
+                case 1: args = {"ls", "--from", backup}; break;
+                default: args = {"get", _key}; break;
+            }
+        }
         monitor_call c;
         for (const auto& a : args) c.command += (c.command.empty() ? "" : " ") + a;
         c.from_ms = wall_ms();
@@ -88,8 +97,9 @@ class monitoring {
 
     cluster_env& _env;
     const scenario_options& _o;
+    std::string _key;  // what `get` reads
     steady::time_point _next;
-    int _count = 0, _from_count = 0;
+    int _count = 0, _other_count = 0;
     std::vector<monitor_call> _calls;
     std::vector<status_sample> _samples;
 };
@@ -107,12 +117,17 @@ int run_replica_cut(const scenario_options& o, const std::atomic<bool>& stop) {
     if (o.env.monitors < 1) throw harness_error("the replica cut needs a monitoring host (env_options::monitors)");
     cluster_env env(o.env);
     start_cluster(env, stop);
+    // A key for the monitoring host's `get`, and proof that the cluster takes writes before the cut.
+    const std::string key = "harness.cut.ready";
+    if (const probe_result p = env.ctl().probe(key, env.tag(), false, 10s); !p.ok)
+        throw harness_error("the new cluster did not acknowledge a write within 10 s: " + p.status + " " + p.message +
+                            ": see the broker logs in " + o.env.run_dir.string());
     // Declared after env: stopped (killed) before the cluster is torn down.
     ns_process watch = env.start_watch(o.env.run_dir / "samples-ctl.jsonl", o.sample_every);
     start_subscribers(env, stop);
     env.start_load();
     const auto load_started = wall_ms();
-    monitoring mon(env, o);
+    monitoring mon(env, o, key);
 
     std::vector<std::size_t> primary = {0}, backups;
     for (std::size_t i = 1; i < env.brokers(); ++i) backups.push_back(i);
@@ -138,7 +153,8 @@ int run_replica_cut(const scenario_options& o, const std::atomic<bool>& stop) {
 
     // The verdicts of the cut.
     std::size_t bad_lines = 0;
-    std::vector<status_sample> samples = parse_status_samples(read_text(o.env.run_dir / "samples-ctl.jsonl"), bad_lines);
+    std::vector<status_sample> samples =
+        parse_status_samples(read_text(o.env.run_dir / "samples-ctl.jsonl"), bad_lines);
     const std::size_t sampled_by_ctl = samples.size();
     samples.insert(samples.end(), mon.samples().begin(), mon.samples().end());
     cut_inputs in;
@@ -152,9 +168,9 @@ int run_replica_cut(const scenario_options& o, const std::atomic<bool>& stop) {
         for (const auto& line : l.transitions)
             if (auto c = parse_role_change(line)) in.changes.push_back(std::move(*c));
     in.h = &r.h;
-    std::size_t status_calls = 0, from_calls = 0, failed_calls = 0;
+    std::size_t status_calls = 0, other_calls = 0, failed_calls = 0;
     for (const auto& c : mon.calls()) {
-        (c.command.rfind("status", 0) == 0 ? status_calls : from_calls) += 1;
+        (c.command.rfind("status", 0) == 0 ? status_calls : other_calls) += 1;
         failed_calls += c.exit_code != 0 ? 1 : 0;
         if (c.exit_code == 0 && c.from_ms >= cut_from && c.to_ms <= cut_to) ++in.monitor_calls_in_cut;
     }
@@ -172,8 +188,9 @@ int run_replica_cut(const scenario_options& o, const std::atomic<bool>& stop) {
                   expiries, o.env.heartbeat_ms);
     std::string text = head;
     text += "monitoring host m1: " + std::to_string(status_calls) + " `starbus status --json`, " +
-            std::to_string(from_calls) + " `dump`/`ls --from " + env.broker_name(1) + "` (" +
-            std::to_string(in.monitor_calls_in_cut) + " completed during the cut, " + std::to_string(failed_calls) +
+            std::to_string(other_calls) + " `dump --from " + env.broker_name(1) + "`, `ls --from " +
+            env.broker_name(1) + "` or `get` (" + std::to_string(in.monitor_calls_in_cut) +
+            " completed during the cut, " + std::to_string(failed_calls) +
             " failed); control host: " + std::to_string(sampled_by_ctl) + " status samples every " +
             std::to_string(o.sample_every.count()) + " ms" +
             (bad_lines ? " (" + std::to_string(bad_lines) + " unreadable lines)" : std::string()) + "\n";

@@ -7,7 +7,7 @@
 //                   in a row under load, then the final phase and the checker
 //   replica cut     cut the primary from its backups (brokers only) while
 //                   the load and a monitoring host (status every 0.4 s,
-//                   dump/ls --from the first backup) reach every broker;
+//                   dump/ls --from the first backup, get) reach every broker;
 //                   no backup may take over, the primary must keep
 //                   acknowledging, no two brokers may report active at once
 //                   (cut_check.hpp); then heal, the final phase, the checker
@@ -37,9 +37,9 @@ struct scenario_options {
     // The replica cut: load before it, the cut itself, load after the heal.
     std::chrono::milliseconds cut_before{2000}, cut{5000}, cut_after{3000};
     std::chrono::milliseconds monitor_every{400};  // the monitoring host's CLI calls
-    int monitor_from_every = 5;                    // every 5th of them a dump or ls --from the first backup
+    int monitor_from_every = 5;                    // every 5th of them a dump/ls --from the first backup, or a get
     std::chrono::milliseconds sample_every{100};   // the control host's status samples
-    std::string reproduce;  // the command line that reproduces this run, for the report
+    std::string reproduce;                         // the command line that reproduces this run, for the report
 };
 
 // The schedule parameters a scenario's options stand for (also what --dry-run prints).

@@ -70,9 +70,8 @@ log_line fsm_line(const std::string& broker, std::int64_t at, const std::string&
 }  // namespace
 
 TEST_CASE("cut check: a sampler line round-trips through status_sample_line and parse_status_sample", "[cut]") {
-    const std::string rows =
-        R"([{"name":"A","role":"active","reachable":true,"state":"active","epoch":1,"seq":7},)"
-        R"({"name":"B","role":"down","reachable":false,"state":"down","epoch":null,"seq":null}])";
+    const std::string rows = R"([{"name":"A","role":"active","reachable":true,"state":"active","epoch":1,"seq":7},)"
+                             R"({"name":"B","role":"down","reachable":false,"state":"down","epoch":null,"seq":null}])";
     const auto line = status_sample_line(1234, "ctl", rows);
     const auto s = parse_status_sample(line);
     REQUIRE(s);
@@ -100,7 +99,9 @@ TEST_CASE("cut check: an unreachable broker never counts as active", "[cut]") {
 }
 
 TEST_CASE("cut check: find_overlaps groups consecutive samples with two active brokers", "[cut]") {
-    SECTION("one broker active throughout: none") { CHECK(find_overlaps({sample(1, {"A"}), sample(2, {"A"})}).empty()); }
+    SECTION("one broker active throughout: none") {
+        CHECK(find_overlaps({sample(1, {"A"}), sample(2, {"A"})}).empty());
+    }
     SECTION("nobody active (a failover in progress): none") {
         CHECK(find_overlaps({sample(1, {}), sample(2, {"B"})}).empty());
     }
@@ -186,7 +187,8 @@ TEST_CASE("cut check: the bug of issue 9 (a backup takes over on status requests
 TEST_CASE("cut check: the primary must acknowledge all through the cut, and nobody else", "[cut]") {
     clean_run run;
     SECTION("a stall longer than the allowed gap") {
-        std::erase_if(run.h.ops, [](const op_record& op) { return *op.complete_ms > 12000 && *op.complete_ms < 13500; });
+        std::erase_if(run.h.ops,
+                      [](const op_record& op) { return *op.complete_ms > 12000 && *op.complete_ms < 13500; });
         const auto r = check_cut(run.in);
         CHECK(r.longest_ack_gap_ms == 1500);
         REQUIRE(r.violations.size() == 1);
