@@ -3,6 +3,7 @@
 //   starbus-chaos --seed N --duration S --brokers K --clients C
 //                 --faults kill,stop,partition,netem,disk --bus strict|info ...
 //   starbus-chaos --scenario cycles --cycles 25 ...
+//   starbus-chaos --scenario cut [--cut-ms 5000] ...   (the replica cut)
 //   starbus-chaos --dry-run --seed N ...      (prints the schedule only)
 // Exit codes: 0 passed; 1 violations found; 2 usage; 3 the harness itself
 // failed (setup, a missing program); 77 skipped (not root, or no network
@@ -68,8 +69,10 @@ int main(int argc, char** argv) {
     int min_fault_ms = 2000, max_fault_ms = 8000, min_gap_ms = 1500, max_gap_ms = 5000, settle_s = 60;
     std::string run_dir, bin_dir;
     bool dry_run = false;
-    app.add_option("--scenario", scenario, "random (seeded faults) or cycles (failover/failback)")
-        ->check(CLI::IsMember({"random", "cycles"}));
+    app.add_option("--scenario", scenario,
+                   "random (seeded faults), cycles (failover/failback) or cut (the primary cut from its backups "
+                   "while clients reach all; alias replica-cut)")
+        ->check(CLI::IsMember({"random", "cycles", "cut", "replica-cut"}));
     app.add_option("--seed", o.env.seed, "seed of the fault schedule and the load");
     app.add_option("--duration", duration_s, "seconds of load and faults (random scenario)")
         ->check(CLI::Range(5.0, 7.0 * 24 * 3600));
@@ -91,6 +94,16 @@ int main(int argc, char** argv) {
     app.add_option("--max-fault-ms", max_fault_ms, "longest fault");
     app.add_option("--min-gap-ms", min_gap_ms, "shortest quiet gap between faults");
     app.add_option("--max-gap-ms", max_gap_ms, "longest quiet gap between faults");
+    int cut_before_ms = 2000, cut_ms = 5000, cut_after_ms = 3000, monitor_ms = 400, sample_ms = 100;
+    app.add_option("--cut-ms", cut_ms, "how long the primary stays cut from its backups (cut)")
+        ->check(CLI::Range(500, 3'600'000));
+    app.add_option("--cut-before-ms", cut_before_ms, "load before the cut (cut)")->check(CLI::Range(0, 3'600'000));
+    app.add_option("--cut-after-ms", cut_after_ms, "load after the heal, before the final phase (cut)")
+        ->check(CLI::Range(0, 3'600'000));
+    app.add_option("--monitor-ms", monitor_ms, "period of the monitoring host's CLI calls (cut)")
+        ->check(CLI::Range(50, 60'000));
+    app.add_option("--sample-ms", sample_ms, "period of the control host's status samples (cut)")
+        ->check(CLI::Range(20, 60'000));
     app.add_option("--settle-timeout-s", settle_s, "how long the healed cluster may take to settle");
     app.add_option("--run-dir", run_dir, "where logs and histories go (default /tmp/starbus-chaos/seed-N-PID)");
     app.add_option("--bin-dir", bin_dir, "where the starbus programs are (default: next to this program)");
@@ -116,8 +129,29 @@ int main(int argc, char** argv) {
     o.min_gap = std::chrono::milliseconds(min_gap_ms);
     o.max_gap = std::chrono::milliseconds(std::max(min_gap_ms, max_gap_ms));
     o.settle_timeout = std::chrono::seconds(settle_s);
+    if (scenario == "replica-cut") scenario = "cut";
+    if (scenario == "cut") {
+        // One load worker and the monitoring host, unless asked otherwise: the subject is the vote, not load.
+        if (app.count("--clients") == 0) o.env.workers = 1;
+        if (app.count("--subscribers") == 0) o.env.subscribers = 0;
+        o.env.monitors = 1;
+        o.cut_before = std::chrono::milliseconds(cut_before_ms);
+        o.cut = std::chrono::milliseconds(cut_ms);
+        o.cut_after = std::chrono::milliseconds(cut_after_ms);
+        o.monitor_every = std::chrono::milliseconds(monitor_ms);
+        o.sample_every = std::chrono::milliseconds(sample_ms);
+    }
     for (int i = 0; i < argc; ++i) o.reproduce += (i ? " " : "") + shell_quote(argv[i]);
 
+    if (dry_run && scenario == "cut") {
+        const auto b = o.cut_before.count(), e = b + o.cut.count();
+        std::string backups;
+        for (std::size_t i = 1; i < o.env.brokers; ++i)
+            backups += std::string(backups.empty() ? "" : " ") + static_cast<char>('A' + i);
+        std::cout << "+" << b << " ms .. +" << e << " ms  partition A | " << backups
+                  << " (brokers only; clients and the monitoring host reach every broker)\n";
+        return 0;
+    }
     if (dry_run) {
         std::vector<std::string> names;
         for (std::size_t i = 0; i < o.env.brokers; ++i) names.push_back(std::string(1, static_cast<char>('A' + i)));
@@ -160,8 +194,9 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     try {
         for (const auto& line : sweep_leftovers()) std::cerr << "starbus-chaos: " << line << "\n";
-        const int rc =
-            scenario == "cycles" ? run_failover_cycles(o, stop_requested) : run_random_faults(o, stop_requested);
+        const int rc = scenario == "cycles" ? run_failover_cycles(o, stop_requested)
+                       : scenario == "cut"  ? run_replica_cut(o, stop_requested)
+                                            : run_random_faults(o, stop_requested);
         return rc == 0 ? 0 : exit_violations;
     } catch (const interrupted& e) {
         std::cerr << "starbus-chaos: " << e.what() << " (done)\n";

@@ -17,6 +17,7 @@ namespace {
 // Appended, not "c" + ...: GCC 12 at -O3 warns on that (-Wrestrict, a false positive).
 std::string worker_name(std::size_t i) { return std::string("c").append(std::to_string(i + 1)); }
 std::string subscriber_name(std::size_t i) { return std::string("s").append(std::to_string(i + 1)); }
+std::string monitor_name(std::size_t i) { return std::string("m").append(std::to_string(i + 1)); }
 const char* control_name = "ctl";
 
 }  // namespace
@@ -38,6 +39,7 @@ cluster_env::cluster_env(const env_options& o)
     for (std::size_t i = 0; i < _o.workers; ++i) _host_names.push_back(worker_name(i));
     for (std::size_t i = 0; i < _o.subscribers; ++i) _host_names.push_back(subscriber_name(i));
     std::vector<std::string> all = _host_names;
+    for (std::size_t i = 0; i < _o.monitors; ++i) all.push_back(monitor_name(i));
     all.push_back(control_name);
 
     _events.add("run " + _tag + ": building " + std::to_string(all.size()) + " hosts in namespaces " +
@@ -66,6 +68,9 @@ cluster_env::cluster_env(const env_options& o)
         std::make_unique<broker_fleet>(std::move(specs), program("starbus-broker"), _cluster_file.string(), _events);
     _control = std::make_unique<control>(_net->by_name(control_name).netns, program("starbus"),
                                          program("starbus-chaos-worker"), _cluster_file.string());
+    for (std::size_t i = 0; i < _o.monitors; ++i)
+        _monitors.push_back(std::make_unique<control>(_net->by_name(monitor_name(i)).netns, program("starbus"),
+                                                      program("starbus-chaos-worker"), _cluster_file.string()));
 }
 
 cluster_env::~cluster_env() {
@@ -134,6 +139,16 @@ void cluster_env::start_load() {
     }
     _events.add("started " + std::to_string(_o.workers) + " load workers at " + std::to_string(_o.rate) +
                 " operations/s each");
+}
+
+ns_process cluster_env::start_watch(const std::filesystem::path& samples, std::chrono::milliseconds every) const {
+    ns_process p;
+    p.start(_net->by_name(control_name).netns,
+            {program("starbus-chaos-worker"), "watch", "--cluster", _cluster_file.string(), "--name", control_name,
+             "--samples", samples.string(), "--every-ms", std::to_string(every.count()), "--timeout-ms",
+             std::to_string(std::max<std::int64_t>(every.count() * 5, 500))},
+            (_o.run_dir / "worker-watch.log").string());
+    return p;
 }
 
 void cluster_env::start_subscribers() {

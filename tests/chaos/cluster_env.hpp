@@ -4,7 +4,8 @@
 // disk per broker, the cluster file, the brokers, the network faults, the
 // control host, the load workers and the subscribers. Host numbering, as in
 // schedule.hpp: brokers first (rank order), then workers, then subscribers;
-// the control host comes last and is never a fault target.
+// then the monitoring hosts (the replica-cut scenario's: they only ask) and
+// the control host, neither of them ever a fault target.
 #pragma once
 
 #include <chrono>
@@ -26,6 +27,7 @@ struct env_options {
     std::size_t brokers = 3;
     std::size_t workers = 4;      // load processes, each in its own namespace
     std::size_t subscribers = 2;  // subscriber processes, likewise
+    std::size_t monitors = 0;     // monitoring hosts m1...: the CLI run in their namespace (monitor(i))
     int heartbeat_ms = 100;
     std::string ack = "replica";    // the cluster file's ack mode
     std::filesystem::path run_dir;  // logs, histories, cluster file, disk mount points
@@ -56,6 +58,8 @@ class cluster_env {
     [[nodiscard]] network_faults& network() { return *_network; }
     [[nodiscard]] data_disk& disk(std::size_t broker) { return *_disks.at(broker); }
     [[nodiscard]] control& ctl() { return *_control; }
+    // The CLI (and the worker's modes) run from monitoring host i ("m1" for 0).
+    [[nodiscard]] control& monitor(std::size_t i) { return *_monitors.at(i); }
     [[nodiscard]] const topology& net() const { return *_net; }
 
     // The fault targets' names, in host order (no control host).
@@ -68,6 +72,10 @@ class cluster_env {
     [[nodiscard]] std::string broker_log(std::size_t i) const;
 
     void start_load();
+    // starbus-chaos-worker watch on the control host: every broker's status
+    // every `every`, one JSON line per sample appended to `samples`
+    // (cut_check.hpp). The caller owns the process (and stops it).
+    [[nodiscard]] ns_process start_watch(const std::filesystem::path& samples, std::chrono::milliseconds every) const;
     void start_subscribers();
     // SIGTERM, then SIGKILL after `grace`; says in the timeline who had to be killed.
     void stop_load(std::chrono::milliseconds grace);
@@ -92,6 +100,7 @@ class cluster_env {
     std::unique_ptr<network_faults> _network;
     std::unique_ptr<broker_fleet> _fleet;
     std::unique_ptr<control> _control;
+    std::vector<std::unique_ptr<control>> _monitors;
     std::vector<ns_process> _workers;
     std::vector<ns_process> _subscribers;
     std::vector<bool> _worker_reported, _subscriber_reported;

@@ -1,11 +1,17 @@
 // File: scenarios.hpp
-// The two scenarios of starbus-chaos:
+// The three scenarios of starbus-chaos:
 //   random faults   faults drawn from the seeded schedule (schedule.hpp)
 //                   under load, then the final phase and the checker
 //   failover cycles kill the primary, check that the backup serves, restart
 //                   the primary, check that it takes its role back; N times
 //                   in a row under load, then the final phase and the checker
-// Both return the process exit code: 0 passed, 1 violations found.
+//   replica cut     cut the primary from its backups (brokers only) while
+//                   the load and a monitoring host (status every 0.4 s,
+//                   dump/ls --from the first backup, get) reach every broker;
+//                   no backup may take over, the primary must keep
+//                   acknowledging, no two brokers may report active at once
+//                   (cut_check.hpp); then heal, the final phase, the checker
+// Each returns the process exit code: 0 passed, 1 violations found.
 #pragma once
 
 #include <atomic>
@@ -28,7 +34,12 @@ struct scenario_options {
     bus_mode bus = bus_mode::info;
     int cycles = 25;  // failover cycles
     std::chrono::milliseconds settle_timeout{60000};
-    std::string reproduce;  // the command line that reproduces this run, for the report
+    // The replica cut: load before it, the cut itself, load after the heal.
+    std::chrono::milliseconds cut_before{2000}, cut{5000}, cut_after{3000};
+    std::chrono::milliseconds monitor_every{400};  // the monitoring host's CLI calls
+    int monitor_from_every = 5;                    // every 5th of them a dump/ls --from the first backup, or a get
+    std::chrono::milliseconds sample_every{100};   // the control host's status samples
+    std::string reproduce;                         // the command line that reproduces this run, for the report
 };
 
 // The schedule parameters a scenario's options stand for (also what --dry-run prints).
@@ -42,5 +53,6 @@ void start_subscribers(cluster_env& env, const std::atomic<bool>& stop);
 
 int run_random_faults(const scenario_options& o, const std::atomic<bool>& stop);
 int run_failover_cycles(const scenario_options& o, const std::atomic<bool>& stop);
+int run_replica_cut(const scenario_options& o, const std::atomic<bool>& stop);
 
 }  // namespace starbus::chaos

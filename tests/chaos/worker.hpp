@@ -11,6 +11,9 @@
 //   dump       prints one broker's replica as JSON, like `starbus dump
 //              --json --from NAME` plus each entry's epoch and client_id
 //   probe      one change, then prints who acknowledged it and where
+//   watch      every broker's status, every N ms, one JSON line per sample
+//              (what `starbus status --json` shows), for the replica-cut
+//              scenario's "two serving at once" check (cut_check.hpp)
 #pragma once
 
 #include <atomic>
@@ -64,10 +67,19 @@ struct subscribe_options {
     std::string prefix = "chaos.bus.";
 };
 
+struct watch_options {
+    std::string cluster_file;
+    std::string name;  // the sample's source ("ctl")
+    std::string path;  // where the samples go (JSON lines, appended)
+    std::chrono::milliseconds every{100};
+    std::chrono::milliseconds timeout{500};  // per sample: a broker silent this long is "down" in it
+};
+
 // Each runs until `stop` is set (SIGTERM); the operation in flight finishes
 // first, within its timeout. They return the process's exit code.
 int run_load(const load_options& o, const std::atomic<bool>& stop);
 int run_subscribe(const subscribe_options& o, const std::atomic<bool>& stop);
+int run_watch(const watch_options& o, const std::atomic<bool>& stop);
 int run_dump(const std::string& cluster_file, const std::string& from, std::chrono::milliseconds timeout);
 int run_probe(const std::string& cluster_file, const std::string& key, const std::string& value, bool config,
               std::chrono::milliseconds timeout);

@@ -4,7 +4,8 @@
 //   starbus-chaos-worker subscribe --cluster F --name s1 --history H [--prefix P]
 //   starbus-chaos-worker dump --cluster F --from NAME [--timeout-ms T]
 //   starbus-chaos-worker probe --cluster F --key K --value V [--config] [--timeout-ms T]
-// SIGTERM or SIGINT ends load and subscribe after the operation in flight.
+//   starbus-chaos-worker watch --cluster F --name ctl --samples S [--every-ms N] [--timeout-ms T]
+// SIGTERM or SIGINT ends load, subscribe and watch after the operation in flight.
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -63,6 +64,15 @@ int main(int argc, char** argv) {
     cmd_probe->add_flag("--config", config, "a configuration change");
     cmd_probe->add_option("--timeout-ms", timeout_ms, "deadline");
 
+    starbus::chaos::watch_options watch;
+    int every_ms = 100;
+    auto* cmd_watch = app.add_subcommand("watch", "every broker's status every N ms, one JSON line per sample");
+    cmd_watch->add_option("--cluster", cluster_file, "cluster file")->required();
+    cmd_watch->add_option("--name", watch.name, "this process's name in the samples")->required();
+    cmd_watch->add_option("--samples", watch.path, "samples file (JSON lines, appended)")->required();
+    cmd_watch->add_option("--every-ms", every_ms, "sampling period")->check(CLI::Range(10, 60000));
+    cmd_watch->add_option("--timeout-ms", timeout_ms, "how long a sample waits for the brokers' answers");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -81,6 +91,12 @@ int main(int argc, char** argv) {
         if (*cmd_sub) {
             sub.cluster_file = cluster_file;
             return starbus::chaos::run_subscribe(sub, stop_requested);
+        }
+        if (*cmd_watch) {
+            watch.cluster_file = cluster_file;
+            watch.every = std::chrono::milliseconds(every_ms);
+            watch.timeout = std::chrono::milliseconds(*cmd_watch->get_option("--timeout-ms") ? timeout_ms : 500);
+            return starbus::chaos::run_watch(watch, stop_requested);
         }
         if (*cmd_dump) return starbus::chaos::run_dump(cluster_file, from, std::chrono::milliseconds(timeout_ms));
         return starbus::chaos::run_probe(cluster_file, key, value, config, std::chrono::milliseconds(timeout_ms));

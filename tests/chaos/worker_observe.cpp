@@ -1,12 +1,14 @@
 // File: worker_observe.cpp
-// The subscribe, dump and probe modes of starbus-chaos-worker (see
+// The subscribe, watch, dump and probe modes of starbus-chaos-worker (see
 // worker.hpp).
 #include <iostream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <starbus/client/client.hpp>
 
 #include "broker_log.hpp"
+#include "cut_check.hpp"
 #include "worker.hpp"
 
 namespace starbus::chaos {
@@ -31,6 +33,37 @@ int run_subscribe(const subscribe_options& o, const std::atomic<bool>& stop) {
             out.write(event_line({o.name, wall_ms(), "client_dropped",
                                   std::to_string(reported_drops) + " messages dropped by the client's queue"}));
         }
+    }
+    return 0;
+}
+
+int run_watch(const watch_options& o, const std::atomic<bool>& stop) {
+    history_writer out(o.path);
+    client_options opts;
+    opts.cluster = load_cluster_file(o.cluster_file);
+    client c(std::move(opts));
+    auto next = std::chrono::steady_clock::now();
+    while (!stop.load()) {
+        // The same rows as `starbus status --json` (client/cli/cli_format.cpp), from the same call.
+        const auto rows = c.status_all(o.timeout);
+        nlohmann::json brokers = nlohmann::json::array();
+        for (const auto& r : rows)
+            brokers.push_back({{"name", r.name},
+                               {"rank", r.rank},
+                               {"role", r.role},
+                               {"reachable", r.reachable},
+                               {"state", r.reachable ? std::string(to_string(r.state)) : std::string("down")},
+                               {"epoch", r.epoch},
+                               {"seq", r.seq},
+                               {"pending", r.pending},
+                               {"server", r.server},
+                               {"note", r.note}});
+        out.write(status_sample_line(wall_ms(), o.name, brokers.dump()));
+        // Fixed rate; a slow sample (a silent broker) is followed at once by the next.
+        next = std::max(next + o.every, std::chrono::steady_clock::now());
+        while (!stop.load() && std::chrono::steady_clock::now() < next)
+            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+                next - std::chrono::steady_clock::now(), std::chrono::milliseconds(20)));
     }
     return 0;
 }
