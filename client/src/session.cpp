@@ -453,7 +453,8 @@ void session::announce(const server_info& s) {
 void session::send_ping(clock::time_point now) {
     _last_ping = now;
     if (!_ping_unanswered_since) _ping_unanswered_since = now;
-    static_cast<void>(_conn.send_request(encode(ping{_client_id})));
+    // Its own request_id, so that the pong that answers it can be told from the answers to earlier pings.
+    static_cast<void>(_conn.send_request(encode(ping{_client_id, next_request_id()})));
 }
 
 void session::send_unsent() {

@@ -263,3 +263,82 @@ TEST_CASE("spec: an upload whose content does not match its digests is fetched t
     CHECK(ls.out.find("liar.bin") == std::string::npos);  // "A version that does not match its digests is never installed."
     REQUIRE(c.running(0));
 }
+
+TEST_CASE("spec: PONG echoes its PING's request_id and delta CHANGES carry their SNAPSHOT's, so pipelined "
+          "requests can be matched",
+          "[integration][spec]") {
+    test_cluster c(1);
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
+    for (const char* k : {"k1", "k2", "k3"}) REQUIRE(c.cli({"set", k, "v"}).exit_code == 0);
+    const std::string request_port = endpoint_of(c.cluster_file());
+    zmq::context_t ctx;
+    auto s = raw_dealer(ctx, request_port);
+    auto k1 = ask(s, starbus::encode(starbus::get_request{1, "k1"}));
+    REQUIRE(k1);
+    const auto& at = std::get<starbus::value_reply>(*k1);
+    REQUIRE(at.found);
+
+    // Pipelined: two PINGs and two SNAPSHOTs asking for the same delta, sent before any answer is read.
+    send(s, starbus::ping{9, 101});
+    send(s, starbus::ping{9, 102});
+    send(s, starbus::snapshot_request{201, at.epoch, at.seq, true});
+    send(s, starbus::snapshot_request{202, at.epoch, at.seq, true});
+    std::multiset<std::uint64_t> pongs, ends;
+    std::map<std::uint64_t, std::size_t> changes_per_request;
+    while (pongs.size() < 2 || ends.size() < 2) {
+        auto m = next_message(s, 3000ms);
+        REQUIRE(m);
+        if (const auto* p = std::get_if<starbus::pong>(&*m)) {
+            pongs.insert(p->request_id);
+        } else if (const auto* b = std::get_if<starbus::change_batch>(&*m)) {
+            changes_per_request[b->request_id] += b->changes.size();
+        } else if (const auto* e = std::get_if<starbus::snapshot_end>(&*m)) {
+            CHECK(e->is_delta);
+            ends.insert(e->request_id);
+        }
+    }
+    // "A broker SHALL answer PONG in every state, with the PING's request_id."
+    CHECK(pongs == std::multiset<std::uint64_t>{101, 102});
+    CHECK(ends == std::multiset<std::uint64_t>{201, 202});
+    // "In a delta, the request_id of the SNAPSHOT-END that ends it: the SNAPSHOT's request_id"
+    CHECK(changes_per_request == std::map<std::uint64_t, std::size_t>{{201, 2}, {202, 2}});
+
+    // "0 from a sender of an earlier draft, which did not send it": a PING of one field is answered, with 0.
+    {
+        msgpack::sbuffer b;
+        msgpack::packer<msgpack::sbuffer> pk(b);
+        pk.pack_array(4);
+        pk.pack(std::string("SB"));
+        pk.pack(1);
+        pk.pack(static_cast<int>(starbus::command::ping));
+        pk.pack_array(1);
+        pk.pack(9);
+        auto old = ask(s, std::string(b.data(), b.size()));
+        REQUIRE(old);
+        REQUIRE(std::get_if<starbus::pong>(&*old) != nullptr);
+        CHECK(std::get<starbus::pong>(*old).request_id == 0);
+    }
+
+    // "0 for the live stream: ... every CHANGES on the publish port."
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, "K");
+    sub.connect(port_plus(request_port, 1));
+    std::optional<starbus::change_batch> published;
+    REQUIRE(starbus::test::wait_until(
+        [&] {
+            REQUIRE(c.cli({"set", "k4", "v"}).exit_code == 0);
+            zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+            if (zmq::poll(&item, 1, 200ms) == 0) return false;
+            zmq::message_t head, body;
+            (void)sub.recv(head);
+            (void)sub.recv(body);
+            auto d = starbus::decode(body);
+            REQUIRE(d.ok());
+            published = std::get<starbus::change_batch>(*d.value);
+            return true;
+        },
+        10s, 10ms));
+    CHECK(published->request_id == 0);
+}
