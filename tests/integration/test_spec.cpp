@@ -5,10 +5,12 @@
 // checks (libzmq's tests/test_spec_router.cpp does the same for ZMTP).
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <set>
 
 #include <zmq.hpp>
 
+#include <starbus/client/client.hpp>
 #include <starbus/common/codec.hpp>
 #include <starbus/common/content_hash.hpp>
 #include <starbus/common/fast_hash.hpp>
@@ -341,4 +343,26 @@ TEST_CASE("spec: PONG echoes its PING's request_id and delta CHANGES carry their
         },
         10s, 10ms));
     CHECK(published->request_id == 0);
+}
+
+TEST_CASE("spec: a subscriber whose BUS-FETCH is held longer than its attempt timeout keeps its server",
+          "[integration][spec]") {
+    test_cluster c(1);  // heartbeat 50 ms: the client's attempt timeout is 250 ms, its fetches are held 1000 ms
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
+    auto opts = starbus::test::client_options_for(c);
+    REQUIRE(opts.effective_attempt_timeout() < 1000ms);
+    starbus::client sub(opts);
+    int lost = 0;
+    sub.on_event([&](const starbus::client_event& e) {
+        if (std::holds_alternative<starbus::server_lost>(e)) ++lost;
+    });
+    sub.subscribe("nobody.publishes.this/");
+    // "A client SHALL therefore judge its broker by the traffic it receives, of any kind, and not by the age of
+    // its oldest unanswered request ... it SHALL declare the broker dead only when nothing at all has arrived
+    // for a whole per-attempt timeout."
+    CHECK_FALSE(sub.next_message(3000ms));
+    CHECK(lost == 0);
+    REQUIRE(sub.server());
+    CHECK(sub.server()->name == "A");
 }
