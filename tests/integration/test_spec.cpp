@@ -109,12 +109,12 @@ TEST_CASE("spec: a multi-frame message and command codes 0 and 256 and above get
     // (else 0); the broker SHALL NOT act on any of its frames."
     for (int frames : {2, 3}) {
         INFO(frames << " frames");
-        const std::string first = starbus::encode(starbus::set_request{55, 9, starbus::change_op::put,
-                                                                       starbus::change_class::operational,
-                                                                       "multi", "frame"});
+        const std::string first = starbus::encode(
+            starbus::set_request{55, 9, starbus::change_op::put, starbus::change_class::operational, "multi", "frame"});
         s.send(zmq::buffer(first), zmq::send_flags::sndmore);
         for (int i = 1; i < frames; ++i)
-            s.send(zmq::buffer(std::string("extra")), i + 1 < frames ? zmq::send_flags::sndmore : zmq::send_flags::none);
+            s.send(zmq::buffer(std::string("extra")),
+                   i + 1 < frames ? zmq::send_flags::sndmore : zmq::send_flags::none);
         auto reply = next_message(s, 3000ms);
         CHECK(error_of(reply) == starbus::error_code::bad_request);
         CHECK(std::get<starbus::error_reply>(*reply).request_id == 55);
@@ -142,9 +142,10 @@ TEST_CASE("spec: a multi-frame message and command codes 0 and 256 and above get
     CHECK(c.cli({"set", "still", "serving"}).exit_code == 0);
 }
 
-TEST_CASE("spec: the publish port is an XPUB; a raw subscriber gets committed bus messages, nothing it sends "
-          "is answered",
-          "[integration][spec]") {
+TEST_CASE(
+    "spec: the publish port is an XPUB; a raw subscriber gets committed bus messages, nothing it sends "
+    "is answered",
+    "[integration][spec]") {
     test_cluster c(1);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
@@ -163,7 +164,9 @@ TEST_CASE("spec: the publish port is an XPUB; a raw subscriber gets committed bu
     sub.send(zmq::buffer(std::string("")));
     // "A peer MAY subscribe (a frame of byte 1 then the prefix) ... to "B"+t for bus messages of topics that
     // start with t."
-    sub.send(zmq::buffer(std::string("\x01" "Bspec.")));
+    sub.send(
+        zmq::buffer(std::string("\x01"
+                                "Bspec.")));
 
     // A subscription takes effect once the broker has read it: publish until one arrives.
     std::optional<std::pair<std::string, std::string>> got;
@@ -188,8 +191,7 @@ TEST_CASE("spec: the publish port is an XPUB; a raw subscriber gets committed bu
     REQUIRE(c.running(0));
 }
 
-TEST_CASE("spec: a broker answers PING at once while it holds a BUS-FETCH of the same peer",
-          "[integration][spec]") {
+TEST_CASE("spec: a broker answers PING at once while it holds a BUS-FETCH of the same peer", "[integration][spec]") {
     test_cluster c(1);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
@@ -220,9 +222,10 @@ TEST_CASE("spec: a broker answers PING at once while it holds a BUS-FETCH of the
     CHECK(batch->messages.empty());
 }
 
-TEST_CASE("spec: an upload whose content does not match its digests is fetched twice, then refused with "
-          "BAD_REQUEST",
-          "[integration][spec]") {
+TEST_CASE(
+    "spec: an upload whose content does not match its digests is fetched twice, then refused with "
+    "BAD_REQUEST",
+    "[integration][spec]") {
     test_cluster c(1);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
@@ -248,10 +251,11 @@ TEST_CASE("spec: an upload whose content does not match its digests is fetched t
             if (fetch->offset == 0) ++whole_passes;
             REQUIRE(fetch->offset + fetch->length <= sent.size());
             const starbus::file_chunk_view header{fetch->request_id, fetch->path, fetch->hash, fetch->offset, 0, {}};
-            auto chunk = starbus::encode_chunk_frame(header, fetch->length, [&](char* d) -> std::optional<std::uint64_t> {
-                std::memcpy(d, sent.data() + fetch->offset, fetch->length);
-                return starbus::chunk_checksum(d, fetch->length);
-            });
+            auto chunk =
+                starbus::encode_chunk_frame(header, fetch->length, [&](char* d) -> std::optional<std::uint64_t> {
+                    std::memcpy(d, sent.data() + fetch->offset, fetch->length);
+                    return starbus::chunk_checksum(d, fetch->length);
+                });
             REQUIRE(chunk);
             s.send(*chunk, zmq::send_flags::none);
         }
@@ -262,13 +266,15 @@ TEST_CASE("spec: an upload whose content does not match its digests is fetched t
     CHECK(refusal->text.find("does not match") != std::string::npos);
     CHECK(whole_passes == 2);
     auto ls = c.cli({"ls"});
-    CHECK(ls.out.find("liar.bin") == std::string::npos);  // "A version that does not match its digests is never installed."
+    CHECK(ls.out.find("liar.bin") ==
+          std::string::npos);  // "A version that does not match its digests is never installed."
     REQUIRE(c.running(0));
 }
 
-TEST_CASE("spec: PONG echoes its PING's request_id and delta CHANGES carry their SNAPSHOT's, so pipelined "
-          "requests can be matched",
-          "[integration][spec]") {
+TEST_CASE(
+    "spec: PONG echoes its PING's request_id and delta CHANGES carry their SNAPSHOT's, so pipelined "
+    "requests can be matched",
+    "[integration][spec]") {
     test_cluster c(1);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
