@@ -453,7 +453,8 @@ void session::announce(const server_info& s) {
 void session::send_ping(clock::time_point now) {
     _last_ping = now;
     if (!_ping_unanswered_since) _ping_unanswered_since = now;
-    // Its own request_id, so that the pong that answers it can be told from the answers to earlier pings.
+    // Its own request_id, which the pong echoes (protocol.md "PING"). This session needs only that some
+    // answer arrives (any traffic counts), so it does not match pongs; a client that measures round trips would.
     static_cast<void>(_conn.send_request(encode(ping{_client_id, next_request_id()})));
 }
 
