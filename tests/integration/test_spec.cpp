@@ -143,7 +143,7 @@ TEST_CASE("spec: a multi-frame message and command codes 0 and 256 and above get
 }
 
 TEST_CASE(
-    "spec: the publish port is an XPUB; a raw subscriber gets committed bus messages, nothing it sends "
+    "spec: the publish port is an XPUB: a raw subscriber gets committed bus messages, nothing it sends "
     "is answered",
     "[integration][spec]") {
     test_cluster c(1);
