@@ -146,12 +146,20 @@ void broker::impl::drain_requests(steady_time now) {
         zmq::message_t body;
         if (!identity.more() || !_router.recv(body, zmq::recv_flags::dontwait)) continue;
         if (body.more()) {
-            // Only single-frame requests exist: drop the rest and say so.
+            // Only single-frame requests exist: act on none of the frames, and say so once, with the first
+            // frame's request_id when it has one, so that the sender can tell which request it lost.
+            const std::uint64_t request_id = decode(body).request_id;
+            std::size_t frames = 1;
             zmq::message_t extra;
-            while (body.more() && _router.recv(extra, zmq::recv_flags::dontwait) && extra.more()) {
+            bool more = true;
+            while (more && _router.recv(extra, zmq::recv_flags::dontwait)) {
+                ++frames;
+                more = extra.more();
             }
-            reply_error(identity.to_string(), 0, error_code::bad_request,
-                        "a request is exactly one frame after the envelope; this one had more");
+            ++_bad_messages;
+            reply_error(identity.to_string(), request_id, error_code::bad_request,
+                        "a request is exactly one frame (one envelope); this message had " + std::to_string(frames) +
+                            ": send each request as a message of its own");
             continue;
         }
         handle_request(identity.to_string(), body, now);

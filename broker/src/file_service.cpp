@@ -159,10 +159,19 @@ void broker::impl::finish_uploads(steady_time) {
         if (!f.file) {
             spdlog::warn("files: the upload of {} from client {:x} failed: {}", f.u.entry.path, f.u.client_id,
                          f.error);
-            const bool gone = f.stale;  // the client could not read its own file any more
-            reply_error(f.u.identity, f.u.request_id, gone ? error_code::bad_request : error_code::storage_failed,
-                        gone ? "the client could no longer read " + f.u.entry.path + " while uploading it"
-                             : "broker " + _me.name + " could not store " + f.u.entry.path + ": " + f.error);
+            if (f.stale) {  // the client could not read its own file any more
+                reply_error(f.u.identity, f.u.request_id, error_code::bad_request,
+                            "the client could no longer read " + f.u.entry.path + " while uploading it");
+            } else if (f.content_mismatch) {
+                // The client's fault, not the store's: nothing a retry of this FILE-PUT could change.
+                reply_error(f.u.identity, f.u.request_id, error_code::bad_request,
+                            "broker " + _me.name + " refused the upload: " + f.error +
+                                " (the file changed after its digests were computed, or they are wrong): read it "
+                                "again and send a new FILE-PUT with its current digests");
+            } else {
+                reply_error(f.u.identity, f.u.request_id, error_code::storage_failed,
+                            "broker " + _me.name + " could not store " + f.u.entry.path + ": " + f.error);
+            }
             continue;
         }
         upload u = f.u;

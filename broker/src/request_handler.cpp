@@ -131,7 +131,7 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 note_client(m.client_id, now);
                 if (m.wants_service) consider_vote(now);
                 reply(identity, pong{_state, _replica.epoch(), serving() ? _commit_seq : _replica.last().seq,
-                                     server_name(now)});
+                                     server_name(now), m.request_id});
             } else if constexpr (std::is_same_v<T, force_request>) {
                 handle_force(identity, m, now);
             } else if constexpr (std::is_same_v<T, repl_hello>) {
@@ -234,7 +234,8 @@ std::size_t broker::impl::send_snapshot(const std::string& identity, std::uint64
     if (from.seq > 0) {
         if (auto delta = _replica.history().after(from)) {
             for_each_chunk(*delta, chunk_bytes, [&](std::vector<change> piece) {
-                reply(identity, change_batch{std::move(piece), _commit_seq});
+                // The asker matches these to its request: pipelined or abandoned SNAPSHOTs cannot mix.
+                reply(identity, change_batch{std::move(piece), _commit_seq, request_id});
             });
             reply(identity, snapshot_end{.request_id = request_id, .epoch = at.epoch, .seq = at.seq, .is_delta = true});
             return delta->size();

@@ -202,7 +202,7 @@ void broker::impl::replicate_batch() {
     for (auto& s : _sessions.all()) {
         if (!s.streaming) continue;
         for_each_chunk(_batch_changes, chunk_bytes, [&](std::vector<change> piece) {
-            reply(s.identity, change_batch{std::move(piece), _commit_seq});
+            reply(s.identity, change_batch{std::move(piece), _commit_seq, 0});  // the live stream: no request
         });
         s.sent = _replica.last().seq;
     }
@@ -248,7 +248,7 @@ void broker::impl::advance_commit(steady_time now) {
     if (new_messages && !_parked.empty()) wake_bus_fetches(now, false);
     for_each_chunk(committed, chunk_bytes, [&](std::vector<change> piece) {
         _publisher.send(zmq::buffer(state_prefix), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        _publisher.send(encode_frame(change_batch{std::move(piece), commit}), zmq::send_flags::dontwait);
+        _publisher.send(encode_frame(change_batch{std::move(piece), commit, 0}), zmq::send_flags::dontwait);
     });
     // One ack_reply per client for everything of theirs that is now committed.
     std::map<std::string, ack_reply> acks;

@@ -10,6 +10,9 @@ fetch_settings upload_settings(const file_settings& files) {
     s.chunk_bytes = files.chunk_bytes;
     s.credit_bytes = files.credit_bytes;
     s.verify_sha256 = true;  // what enters the store is checked against its identity, always
+    // Two whole passes, not a download's three: the only source is the client's own file, and a second pass
+    // that still differs from the digests (every chunk checksum having matched) says the file or the digests
+    // are wrong, which a third pass would not change (protocol.md "Checks").
     s.max_attempts = 2;
     return s;
 }
@@ -73,7 +76,7 @@ std::vector<upload_receiver::finished> upload_receiver::take_finished() {
     for (auto& f : _queue.take_completed())
         if (auto u = take(f.tag)) out.push_back({std::move(*u), std::move(f), {}, false});
     for (auto& f : _queue.take_failed())
-        if (auto u = take(f.tag)) out.push_back({std::move(*u), std::nullopt, f.reason, f.stale});
+        if (auto u = take(f.tag)) out.push_back({std::move(*u), std::nullopt, f.reason, f.stale, f.content_mismatch});
     return out;
 }
 

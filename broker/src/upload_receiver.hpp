@@ -56,6 +56,7 @@ class upload_receiver {
         std::optional<fetched_file> file;  // set when verified
         std::string error;                 // else why it failed
         bool stale = false;                // the client said it no longer has that version
+        bool content_mismatch = false;     // what it sent, whole, twice, is not what its FILE-PUT declared
     };
     // Uploads that ended (verified or failed) since the last call.
     [[nodiscard]] std::vector<finished> take_finished();

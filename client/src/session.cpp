@@ -453,9 +453,11 @@ void session::announce(const server_info& s) {
 void session::send_ping(clock::time_point now) {
     _last_ping = now;
     if (!_ping_unanswered_since) _ping_unanswered_since = now;
-    // Until this broker is confirmed as the server, the client has none it can use: the ping asks this broker
-    // to serve (a vote, if its server is silent too). Once confirmed, pings only keep the link alive.
-    static_cast<void>(_conn.send_request(encode(ping{_client_id, !_confirmed})));
+    // Its own request_id, which the pong echoes (protocol.md "PING"); this session needs only that some answer
+    // arrives (any traffic counts), so it does not match pongs. Until this broker is confirmed as the server,
+    // the client has none it can use: the ping asks this broker to serve (a vote, if its server is silent too).
+    // Once confirmed, pings only keep the link alive.
+    static_cast<void>(_conn.send_request(encode(ping{_client_id, next_request_id(), !_confirmed})));
 }
 
 void session::send_unsent() {

@@ -49,6 +49,10 @@ state_mirror::outcome state_mirror::on_part(const snapshot_part& m) {
 
 state_mirror::outcome state_mirror::on_delta(const change_batch& m) {
     if (!_in_flight) return outcome::ignored;
+    // The rest of a delta whose SNAPSHOT was abandoned (same connection, the broker back at a new epoch) must
+    // not land in the new sync. 0: a broker that predates the field, whose request-port CHANGES are only ever
+    // the delta in flight.
+    if (m.request_id != 0 && m.request_id != _request_id) return outcome::ignored;
     if (_delta_failed) return outcome::in_progress;  // wait for the end, then resync
     for (const auto& c : m.changes) {
         if (c.seq <= _state.last().seq) continue;  // already held

@@ -63,7 +63,7 @@ class state_mirror {
 
     // ---- replies to the sync request (on the request socket) ----
     outcome on_part(const snapshot_part& m);
-    // Delta batches carry no request_id: they belong to the sync in flight.
+    // Delta batches carry the SNAPSHOT's request_id (0 from an older broker: then the sync in flight's).
     outcome on_delta(const change_batch& m);
     outcome on_end(const snapshot_end& m);
     // Whether the last completed sync was a full snapshot.

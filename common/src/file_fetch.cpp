@@ -307,6 +307,7 @@ void fetch_queue::finish_if_done(job& j) {
             fail(j, "the content received for " + j.entry.path + " does not match its " +
                         std::string(xxh_ok ? "SHA-256" : "XXH3-128") + " after " + std::to_string(j.attempts) +
                         " attempts: the sender's copy may be damaged");
+            _failed.back().content_mismatch = true;
             return;
         }
         start_over(j);

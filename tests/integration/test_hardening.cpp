@@ -130,7 +130,7 @@ TEST_CASE("hardening: looking never votes, a client asking for service does", "[
         REQUIRE(c.cli({"status", "--json"}, 300).exit_code != 4);  // whatever it reports, it must not vote
         REQUIRE(c.cli({"dump", "--from", "B"}, 500).exit_code == 0);
         REQUIRE(c.cli({"ls", "--from", "B"}, 500).exit_code == 0);
-        auto pong = ask(b, starbus::encode(starbus::ping{0x77, false}));
+        auto pong = ask(b, starbus::encode(starbus::ping{0x77, 1, false}));
         REQUIRE(pong.has_value());
         REQUIRE(std::get<starbus::pong>(*pong).state != starbus::broker_state::active);
         ++rounds;
@@ -141,7 +141,7 @@ TEST_CASE("hardening: looking never votes, a client asking for service does", "[
     REQUIRE(c.roles()["B"] == "passive");
 
     // A client that has no server and asks B for service (a PING with wants_service) is a vote.
-    auto pong = ask(b, starbus::encode(starbus::ping{0x78, true}));
+    auto pong = ask(b, starbus::encode(starbus::ping{0x78, 2, true}));
     REQUIRE(pong.has_value());
     REQUIRE(wait_until([&] { return c.roles()["B"] == "active"; }, 10s));
     REQUIRE(c.log_of(1).find("passive --vote--> active") != std::string::npos);

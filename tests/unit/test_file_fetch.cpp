@@ -202,6 +202,7 @@ TEST_CASE("files: a damaged chunk is asked for again, and a damaged file is neve
         REQUIRE(failed.size() == 1);
         CHECK(failed[0].tag == 2);
         CHECK_FALSE(failed[0].stale);
+        CHECK(failed[0].content_mismatch);  // the server answers such an upload BAD_REQUEST, not STORAGE_FAILED
         CHECK(failed[0].reason.find("does not match") != std::string::npos);
         CHECK_FALSE(std::filesystem::exists(f.temp("lie")));
     }

@@ -67,6 +67,9 @@ struct fetch_failure {
     std::uint64_t tag = 0;
     std::string reason;  // what happened and what to do next
     bool stale = false;  // the sender no longer holds this version (STALE_VERSION)
+    // The whole content arrived (every chunk checksum matched) and still differed from the entry's digests,
+    // max_attempts times: the sender's copy, or the digests it was listed with, are wrong.
+    bool content_mismatch = false;
 };
 
 // What one CHUNK did.

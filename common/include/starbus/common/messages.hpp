@@ -228,9 +228,10 @@ struct force_request {
 // a vote (docs/protocol.md "Votes").
 struct ping {
     std::uint64_t client_id = 0;
-    bool wants_service = false;
+    std::uint64_t request_id = 0;   // echoed by the pong (appended: 0 from an older peer)
+    bool wants_service = false;     // asks for service: a vote (appended: false from an older peer)
     static constexpr command code = command::ping;
-    MSGPACK_DEFINE(client_id, wants_service)
+    MSGPACK_DEFINE(client_id, request_id, wants_service)
 };
 
 // S: answer to ping.
@@ -239,8 +240,9 @@ struct pong {
     std::uint64_t epoch = 0;
     std::uint64_t seq = 0;          // last committed change
     std::string server;             // who serves, as this broker knows it
+    std::uint64_t request_id = 0;   // the ping's (appended last: an older broker's pong lacks it, read as 0)
     static constexpr command code = command::pong;
-    MSGPACK_DEFINE(state, epoch, seq, server)
+    MSGPACK_DEFINE(state, epoch, seq, server, request_id)
 };
 
 // ---- replica <-> server, a replica's DEALER to the server's ROUTER ----
@@ -262,8 +264,12 @@ struct repl_hello {
 struct change_batch {
     std::vector<change> changes;
     std::uint64_t commit_seq = 0;   // highest seq the server has acknowledged
+    // In a delta: the request_id of the snapshot_end that ends it (the SNAPSHOT's, or the replication
+    // session). 0 in the live stream (to a replica after its catch-up, and on the publish endpoint), and
+    // from an older broker, which did not send it (appended last).
+    std::uint64_t request_id = 0;
     static constexpr command code = command::change_batch;
-    MSGPACK_DEFINE(changes, commit_seq)
+    MSGPACK_DEFINE(changes, commit_seq, request_id)
 };
 
 // R: I hold (on disk) every change up to seq.
