@@ -4,10 +4,10 @@
 // `starbus dump --json --from NAME`, and the worker's dump and probe modes,
 // each run with `ip netns exec` under a deadline.
 //
-// Every request a broker receives from here counts as a client's vote (a
-// STATUS too: protocol.md "Events"), so the random-fault scenario asks
-// nothing while faults are active; only the settle phase and the
-// failover/failback cycles poll.
+// STATUS and dumps are not votes (protocol.md "Votes"); a probe (a write
+// through the client library) is. The random-fault scenario asks nothing
+// while faults are active; only the settle phase and the failover/failback
+// cycles poll.
 #pragma once
 
 #include <chrono>

@@ -35,7 +35,7 @@ schedule_params schedule_for(const scenario_options& o) {
 void start_cluster(cluster_env& env, const std::atomic<bool>& stop) {
     env.fleet().start_all();
     std::vector<broker_role> roles;
-    // A fresh cluster needs every broker of lower rank heard, then a client vote (the polls).
+    // A fresh cluster serves once every broker of lower rank is heard (a cold start needs no vote).
     const bool up = wait_for(
         env,
         [&] {

@@ -60,7 +60,7 @@ TEST_CASE("history: invoke and complete lines round-trip and pair up", "[history
     CHECK(h.bad_lines == 1);
 }
 
-TEST_CASE("history: a completion without its invoke is a bad line; files of several workers combine", "[history]") {
+TEST_CASE("history: a completion without its invoke is a bad line, and files of several workers combine", "[history]") {
     history h;
     read_history_text("{\"type\":\"complete\",\"p\":\"c2\",\"i\":1,\"outcome\":\"ok\",\"t\":5}\n", h);
     CHECK(h.bad_lines == 1);

@@ -127,7 +127,7 @@ TEST_CASE("schedule: only the enabled kinds, and every kind over a few seeds", "
     CHECK(make_schedule(p).empty());
 }
 
-TEST_CASE("schedule: a run too short for one fault has none; the primary is the favourite target", "[schedule]") {
+TEST_CASE("schedule: a run too short for one fault has none, and the primary is the favourite target", "[schedule]") {
     auto p = params(3);
     p.duration = milliseconds(4000);
     CHECK(make_schedule(p).empty());

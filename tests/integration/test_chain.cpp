@@ -113,7 +113,7 @@ TEST_CASE("chain: writes keep being acknowledged across a SIGKILL, and none is l
     require_converged(c, {"B", "C"}, acked);
 }
 
-TEST_CASE("chain: with the primary and the first backup dead, the second backup serves; then back up the chain",
+TEST_CASE("chain: with the primary and the first backup dead, the second backup serves, then back up the chain",
           "[integration]") {
     test_cluster c(4);
     c.start_all();

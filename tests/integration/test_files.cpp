@@ -105,7 +105,7 @@ std::vector<std::string> log_lines_since_start(test_cluster& c, std::size_t i, c
 
 }  // namespace
 
-TEST_CASE("files: put, ls, fetch and rm; every replica stores every version, verified by hash", "[integration]") {
+TEST_CASE("files: put, ls, fetch and rm, and every replica stores every version, verified by hash", "[integration]") {
     test_cluster c(3);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
@@ -153,7 +153,7 @@ TEST_CASE("files: put, ls, fetch and rm; every replica stores every version, ver
     CHECK(collected);
 }
 
-TEST_CASE("files: files survive failover and failback; file changes are refused while the primary is down",
+TEST_CASE("files: files survive failover and failback, and file changes are refused while the primary is down",
           "[integration]") {
     test_cluster c(3);
     c.start_all();

@@ -268,7 +268,7 @@ TEST_CASE("files: chunks that answer no request, or answer it wrongly, are dropp
     CHECK(q.on_chunk(v) == chunk_outcome::unexpected);  // a duplicate
 }
 
-TEST_CASE("files: an empty file completes without a request; cancelling deletes the temporary file") {
+TEST_CASE("files: an empty file completes without a request, and cancelling deletes the temporary file") {
     fixture f;
     const file_entry empty = entry_for("empty", "");
     auto q = f.make(4096, 4096);
