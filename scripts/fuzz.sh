@@ -10,7 +10,9 @@
 # any finding, 2 on a setup failure.
 # Usage: scripts/fuzz.sh [TARGET...]      (default: every fuzz_* target built)
 # Environment: FUZZ_SECONDS (default 20) per target; BUILD_DIR (default
-#   build-fuzz); JOBS (default 2) for the build; FUZZ_MALLOC_LIMIT_MB (default
+#   build-fuzz); JOBS (default 2) for the build; FUZZ_PREBUILT=1: BUILD_DIR
+#   already holds the targets (scripts/quick-checks.sh), skip installing,
+#   configuring and building; FUZZ_MALLOC_LIMIT_MB (default
 #   128): one allocation above it is a finding, inputs being at most 4 KiB.
 # Reproduce a finding: build-fuzz/fuzz/TARGET build-fuzz/findings/TARGET-crash-...
 set -euo pipefail
@@ -25,19 +27,21 @@ if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 
-# clang-14 and its runtimes: libclang-rt-14-dev holds libFuzzer (libclang_rt.fuzzer-x86_64.a).
-scripts/install-deps.sh clang-14 libclang-rt-14-dev
+if [[ ${FUZZ_PREBUILT:-0} != 1 ]]; then
+    # clang-14 and its runtimes: libclang-rt-14-dev holds libFuzzer (libclang_rt.fuzzer-x86_64.a).
+    scripts/install-deps.sh clang-14 libclang-rt-14-dev
 
-echo "== configure (clang, libFuzzer + ASan + UBSan) into $build_dir/"
-# A build directory configured with another compiler cannot be switched in place.
-if [[ -f $build_dir/CMakeCache.txt ]] && ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++-14$' "$build_dir/CMakeCache.txt"; then
-    rm -rf "$build_dir/CMakeCache.txt" "$build_dir/CMakeFiles"
+    echo "== configure (clang, libFuzzer + ASan + UBSan) into $build_dir/"
+    # A build directory configured with another compiler cannot be switched in place.
+    if [[ -f $build_dir/CMakeCache.txt ]] && ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++-14$' "$build_dir/CMakeCache.txt"; then
+        rm -rf "$build_dir/CMakeCache.txt" "$build_dir/CMakeFiles"
+    fi
+    cmake -S . -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARBUS_FUZZ=ON \
+        -DSTARBUS_BUILD_TESTS=OFF -DSTARBUS_BUILD_EXAMPLES=OFF -DSTARBUS_BUILD_BENCH=OFF >/dev/null
+
+    echo "== build"
+    cmake --build "$build_dir" -j"$jobs" --target starbus_fuzz make_seeds
 fi
-cmake -S . -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARBUS_FUZZ=ON \
-    -DSTARBUS_BUILD_TESTS=OFF -DSTARBUS_BUILD_EXAMPLES=OFF -DSTARBUS_BUILD_BENCH=OFF >/dev/null
-
-echo "== build"
-cmake --build "$build_dir" -j"$jobs" --target starbus_fuzz
 
 if [[ $# -gt 0 ]]; then
     targets=("$@")

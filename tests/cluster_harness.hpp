@@ -17,6 +17,8 @@
 #include <starbus/client/client_options.hpp>
 #include <starbus/common/cluster_config.hpp>
 
+#include <cstdlib>
+
 #include "process.hpp"
 #include "testutil.hpp"
 
@@ -34,6 +36,13 @@
     } while (0)
 
 namespace starbus::test {
+
+// Where starbus-broker and starbus are: STARBUS_TEST_BIN_DIR when set (so that the sanitizer runs start
+// instrumented brokers from this same test program), else the build's own bin/.
+inline std::string bin_dir() {
+    const char* dir = std::getenv("STARBUS_TEST_BIN_DIR");
+    return dir && *dir ? std::string(dir) : std::string(STARBUS_BIN_DIR);
+}
 
 class test_cluster {
   public:
@@ -57,7 +66,7 @@ class test_cluster {
     [[nodiscard]] std::string data_dir(std::size_t i) const { return (_dir.path() / ("data-" + _names[i])).string(); }
 
     void start(std::size_t i) {
-        _procs[i].start({std::string(STARBUS_BIN_DIR) + "/starbus-broker", "--cluster", cluster_file(), "--name",
+        _procs[i].start({bin_dir() + "/starbus-broker", "--cluster", cluster_file(), "--name",
                          _names[i], "--data-dir", data_dir(i)},
                         log_path(i));
     }
@@ -78,7 +87,7 @@ class test_cluster {
 
     // Runs `starbus --cluster FILE --timeout-ms T ARGS...`.
     run_result cli(const std::vector<std::string>& args, int timeout_ms = 5000, const std::string& input = {}) {
-        std::vector<std::string> argv = {std::string(STARBUS_BIN_DIR) + "/starbus", "--cluster", cluster_file(),
+        std::vector<std::string> argv = {bin_dir() + "/starbus", "--cluster", cluster_file(),
                                          "--timeout-ms", std::to_string(timeout_ms)};
         argv.insert(argv.end(), args.begin(), args.end());
         return run_program(argv, std::chrono::milliseconds(timeout_ms + 10000), input);

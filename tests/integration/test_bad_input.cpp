@@ -95,7 +95,7 @@ TEST_CASE("bad input: malformed requests get an error reply and the broker keeps
 TEST_CASE("bad input: a broken cluster file or an unknown name stops the broker at start with exit 2",
           "[integration]") {
     starbus::test::temp_dir dir;
-    const std::string broker = std::string(STARBUS_BIN_DIR) + "/starbus-broker";
+    const std::string broker = starbus::test::bin_dir() + "/starbus-broker";
     auto write = [&](const std::string& text) {
         std::ofstream((dir.path() / "c.toml").string()) << text;
         return (dir.path() / "c.toml").string();

@@ -195,7 +195,7 @@ TEST_CASE("files: a mirror follows failovers and stays identical to the cluster'
         expected[name] = make_file(src / name, 1000 + static_cast<std::size_t>(i) * 5000, 100 + i);
         REQUIRE(c.cli({"put", (src / name).string(), name}).exit_code == 0);
     }
-    child_process mirror({std::string(STARBUS_BIN_DIR) + "/starbus", "--cluster", c.cluster_file(), "mirror",
+    child_process mirror({starbus::test::bin_dir() + "/starbus", "--cluster", c.cluster_file(), "mirror",
                           dir.string()},
                          (c.directory() / "mirror.log").string());
     REQUIRE_WITH_LOGS(c, wait_until([&] { return tree_of(dir) == expected; }, 30s, 100ms));
