@@ -344,3 +344,57 @@ TEST_CASE("hardening: a replica that meets a change it cannot apply stops follow
     REQUIRE(first != std::string::npos);
     CHECK(log.find(line, first + 1) == std::string::npos);
 }
+
+TEST_CASE("hardening: every command's fields are checked against the spec before anything is done", "[integration]") {
+    test_cluster c(1);
+    c.start_all();
+    REQUIRE(c.wait_role("A", "active", 15s));
+    zmq::context_t ctx;
+    auto s = dealer_to(ctx, endpoint_of(c.cluster_file()));
+    using starbus::error_code;
+    const std::string hash(64, 'a'), xxh(32, 'b');
+    starbus::bus_fetch_request bad_start;
+    bad_start.request_id = 1;
+    bad_start.start = static_cast<starbus::bus_start>(3);
+    starbus::bus_fetch_request many_prefixes;
+    many_prefixes.request_id = 2;
+    many_prefixes.prefixes.assign(starbus::limits::max_bus_prefixes + 1, "t");
+    starbus::repl_hello long_history{"B", 1, 0, 0, 9, {}};
+    long_history.epochs.assign(starbus::limits::max_epoch_spans + 1, starbus::epoch_span{});
+    struct row {
+        const char* what;
+        starbus::message request;
+        error_code expected;
+    };
+    const std::vector<row> table{
+        {"FILE-LIST asking for 0 entries", starbus::file_list_request{3, "", 0}, error_code::bad_request},
+        {"BUS-FETCH with start 3", bad_start, error_code::bad_request},
+        {"BUS-FETCH with 65 prefixes", many_prefixes, error_code::too_large},
+        {"GET of a key over 1024 bytes", starbus::get_request{4, std::string(1025, 'k')}, error_code::too_large},
+        {"PUBLISH with an empty topic", starbus::publish_request{5, 7, "", "p"}, error_code::bad_request},
+        {"PUBLISH of 1 MiB + 1", starbus::publish_request{6, 7, "t", std::string((1 << 20) + 1, 'p')},
+         error_code::too_large},
+        {"FETCH of 0 bytes", starbus::fetch_request{7, "a.txt", hash, 0, 0}, error_code::bad_request},
+        {"FETCH over 4 MiB", starbus::fetch_request{8, "a.txt", hash, 0, (4u << 20) + 1}, error_code::too_large},
+        {"FILE-PUT with an upper-case hash", starbus::file_put_request{9, 7, "a.txt", 1, std::string(64, 'A'), xxh},
+         error_code::bad_request},
+        {"FILE-RM of ../x", starbus::file_remove_request{10, 7, "../x"}, error_code::bad_request},
+        {"REPL-HELLO with 1025 epoch spans", long_history, error_code::too_large},
+        {"HANDOVER with a 65-byte name", starbus::handover_request{std::string(65, 'n'), 1, 0}, error_code::too_large},
+        {"HEARTBEAT on the request port", starbus::heartbeat{"A", 0, starbus::broker_state::active, 1, 0, 0, ""},
+         error_code::unknown_command},
+        {"VALUE on the request port", starbus::value_reply{11, false, "", starbus::change_class::operational, 0, 0},
+         error_code::unknown_command},
+        {"SNAPSHOT-END on the request port", starbus::snapshot_end{}, error_code::unknown_command},
+    };
+    for (const auto& r : table) {
+        INFO(r.what);
+        CHECK(error_of(ask(s, starbus::encode(r.request))) == r.expected);
+    }
+    // Nothing of it was applied, and the broker serves on.
+    REQUIRE(c.cli({"set", "still", "serving"}).exit_code == 0);
+    auto keys = c.dump();
+    REQUIRE(keys.has_value());
+    CHECK(keys->size() == 1 + keys->count("harness.probe"));
+    CHECK(c.files().value_or(std::map<std::string, std::string>{{"x", "x"}}).empty());
+}
