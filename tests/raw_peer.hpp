@@ -23,13 +23,30 @@
 
 namespace starbus::test {
 
-// The first endpoint in a cluster file (the primary's request endpoint).
-inline std::string endpoint_of(const std::string& cluster_file) {
+// The request endpoint of the broker of rank `rank` in a cluster file (rank order is file order).
+inline std::string endpoint_of_rank(const std::string& cluster_file, int rank) {
     std::ifstream f(cluster_file);
     std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("endpoint = \"", 0) == 0) return line.substr(12, line.size() - 13);
+    for (int seen = 0; std::getline(f, line);)
+        if (line.rfind("endpoint = \"", 0) == 0 && seen++ == rank) return line.substr(12, line.size() - 13);
     return {};
+}
+
+// The first endpoint in a cluster file (the primary's request endpoint).
+inline std::string endpoint_of(const std::string& cluster_file) { return endpoint_of_rank(cluster_file, 0); }
+
+// tcp://HOST:P -> tcp://HOST:(P + offset): a broker's publish (1) or heartbeat (2) port.
+inline std::string port_plus(const std::string& endpoint, int offset) {
+    const auto colon = endpoint.rfind(':');
+    return endpoint.substr(0, colon + 1) + std::to_string(std::stoi(endpoint.substr(colon + 1)) + offset);
+}
+
+// A DEALER connected to `endpoint`, with linger 0.
+inline zmq::socket_t raw_dealer(zmq::context_t& ctx, const std::string& endpoint) {
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(endpoint);
+    return s;
 }
 
 // Sends one raw frame and returns the decoded answer (nullopt: no answer in time).

@@ -25,33 +25,14 @@
 using namespace std::chrono_literals;
 using starbus::test::ask;
 using starbus::test::endpoint_of;
+using starbus::test::endpoint_of_rank;
 using starbus::test::error_of;
+using starbus::test::port_plus;
+using starbus::test::raw_dealer;
 using starbus::test::test_cluster;
 using starbus::test::wait_until;
 
 namespace {
-
-zmq::socket_t dealer_to(zmq::context_t& ctx, const std::string& endpoint) {
-    zmq::socket_t s(ctx, zmq::socket_type::dealer);
-    s.set(zmq::sockopt::linger, 0);
-    s.connect(endpoint);
-    return s;
-}
-
-// tcp://HOST:P -> tcp://HOST:(P + offset)
-std::string port_plus(const std::string& endpoint, int offset) {
-    const auto colon = endpoint.rfind(':');
-    return endpoint.substr(0, colon + 1) + std::to_string(std::stoi(endpoint.substr(colon + 1)) + offset);
-}
-
-// The n-th endpoint of a cluster file (rank order).
-std::string endpoint_of_rank(const std::string& cluster_file, int rank) {
-    std::ifstream f(cluster_file);
-    std::string line;
-    for (int seen = 0; std::getline(f, line);)
-        if (line.rfind("endpoint = \"", 0) == 0 && seen++ == rank) return line.substr(12, line.size() - 13);
-    return {};
-}
 
 long resident_kib(int pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -80,7 +61,7 @@ TEST_CASE("hardening: SET takes op put or erase only, nothing else is logged, an
     REQUIRE(c.cli({"put", c.cluster_file(), "kept.toml"}).exit_code == 0);
 
     zmq::context_t ctx;
-    auto s = dealer_to(ctx, endpoint_of(c.cluster_file()));
+    auto s = raw_dealer(ctx, endpoint_of(c.cluster_file()));
     // protocol.md SET: "op: 0 put, 1 erase"; "an unknown enumeration value is answered BAD_REQUEST".
     // op 2 with a hostile path, op 2 with a value that is no file metadata, op 3 (a real file's removal),
     // op 4 (a bus message with no PUBLISH), and values past the enumeration.
@@ -121,7 +102,7 @@ TEST_CASE("hardening: looking never votes, a client asking for service does", "[
     // A is frozen: B sees it silent. Monitoring and an operator look at B for many expiries (150 ms each).
     c.freeze(0);
     zmq::context_t ctx;
-    auto b = dealer_to(ctx, endpoint_of_rank(c.cluster_file(), 1));
+    auto b = raw_dealer(ctx, endpoint_of_rank(c.cluster_file(), 1));
     const auto until = std::chrono::steady_clock::now() + 2s;
     int rounds = 0;
     while (std::chrono::steady_clock::now() < until) {
@@ -188,7 +169,7 @@ TEST_CASE("hardening: a replication session cannot acknowledge what it was not s
 
     // A peer poses as B: REPL-HELLO with B's name and rank, then an acknowledgement far beyond what it was sent.
     zmq::context_t ctx;
-    auto fake = dealer_to(ctx, endpoint_of(c.cluster_file()));
+    auto fake = raw_dealer(ctx, endpoint_of(c.cluster_file()));
     starbus::repl_hello hello;
     hello.name = "B";
     hello.rank = 1;
@@ -290,7 +271,7 @@ TEST_CASE("hardening: a replica that meets a change it cannot apply stops follow
     c.start(1);  // B only: the test answers for A
     zmq::context_t ctx;
     fake_server a(ctx, endpoint_of(c.cluster_file()));
-    auto b = dealer_to(ctx, endpoint_of_rank(c.cluster_file(), 1));
+    auto b = raw_dealer(ctx, endpoint_of_rank(c.cluster_file(), 1));
     const auto state_of_b = [&](std::string* note = nullptr) {
         a.pump(20ms);
         b.send(zmq::buffer(starbus::encode(starbus::status_request{1})));
@@ -350,7 +331,7 @@ TEST_CASE("hardening: every command's fields are checked against the spec before
     c.start_all();
     REQUIRE(c.wait_role("A", "active", 15s));
     zmq::context_t ctx;
-    auto s = dealer_to(ctx, endpoint_of(c.cluster_file()));
+    auto s = raw_dealer(ctx, endpoint_of(c.cluster_file()));
     using starbus::error_code;
     const std::string hash(64, 'a'), xxh(32, 'b');
     starbus::bus_fetch_request bad_start;

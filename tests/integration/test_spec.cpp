@@ -23,16 +23,11 @@ using namespace std::chrono_literals;
 using starbus::test::ask;
 using starbus::test::endpoint_of;
 using starbus::test::error_of;
+using starbus::test::port_plus;
+using starbus::test::raw_dealer;
 using starbus::test::test_cluster;
 
 namespace {
-
-zmq::socket_t raw_dealer(zmq::context_t& ctx, const std::string& endpoint) {
-    zmq::socket_t s(ctx, zmq::socket_type::dealer);
-    s.set(zmq::sockopt::linger, 0);
-    s.connect(endpoint);
-    return s;
-}
 
 // The next message on `s`, decoded (nullopt: nothing within `timeout`, or not decodable).
 std::optional<starbus::message> next_message(zmq::socket_t& s, std::chrono::milliseconds timeout) {
@@ -59,12 +54,6 @@ std::string envelope_with_code(const Code& code, std::uint64_t request_id) {
     pk.pack_array(1);
     pk.pack(request_id);
     return std::string(b.data(), b.size());
-}
-
-// tcp://HOST:P -> tcp://HOST:P+offset
-std::string port_plus(const std::string& endpoint, int offset) {
-    const auto colon = endpoint.rfind(':');
-    return endpoint.substr(0, colon + 1) + std::to_string(std::stoi(endpoint.substr(colon + 1)) + offset);
 }
 
 }  // namespace
