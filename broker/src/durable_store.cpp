@@ -321,10 +321,14 @@ void write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
     file_writer w(fd, snapshot_header_size, name);
     msgpack::packer<file_writer> pk(w);
     pk.pack(s.last());
-    // Keys, then files as file_put changes (kv_state::snapshot_entries): one list, so the format did not change.
-    pk.pack(static_cast<std::uint64_t>(s.entries().size() + s.files().size()));
+    // Keys, then files as file_put changes, then the retained bus messages in log order
+    // (kv_state::snapshot_entries): one list, so the format did not change. Without the bus messages a broker
+    // restarted from its snapshot lost them without a gap to show for it (the retention bound still applies
+    // when they are read back).
+    pk.pack(static_cast<std::uint64_t>(s.entries().size() + s.files().size() + s.bus_log().size()));
     for (const auto& [key, c] : s.entries()) pk.pack(c);
     for (const auto& [path, f] : s.files()) pk.pack(file_put_change(f));
+    for (const auto& c : s.bus_log()) pk.pack(c);
     const auto requests = s.requests();
     pk.pack(static_cast<std::uint64_t>(requests.size()));
     for (const auto& r : requests) pk.pack(r);

@@ -17,6 +17,8 @@
 //                                  | u32 crc(first 20 bytes of the header)
 //               body: a sequence of msgpack objects:
 //                 position | entry count | change... | request count | request_record...
+//                 (the changes: the keys' current values, the files as file_put, then
+//                 the retained bus messages in log order)
 //                 [| bus_dropped_through | epoch_span array (up to limits::max_epoch_spans)]
 //             Read one object at a time, each within the decoder limits of
 //             durable_store.cpp, which admit the largest object written.
