@@ -53,6 +53,20 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
         if (!view.connected_ms && view.said_subscribed_ms)
             view.connected_ms = *view.said_subscribed_ms + options.subscribe_grace_ms;
 
+        // Which history each message was read from: a new one begins where the delivered position goes back
+        // to a lower seq in another epoch (see stream_report::forks_crossed).
+        std::unordered_map<const received_message*, std::size_t> history_of;
+        std::size_t crossings = 0;
+        const received_message* last_placed = nullptr;
+        for (const auto* m : view.messages) {
+            if (m->seq != 0) {
+                if (last_placed && m->seq <= last_placed->seq && m->epoch != last_placed->epoch) ++crossings;
+                last_placed = m;
+            }
+            history_of[m] = crossings;
+        }
+        out.forks_crossed += crossings;
+
         // Per publisher: what it received, in arrival order.
         std::map<std::string, std::vector<const received_message*>> got;
         for (const auto* m : view.messages) {
@@ -72,6 +86,7 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
             const auto& received = got[publisher];
             std::map<std::uint64_t, std::size_t> times;  // pub_seq -> count received
             std::uint64_t highest = 0;
+            std::size_t history_read = 0;
             for (const auto* m : received) {
                 const op_record* op = by_payload.at(m->payload);
                 if (++times[op->pub_seq] > 1) {
@@ -83,6 +98,14 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
                 if (moved) {
                     ++sr.reconciled;
                     continue;
+                }
+                if (op->result != outcome::ok) {
+                    ++sr.indeterminate;
+                    continue;
+                }
+                if (history_of.at(m) != history_read) {
+                    history_read = history_of.at(m);
+                    highest = 0;
                 }
                 if (op->pub_seq < highest) ++sr.out_of_order;
                 highest = std::max(highest, op->pub_seq);
@@ -116,6 +139,7 @@ void check_bus(const history& h, const checker_options& options, bus_report& out
             out.duplicates += sr.duplicates;
             out.out_of_order += sr.out_of_order;
             out.reconciled += sr.reconciled;
+            out.indeterminate += sr.indeterminate;
             if (strict) {
                 const std::string stream = "bus: " + name + " from " + publisher + ": ";
                 if (sr.missed > sr.covered)

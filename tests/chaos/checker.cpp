@@ -274,8 +274,10 @@ std::string render_summary(const check_report& r, const history& h) {
     s += "bus: " + std::to_string(h.messages.size()) + " messages received by " + std::to_string(h.subscribers.size()) +
          " subscribers; missed " + std::to_string(r.bus.missed) + " (covered by gap events " +
          std::to_string(r.bus.covered) + "), duplicates " + std::to_string(r.bus.duplicates) + ", out of order " +
-         std::to_string(r.bus.out_of_order) + " (replayed by reconciliation, exempt: " +
-         std::to_string(r.bus.reconciled) + "), unexpected " + std::to_string(r.bus.unexpected) + "\n";
+         std::to_string(r.bus.out_of_order) + " (exempt: replayed by reconciliation " + std::to_string(r.bus.reconciled) +
+         ", of unknown outcome " + std::to_string(r.bus.indeterminate) + "; order checked within each history, " +
+         std::to_string(r.bus.forks_crossed) + " crossings between histories), unexpected " +
+         std::to_string(r.bus.unexpected) + "\n";
     if (r.violations.empty()) {
         s += "no violations\n";
         return s;

@@ -105,12 +105,21 @@ struct stream_report {
     // (protocol.md "Reconciliation": it lands after the surviving server's changes), so exempt from
     // the publisher's order. Counted, not a violation; still checked for loss and duplicates.
     std::size_t reconciled = 0;
+    // Of unknown outcome (the publisher gave up on it): it promised no place in the publisher's order, so
+    // it is exempt from it too; still checked for duplicates.
+    std::size_t indeterminate = 0;
+    // Times the subscriber crossed to another history: a message at a lower seq than the one before it, in
+    // another epoch (it resumed on a server whose history parted from the one it read; protocol.md
+    // "Partitions and reconciliation": readers see two histories meanwhile). The publisher's order is checked
+    // within each history read, not across such a crossing. A seq going back within one epoch is no crossing.
+    std::size_t forks_crossed = 0;
 };
 
 struct bus_report {
     std::vector<stream_report> streams;
     std::size_t unexpected = 0;  // received, but never published (or published and refused)
-    std::size_t missed = 0, covered = 0, duplicates = 0, out_of_order = 0, reconciled = 0;
+    std::size_t missed = 0, covered = 0, duplicates = 0, out_of_order = 0, reconciled = 0, indeterminate = 0;
+    std::size_t forks_crossed = 0;  // summed over subscribers (each counted once, not per publisher)
 };
 
 struct check_report {
