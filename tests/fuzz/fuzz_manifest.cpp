@@ -4,8 +4,8 @@
 // unpack limits of the wire codec (codec.cpp), then file_manifest::from_entries().
 // An accepted manifest is sorted, has one entry per path, and diffs as it must:
 // against itself nothing to delete or relabel, and to fetch exactly the entries
-// whose hash is empty ("unknown content", file_manifest.hpp), so it is in sync
-// when every hash is known; against an empty manifest everything to fetch (or,
+// with neither digest ("unknown content", file_manifest.hpp), so it is in sync
+// when every entry has one; against an empty manifest everything to fetch (or,
 // the other way round, to delete).
 #include <algorithm>
 #include <cstddef>
@@ -48,8 +48,10 @@ void check_self_diff(const starbus::file_manifest& m) {
     check(d.to_relabel.empty(), "a manifest relabels nothing of itself");
     std::vector<starbus::file_entry> unknown;
     std::uint64_t unknown_bytes = 0;
+    // Unknown content: neither digest known (file_entry::same_content compares the XXH3-128 when a side
+    // lacks the SHA-256, so an entry with only an XXH3-128 matches itself).
     for (const auto& e : m)
-        if (e.second.hash.empty()) {
+        if (e.second.hash.empty() && e.second.xxh.empty()) {
             unknown.push_back(e.second);
             unknown_bytes += e.second.size;
         }
