@@ -4,6 +4,8 @@
 // "%H:%M:%S.%e NAME LEVEL message".
 #include "broker_log.hpp"
 
+#include "text_lines.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -60,14 +62,9 @@ broker_log scan_broker_log(std::string_view text, std::string_view broker, std::
     broker_log out;
     std::int64_t midnight = local_midnight(reference_ms);
     std::int64_t last = reference_ms - 3'600'000;  // a line an hour before the reference is still this day
-    std::size_t start = 0;
-    while (start < text.size()) {
-        auto end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        const auto line = text.substr(start, end - start);
-        start = end + 1;
+    for_each_line(text, [&](std::string_view line) {
         const auto tod = time_of_day(line);
-        if (tod < 0) continue;
+        if (tod < 0) return;
         std::int64_t at = midnight + tod;
         // Past midnight, the time of day starts again from zero.
         if (at < last - 3'600'000) {
@@ -78,10 +75,10 @@ broker_log scan_broker_log(std::string_view text, std::string_view broker, std::
         // "HH:MM:SS.mmm NAME LEVEL rest"
         auto rest = line.substr(13);
         const auto sp1 = rest.find(' ');
-        if (sp1 == std::string_view::npos) continue;
+        if (sp1 == std::string_view::npos) return;
         rest = rest.substr(sp1 + 1);
         const auto sp2 = rest.find(' ');
-        if (sp2 == std::string_view::npos) continue;
+        if (sp2 == std::string_view::npos) return;
         log_line l{std::string(broker), at, std::string(rest.substr(0, sp2)), std::string(rest.substr(sp2 + 1))};
         if (l.text.rfind("serving at epoch ", 0) == 0) {
             out.serving_epochs.push_back(std::strtoull(l.text.c_str() + 17, nullptr, 10));
@@ -90,7 +87,7 @@ broker_log scan_broker_log(std::string_view text, std::string_view broker, std::
             out.transitions.push_back(l);
         }
         if (l.level == "error" || l.level == "critical") out.errors.push_back(std::move(l));
-    }
+    });
     return out;
 }
 

@@ -2,6 +2,8 @@
 // The replica-cut scenario's verdicts (see cut_check.hpp).
 #include "cut_check.hpp"
 
+#include "text_lines.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -65,16 +67,11 @@ std::optional<status_sample> parse_status_sample(std::string_view line) {
 
 std::vector<status_sample> parse_status_samples(std::string_view text, std::size_t& bad) {
     std::vector<status_sample> out;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        auto end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        const auto line = text.substr(start, end - start);
-        start = end + 1;
-        if (line.empty()) continue;
+    for_each_line(text, [&](std::string_view line) {
+        if (line.empty()) return;
         if (auto s = parse_status_sample(line)) out.push_back(std::move(*s));
         else ++bad;
-    }
+    });
     return out;
 }
 

@@ -3,6 +3,8 @@
 // workers and read back by the checker.
 #include "history.hpp"
 
+#include "text_lines.hpp"
+
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -96,13 +98,8 @@ void read_history_text(std::string_view text, history& h) {
         h.subscribers.push_back(p);
     };
 
-    std::size_t start = 0;
-    while (start < text.size()) {
-        auto end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        const auto line = text.substr(start, end - start);
-        start = end + 1;
-        if (line.empty()) continue;
+    for_each_line(text, [&](std::string_view line) {
+        if (line.empty()) return;
         try {
             const json j = json::parse(line);
             const std::string type = j.at("type");
@@ -146,7 +143,7 @@ void read_history_text(std::string_view text, history& h) {
         } catch (const std::exception&) {
             ++h.bad_lines;
         }
-    }
+    });
 }
 
 void read_history_file(const std::string& path, history& h) {
