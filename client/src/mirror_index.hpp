@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <starbus/common/file_manifest.hpp>
+#include <starbus/common/types.hpp>  // the MessagePack adaptor of file_entry
 
 namespace starbus::client_detail {
 

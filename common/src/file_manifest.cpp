@@ -6,6 +6,7 @@
 
 #include <starbus/common/content_hash.hpp>
 #include <starbus/common/fast_hash.hpp>
+#include <starbus/common/types.hpp>
 
 namespace starbus {
 

@@ -2,7 +2,9 @@
 // The manifest of a file store or a mirror: one entry per file with
 // its size, content hash and the position of the change that installed it, kept
 // sorted by path; and the diff that tells a mirror or a returning primary which
-// files to fetch and which to delete. Pure data: no disk, no sockets.
+// files to fetch and which to delete. Pure data: no disk, no sockets, no
+// serialisation (types.hpp holds the MessagePack adaptors of file_entry and
+// file_meta), so that the client's public headers may include it.
 #pragma once
 
 #include <cstdint>
@@ -13,9 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include <msgpack.hpp>
-
-#include <starbus/common/types.hpp>
+#include <starbus/common/vocabulary.hpp>
 
 namespace starbus {
 
@@ -39,7 +39,6 @@ struct file_entry {
         return !xxh.empty() && xxh == o.xxh;
     }
     friend bool operator==(const file_entry&, const file_entry&) = default;
-    MSGPACK_DEFINE(path, size, hash, epoch, seq, xxh)
 };
 
 // What a file_put change carries in its `value`: the version's size and
@@ -49,7 +48,6 @@ struct file_meta {
     std::uint64_t size = 0;
     std::string hash;
     std::string xxh;
-    MSGPACK_DEFINE(size, hash, xxh)
 };
 
 [[nodiscard]] std::string encode_file_meta(const file_meta& m);

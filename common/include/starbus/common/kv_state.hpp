@@ -16,7 +16,7 @@
 #include <vector>
 
 #include <starbus/common/file_manifest.hpp>
-#include <starbus/common/types.hpp>
+#include <starbus/common/vocabulary.hpp>
 
 namespace starbus {
 

@@ -15,25 +15,6 @@
 
 namespace starbus {
 
-// The internal role of a broker (the FSM state, see broker/fsm.hpp). On the
-// wire and in `status` the coarser role() below is shown.
-enum class broker_state : std::uint8_t {
-    starting = 0,  // just started: listening one peer expiry for a broker that already serves
-    stalled = 1,   // nobody serves and this broker may not (yet): `status` says why
-    syncing = 2,   // a replica of the server, still catching up
-    passive = 3,   // a synchronised replica of the server
-    active = 4,    // serving
-    handover = 5,  // serving no writes: handing the role to a broker of lower rank
-};
-inline constexpr int broker_state_count = 6;
-
-[[nodiscard]] std::string_view to_string(broker_state s);
-// The role shown by `starbus status`: active, passive or syncing (handover
-// shows as passive: it takes no writes).
-[[nodiscard]] std::string_view role_name(broker_state s);
-// True in the states whose replica holds everything the server acknowledged.
-[[nodiscard]] bool is_synchronised(broker_state s);
-
 // Error codes carried by error_reply; docs/protocol.md "Error codes".
 enum class error_code : std::uint8_t {
     not_serving = 1,       // this broker does not serve; `server` names who does, if known
@@ -391,13 +372,6 @@ struct file_remove_request {
 };
 
 // ---- the lossless bus (docs/protocol.md "The bus") ----
-
-// Where a subscriber starts, when it has no position of its own yet.
-enum class bus_start : std::uint8_t {
-    after = 0,   // after (after_epoch, after_seq): a subscriber resuming
-    latest = 1,  // only what is published from now on
-    oldest = 2,  // every message still retained
-};
 
 // C: the bus messages after a position whose topic starts with one of
 // `prefixes` ("" matches every topic), at most `max_messages` of them. When
