@@ -1,13 +1,17 @@
 // File: session.hpp
 // The engine of starbus::client: one Lazy Pirate session with the cluster.
-// It keeps a DEALER to the broker it believes serves, pings it when nothing
-// else is heard, walks the cluster (broker_walk) when the broker is silent or
-// does not serve, re-sends every outstanding request (request_table) to the
-// new server, follows the server with the SUB socket and keeps the mirrored
-// state (state_mirror) in step. Single-threaded: it only acts inside
-// service(). Results, events and bus messages are queued for the facade
-// (client.hpp), which hands them to the application outside of any
-// processing. A building block of starbus::client.
+// Its link to the cluster is the explicit state machine of link.hpp (idle,
+// probing, connecting, confirming, connected, reconnecting): the table says
+// when to connect, confirm, leave or replay, and this class carries it out. It
+// keeps a DEALER to the broker it believes serves, pings it when nothing else
+// is heard, walks the cluster (broker_walk) when the broker is silent or does
+// not serve, and routes what arrives to its parts: request results to the
+// request table (re-sent to every new server), snapshots and deltas to the
+// state mirror, bus batches to the bus subscription, chunks to the file
+// transfers. Single-threaded: it only acts inside service(). Results, events
+// and bus messages are queued for the facade (client.hpp), which hands them to
+// the application outside of any processing. A building block of
+// starbus::client.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +32,7 @@
 #include <starbus/client/client_types.hpp>
 #include "connection.hpp"
 #include "file_transfers.hpp"
+#include "link.hpp"
 #include "request_table.hpp"
 #include "state_mirror.hpp"
 
@@ -49,6 +54,7 @@ class session {
     // finishes at once with status invalid. `ordered`: finished results are
     // handed back in submission order (request_table).
     std::uint64_t submit_change(const change_request& c, clock::time_point deadline, bool ordered);
+    std::uint64_t submit_change(const change_view& c, clock::time_point deadline, bool ordered);
     std::uint64_t submit_publish(std::string_view topic, std::string_view payload, clock::time_point deadline,
                                  bool ordered);
     std::uint64_t submit_get(std::string_view key, clock::time_point deadline);
@@ -62,6 +68,7 @@ class session {
     // The page that answered a finished FILE-LIST request (once).
     [[nodiscard]] std::optional<file_list_reply> take_listing(std::uint64_t id);
     [[nodiscard]] file_transfers& files() { return _files; }
+    [[nodiscard]] const file_transfers& files() const { return _files; }
     // Bytes of an offered upload the server has fetched.
     [[nodiscard]] std::uint64_t upload_progress(const file_entry& e) const { return _files.served(e.path, e.hash); }
     [[nodiscard]] bool window_full() const { return _table.full(); }
@@ -73,6 +80,9 @@ class session {
     // keeps no bus log, through the SUB socket (best effort).
     void subscribe(const std::string& prefix, const subscribe_options& start = {});
     void unsubscribe(const std::string& prefix);
+    // Every bus prefix subscribed so far is in place (client::wait_subscribed
+    // says what that means); may send the PINGs that establish it.
+    [[nodiscard]] bool subscriptions_in_place();
     // The position the bus subscription has reached.
     [[nodiscard]] position bus_position() const { return _bus.cursor(); }
     [[nodiscard]] std::optional<bus_message> pop_message();
@@ -93,6 +103,8 @@ class session {
     // or `watch_fd` (if >= 0) is readable. Returns whether watch_fd is readable.
     bool service(clock::time_point until, int watch_fd = -1);
 
+    // Where the link stands (link.hpp).
+    [[nodiscard]] link_state link() const { return _link; }
     // The broker confirmed as serving on the current connection.
     [[nodiscard]] const std::optional<server_info>& server() const { return _server; }
     [[nodiscard]] const cluster_config& cluster() const { return _options.cluster; }
@@ -103,12 +115,23 @@ class session {
     void distrust_server(const std::string& reason);
 
   private:
-    void housekeeping(clock::time_point now);
+    // Feeds one event to the link table and carries out the cell's actions.
+    // `reason` and `hint` (the broker named as server) go with leaving,
+    // `epoch` with confirming.
+    void on_link(link_event event, clock::time_point now, const std::string& reason = {},
+                 const std::string& hint = {}, std::uint64_t epoch = 0);
+    // The table's actions.
+    void probe_first_contact();
     void connect(clock::time_point now);
-    void leave(clock::time_point now, const std::string& reason, const std::string& hint = {});
-    void confirm(clock::time_point now, std::uint64_t epoch);
+    void leave_broker(clock::time_point now, const std::string& reason, const std::string& hint);
+    void replay_unanswered();
+    void confirm(link_state was, std::uint64_t epoch);
     void announce(const server_info& s);
-    void send_ping(clock::time_point now);
+
+    void housekeeping(clock::time_point now);
+    [[nodiscard]] bool mirror_sync_due(clock::time_point now) const;
+    std::uint64_t send_ping(clock::time_point now);
+    void reset_subscription_check();
     void send_unsent();
     void start_mirror_sync(clock::time_point now);
     void read_requests(clock::time_point now);
@@ -130,8 +153,7 @@ class session {
 
     zmq::context_t& _context;  // for the first-contact probe (probe.hpp)
     client_options _options;
-    std::chrono::milliseconds _attempt_timeout;
-    std::chrono::milliseconds _ping_interval;
+    link_timing _timing;
     std::uint64_t _client_id;
     std::uint64_t _last_request_id = 0;
 
@@ -148,17 +170,9 @@ class session {
     };
     std::map<std::pair<std::string, std::string>, put_state> _puts;
 
-    bool _started = false;
-    clock::time_point _connect_at{};               // when closed: connect to the walk's current broker then
-    clock::time_point _last_rx{};                  // last frame from the current broker
-    clock::time_point _last_ping{};
-    // The first ping sent since the current broker was last heard (nullopt:
-    // none outstanding). Unlike _last_rx it is never refreshed by a long
-    // absence, so a client serviced rarely still finds a dead server.
-    std::optional<clock::time_point> _ping_unanswered_since;
-    clock::time_point _last_serviced{};            // end of the last wait: silence counts only while serviced
+    link_state _link = link_state::idle;
+    link_times _times;
     clock::time_point _sync_retry_at{};            // mirror: do not restart a sync before this
-    bool _confirmed = false;                       // the current connection's broker said it serves
     std::optional<server_info> _server;            // confirmed server on the current connection
     std::optional<server_info> _announced;         // the last server_changed emitted
     std::string _trouble;
@@ -166,6 +180,10 @@ class session {
     std::set<std::string> _prefixes;               // SUB prefixes: "K" when mirroring; "B"+topic without a bus log
     bus_subscription _bus;
     bool _bus_fallback = false;                    // the cluster keeps no bus log: subscribe with SUB
+    // Best-effort bus: the PING round trips to the server completed since the
+    // SUB's handshake (or the last new prefix), and the one in flight (0: none).
+    int _sub_round_trips = 0;
+    std::uint64_t _sub_ping_id = 0;
     std::deque<bus_message> _messages;
     std::uint64_t _dropped_messages = 0;
     bool _new_message = false;                     // a bus message arrived during this service() call
