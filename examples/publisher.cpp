@@ -47,6 +47,12 @@ int main(int argc, char** argv) {
     starbus_example::install_signal_handlers();
     starbus::client c(std::move(*opts));
     c.on_event([](const starbus::client_event& e) { log(starbus::describe(e)); });
+    // Find the server once before the first reading (a cluster still electing one is not an error).
+    while (!starbus_example::stop) {
+        const starbus::result served = c.wait_serving(std::chrono::seconds(5));
+        if (served.ok()) break;
+        log("waiting for a broker to serve: " + served.message);
+    }
 
     // Plausible readings: a slow random walk around 60 degrees and 1.5 bar.
     std::mt19937 rng(std::random_device{}());

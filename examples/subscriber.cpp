@@ -43,14 +43,18 @@ int main(int argc, char** argv) {
     starbus::client c(std::move(*opts));
     c.on_event([](const starbus::client_event& e) { log(starbus::describe(e)); });
     c.subscribe(topic);
-    log("subscribed to \"" + topic + "\"");
+    // Until the subscription is in place, what is published is not ours to receive.
+    while (!starbus_example::stop && !c.wait_subscribed(std::chrono::seconds(5)))
+        log("not subscribed yet (last trouble: " + c.last_trouble() + "), still trying");
+    log("subscribed to \"" + topic + "\": every message published from now on arrives");
 
     std::uint64_t received = 0;
     while (!starbus_example::stop && (count == 0 || received < count)) {
-        // Waiting here also keeps the client following the server.
-        if (auto m = c.next_message(std::chrono::milliseconds(200))) {
+        // Waiting here also keeps the client following the server. Messages come in batches, moved, not copied.
+        const std::size_t room = count == 0 ? 1000 : static_cast<std::size_t>(count - received);
+        for (const auto& m : c.next_messages(room, std::chrono::milliseconds(200))) {
             ++received;
-            log(m->topic + " " + m->payload);
+            log(m.topic + " " + m.payload);
         }
     }
     if (c.dropped_messages() > 0) log(std::to_string(c.dropped_messages()) + " messages dropped (not read in time)");

@@ -52,6 +52,9 @@ class bus_subscription {
 
     // The position reached (the next fetch asks for what follows it).
     [[nodiscard]] position cursor() const { return _cursor; }
+    // A server answered a fetch: the subscription has a position in the log,
+    // so nothing published after it is missed (while retained).
+    [[nodiscard]] bool placed() const { return _placed; }
 
   private:
     struct id {

@@ -4,6 +4,8 @@
 // re-entrantly.
 #include "client_impl.hpp"
 
+#include <algorithm>
+
 namespace starbus {
 
 client::client(client_options options) : _impl(std::make_unique<impl>(options)) {}
@@ -68,10 +70,48 @@ result client::set_many(const std::vector<change_request>& changes, deadline d, 
     return first_failure ? *first_failure : result{};
 }
 
-void client::submit(const change_request& c, deadline d, completion on_done) {
-    _impl->wait_for_room(d);
-    _impl->track_async(_impl->session.submit_change(c, d.at(), true), std::move(on_done));
+batch_result client::apply_many(std::span<const change_view> changes, deadline d, std::size_t window) {
+    // Results are taken from the slots of synchronous calls, as in set_many().
+    batch_result out;
+    out.results.reserve(changes.size());
+    std::vector<std::uint64_t> ids;
+    ids.reserve(changes.size());
+    auto take_ready = [&] {
+        _impl->collect();
+        while (out.results.size() < ids.size()) {
+            auto it = _impl->results.find(ids[out.results.size()]);
+            if (it == _impl->results.end()) return;
+            out.results.push_back(std::move(it->second));
+            _impl->results.erase(it);
+        }
+    };
+    const auto full = [&] {
+        return _impl->session.window_full() || (window > 0 && _impl->session.in_flight() >= window);
+    };
+    for (const auto& c : changes) {
+        while (full() && !d.passed()) {
+            _impl->service(d.at());
+            take_ready();
+        }
+        const auto id = _impl->session.submit_change(c, d.at(), true);
+        _impl->waiting.insert(id);
+        ids.push_back(id);
+        take_ready();
+    }
+    // Every request finishes by its deadline at the latest.
+    while (out.results.size() < ids.size()) {
+        _impl->service(d.at());
+        take_ready();
+    }
     _impl->dispatch();
+    return out;
+}
+
+std::uint64_t client::submit(const change_request& c, deadline d, completion on_done) {
+    _impl->wait_for_room(d);
+    const auto id = _impl->track_async(_impl->session.submit_change(c, d.at(), true), c.key, std::move(on_done));
+    _impl->dispatch();
+    return id;
 }
 
 get_result client::get(std::string_view key, deadline d) {
@@ -86,30 +126,37 @@ result client::publish(std::string_view topic, std::string_view payload, deadlin
     return _impl->wait_for(id, d);
 }
 
-void client::publish_async(std::string_view topic, std::string_view payload, deadline d, completion on_done) {
+std::uint64_t client::publish_async(std::string_view topic, std::string_view payload, deadline d,
+                                   completion on_done) {
     _impl->wait_for_room(d);
-    _impl->track_async(_impl->session.submit_publish(topic, payload, d.at(), true), std::move(on_done));
+    const auto id =
+        _impl->track_async(_impl->session.submit_publish(topic, payload, d.at(), true), topic, std::move(on_done));
     _impl->dispatch();
+    return id;
 }
 
-result client::flush(deadline d) {
+result client::flush(deadline d) { return flush_outcomes(d).summary; }
+
+flush_result client::flush_outcomes(deadline d) {
     _impl->collect();
     _impl->dispatch();
     while (_impl->async_in_flight > 0 && !d.passed()) _impl->service(d.at());
-    result r;
+    flush_result out;
     if (_impl->async_in_flight > 0) {
-        r.status = result_status::unreachable;
-        r.message = std::to_string(_impl->async_in_flight) + " requests still unacknowledged at the deadline";
-        return r;
+        // The failures so far stay for the next flush, which sees these requests finish.
+        out.outstanding = _impl->async_in_flight;
+        out.summary.status = result_status::unreachable;
+        out.summary.message = std::to_string(_impl->async_in_flight) + " requests still unacknowledged at the deadline";
+        return out;
     }
-    if (_impl->first_async_failure) {
-        r = *_impl->first_async_failure;
-        if (_impl->async_failures > 1)
-            r.message += " (and " + std::to_string(_impl->async_failures - 1) + " more failures)";
+    out.failures = std::move(_impl->async_failures);
+    _impl->async_failures.clear();
+    if (!out.failures.empty()) {
+        out.summary = out.failures.front().outcome;
+        if (out.failures.size() > 1)
+            out.summary.message += " (and " + std::to_string(out.failures.size() - 1) + " more failures)";
     }
-    _impl->first_async_failure.reset();
-    _impl->async_failures = 0;
-    return r;
+    return out;
 }
 
 void client::subscribe(std::string_view prefix, const subscribe_options& start) {
@@ -136,6 +183,28 @@ std::optional<bus_message> client::next_message(std::chrono::milliseconds timeou
     }
 }
 
+std::vector<bus_message> client::next_messages(std::size_t max, std::chrono::milliseconds timeout) {
+    std::vector<bus_message> out;
+    if (max == 0) return out;
+    if (!_impl->session.has_message()) {
+        if (auto first = next_message(timeout)) out.push_back(std::move(*first));
+        else return out;
+    }
+    while (out.size() < max)
+        if (auto m = _impl->session.pop_message()) out.push_back(std::move(*m));
+        else break;
+    return out;
+}
+
+bool client::wait_subscribed(deadline d) {
+    for (;;) {
+        if (_impl->session.subscriptions_in_place()) return true;
+        if (d.passed()) return false;
+        // Short slices: the SUB's handshake is learnt from its monitor, which the session does not wait on.
+        _impl->service(std::min(d.at(), clock::now() + std::chrono::milliseconds(5)));
+    }
+}
+
 std::uint64_t client::dropped_messages() const { return _impl->session.dropped_messages(); }
 
 const kv_state& client::mirror() const { return _impl->session.mirror().state(); }
@@ -148,6 +217,54 @@ bool client::wait_synchronised(deadline d) {
     if (!_impl->session.options().mirror_state) return false;
     while (!synchronised() && !d.passed()) _impl->service(d.at());
     return synchronised();
+}
+
+result client::wait_serving(deadline d) {
+    _impl->session.start();
+    while (!_impl->session.server() && !d.passed()) _impl->service(d.at());
+    result r;
+    if (const auto& s = _impl->session.server()) {
+        r.server = s->name;
+        return r;
+    }
+    r.status = result_status::unreachable;
+    r.message = "no broker served before the deadline";
+    if (!_impl->session.trouble().empty()) r.message += " (last: " + _impl->session.trouble() + ")";
+    return r;
+}
+
+result client::wait_replicated(std::size_t replicas, deadline d) {
+    result r = wait_serving(d);
+    // How far it got: the most synchronised replicas any one look saw (a last look cut short by the
+    // deadline would say less).
+    std::string progress = "no serving broker";
+    std::size_t best = 0;
+    while (r.ok()) {
+        const std::string server = _impl->session.server() ? _impl->session.server()->name : r.server;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d.at() - clock::now());
+        const auto attempt = _impl->session.options().effective_attempt_timeout();
+        std::size_t synchronised = 0;
+        for (const auto& b : status_all(std::clamp(left, std::chrono::milliseconds(1), attempt)))
+            if (b.reachable && b.name != server && b.server == server && b.state == broker_state::passive)
+                ++synchronised;
+        if (synchronised >= replicas) {
+            r.server = server;
+            return r;
+        }
+        if (synchronised >= best) {
+            best = synchronised;
+            progress = std::to_string(synchronised) + " of the " + std::to_string(replicas) +
+                       " synchronised replicas wanted (server " + server + ")";
+        }
+        if (d.passed()) break;
+        _impl->service(std::min(d.at(), clock::now() + std::chrono::milliseconds(50)));
+        r = wait_serving(d);
+    }
+    result out;
+    out.status = result_status::unreachable;
+    out.message = "the cluster had at best " + progress + " before the deadline" +
+                  (r.ok() ? std::string{} : ": " + r.message);
+    return out;
 }
 
 std::vector<broker_status> client::status_all(std::chrono::milliseconds timeout) {
@@ -216,5 +333,7 @@ std::size_t client::in_flight() const { return _impl->session.in_flight(); }
 std::string client::last_trouble() const { return _impl->session.trouble(); }
 
 const cluster_config& client::cluster() const { return _impl->session.cluster(); }
+
+const client_options& client::options() const { return _impl->session.options(); }
 
 }  // namespace starbus

@@ -174,3 +174,40 @@ result client::fetch_file(std::string_view remote, const std::filesystem::path& 
 }
 
 }  // namespace starbus
+
+namespace starbus {
+
+std::uint64_t client::begin_download(const file_entry& version, const std::filesystem::path& temp_path) {
+    const std::uint64_t tag = _impl->session.next_request_id();
+    _impl->session.files().download(version, temp_path, tag);
+    _impl->session.start();
+    return tag;
+}
+
+bool client::cancel_download(std::uint64_t tag) { return _impl->session.files().cancel(tag); }
+
+std::vector<download_outcome> client::take_downloads() {
+    client_detail::file_transfers& files = _impl->session.files();
+    std::vector<download_outcome> out;
+    for (auto& f : files.take_completed()) {
+        download_outcome o;
+        o.tag = f.tag;
+        o.version = std::move(f.entry);
+        o.ok = true;
+        o.temp_path = std::move(f.temp_path);
+        out.push_back(std::move(o));  // f.fd closes here: the data is written, only not yet durable
+    }
+    for (auto& f : files.take_failed()) {
+        download_outcome o;
+        o.tag = f.tag;
+        o.version = std::move(f.entry);
+        o.stale = f.stale;
+        o.reason = std::move(f.reason);
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+std::uint64_t client::downloads_pending_bytes() const { return _impl->session.files().downloads().pending_bytes(); }
+
+}  // namespace starbus

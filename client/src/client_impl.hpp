@@ -10,6 +10,7 @@
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -41,10 +42,11 @@ struct client::impl {
     // Callbacks due, in the order things happened; run by dispatch().
     std::deque<std::function<void()>> due;
     bool dispatching = false;
-    // Asynchronous requests not yet finished, and the first failure since the last flush().
+    // Asynchronous requests not yet finished (with their key or topic), and
+    // every failure since the last flush().
     std::size_t async_in_flight = 0;
-    std::optional<result> first_async_failure;
-    std::size_t async_failures = 0;
+    std::unordered_map<std::uint64_t, std::string> async_keys;
+    std::vector<request_outcome> async_failures;
 
     // Moves what the session produced into result slots and due callbacks.
     // Safe at any time, also inside a callback.
@@ -64,10 +66,11 @@ struct client::impl {
             completion cb = std::move(c->second);
             completions.erase(c);
             --async_in_flight;
-            if (!f.outcome.ok()) {
-                ++async_failures;
-                if (!first_async_failure) first_async_failure = f.outcome;
-            }
+            auto k = async_keys.find(f.id);
+            if (!f.outcome.ok())
+                async_failures.push_back(request_outcome{f.id, k != async_keys.end() ? k->second : std::string{},
+                                                         static_cast<result>(f.outcome)});
+            if (k != async_keys.end()) async_keys.erase(k);
             if (cb) due.emplace_back([cb = std::move(cb), r = static_cast<result>(f.outcome)] { cb(r); });
         }
     }
@@ -115,8 +118,9 @@ struct client::impl {
         while (session.window_full() && !d.passed()) service(d.at());
     }
 
-    std::uint64_t track_async(std::uint64_t id, completion on_done) {
+    std::uint64_t track_async(std::uint64_t id, std::string_view key, completion on_done) {
         completions.emplace(id, std::move(on_done));
+        async_keys.emplace(id, std::string(key));
         ++async_in_flight;
         collect();  // invalid input finishes at once
         return id;

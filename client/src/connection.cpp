@@ -3,6 +3,7 @@
 #include "connection.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -90,11 +91,45 @@ void connection::open_subscriber(const broker_info& b, const std::set<std::strin
     // A mirror that misses published changes must resync: hold plenty.
     s.set(zmq::sockopt::rcvhwm, 100000);
     for (const auto& p : prefixes) s.set(zmq::sockopt::subscribe, p);
+    if (_watch_handshake) {
+        // Attached before connect(), so the one handshake of this connection cannot be missed.
+        const std::string address = "inproc://starbus-sub-monitor-" +
+                                    std::to_string(reinterpret_cast<std::uintptr_t>(this)) + "-" +
+                                    std::to_string(++_monitors_opened);
+        if (zmq_socket_monitor(s.handle(), address.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+            zmq::socket_t m(_context, zmq::socket_type::pair);
+            m.set(zmq::sockopt::linger, 0);
+            m.connect(address);
+            _sub_monitor.emplace(std::move(m));
+        }
+    }
     s.connect(b.publish_endpoint());
     _sub.emplace(std::move(s));
 }
 
-void connection::close_subscriber() { _sub.reset(); }
+void connection::close_subscriber() {
+    _sub_monitor.reset();
+    _sub_handshaken = false;
+    _sub.reset();
+}
+
+bool connection::subscriber_handshaken() {
+    while (_sub_monitor && !_sub_handshaken) {
+        // An event is two frames: 6 bytes (event number, value), then the endpoint.
+        zmq::message_t event, endpoint;
+        try {
+            if (!_sub_monitor->recv(event, zmq::recv_flags::dontwait)) break;
+            if (event.more()) (void)_sub_monitor->recv(endpoint, zmq::recv_flags::dontwait);
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EINTR) break;
+            throw;
+        }
+        std::uint16_t number = 0;
+        if (event.size() >= sizeof number) std::memcpy(&number, event.data(), sizeof number);
+        if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) _sub_handshaken = true;
+    }
+    return _sub_handshaken;
+}
 
 void connection::subscribe(std::string_view prefix) {
     if (_sub) _sub->set(zmq::sockopt::subscribe, zmq::const_buffer(prefix.data(), prefix.size()));

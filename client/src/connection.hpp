@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -55,6 +56,13 @@ class connection {
     [[nodiscard]] bool subscriber_open() const { return _sub.has_value(); }
     void subscribe(std::string_view prefix);
     void unsubscribe(std::string_view prefix);
+    // Whether the SUBs opened from now on are watched (a socket monitor) for
+    // the completion of their handshake, after which libzmq sends the
+    // subscriptions first. Only the best-effort bus needs to know.
+    void watch_subscriber_handshake(bool on) { _watch_handshake = on; }
+    // The current SUB's connection completed its handshake (reads the
+    // monitor without waiting; false when not watched).
+    [[nodiscard]] bool subscriber_handshaken();
     // One published message (two frames: prefix+topic, payload), if one is
     // waiting. Messages with another number of frames are dropped.
     struct published {
@@ -77,6 +85,10 @@ class connection {
     std::optional<zmq::socket_t> _dealer;
     std::string _dealer_broker;
     std::optional<zmq::socket_t> _sub;
+    bool _watch_handshake = false;
+    std::optional<zmq::socket_t> _sub_monitor;  // PAIR receiving the SUB's monitor events
+    bool _sub_handshaken = false;
+    std::uint64_t _monitors_opened = 0;         // makes each monitor's inproc address unique
 };
 
 }  // namespace starbus::client_detail

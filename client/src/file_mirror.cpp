@@ -1,18 +1,22 @@
 // File: file_mirror.cpp
 // One mirror pass and the loop that repeats it (file_mirror.hpp): wait for
 // the mirrored state, diff the directory's index against the cluster's
-// manifest, delete what is extra, fetch what differs (through the session's
-// downloads, which follow failovers), and install fetched files in batches.
+// manifest, delete what is extra, fetch what differs (through the client's
+// background downloads, which follow failovers), and install fetched files in
+// batches. Written against the public client API only (client.hpp), like an
+// application's own tool could be.
 #include <starbus/client/file_mirror.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <set>
 
 #include <starbus/common/file_install.hpp>
 #include <starbus/common/file_path.hpp>
 
-#include "client_impl.hpp"
 #include "mirror_index.hpp"
 
 namespace starbus {
@@ -20,6 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using client_detail::mirror_index;
+using clock = std::chrono::steady_clock;
 
 // Fetched files are installed in batches of this many (one syncfs each), or
 // when nothing else is left to fetch.
@@ -36,6 +41,17 @@ void prune_empty_parents(const fs::path& root, fs::path dir) {
     }
 }
 
+// Services `c` until `until` (or until something happened, like client::poll).
+void service(client& c, clock::time_point until) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now());
+    (void)c.poll(std::max(std::chrono::milliseconds(0), left));
+}
+
+std::string last_trouble_note(const client& c) {
+    const std::string t = c.last_trouble();
+    return t.empty() ? std::string{} : " (last: " + t + ")";
+}
+
 }  // namespace
 
 struct file_mirror::impl {
@@ -50,8 +66,6 @@ struct file_mirror::impl {
 
     impl(client& c, mirror_options o)
         : owner(c), options(std::move(o)), index(options.directory), temp_dir(options.directory / client_detail::mirror_temp_dir) {}
-
-    client::impl& core() { return *owner._impl; }
 
     // Deletes a local file the cluster does not list (only a regular file, never through a symlink).
     bool delete_local(const std::string& path) {
@@ -76,7 +90,7 @@ struct file_mirror::impl {
 
 file_mirror::file_mirror(client& c, mirror_options options) : _impl(std::make_unique<impl>(c, std::move(options))) {
     const fs::path& dir = _impl->options.directory;
-    if (!c._impl->session.options().mirror_state)
+    if (!c.options().mirror_state)
         throw config_error("a file mirror needs a client made with client_options::mirror_state = true");
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -104,22 +118,20 @@ mirror_report file_mirror::impl::pass(deadline d, std::optional<std::chrono::mil
                                       const std::atomic<bool>* stop, std::optional<clock::time_point> sync_by) {
     const auto started = clock::now();
     mirror_report report;
-    client::impl& c = core();
+    client& c = owner;
     // Never compare against a state that is not the server's: an empty mirror would delete everything.
-    c.session.start();
-    // Between leaving a server and confirming the next, the mirrored state still says "synchronised" about the
+    // (poll() connects a mirroring client by itself.) Between leaving a server and confirming the next, the mirrored state still says "synchronised" about the
     // old one: wait for a confirmed server too.
     const deadline synced_by = sync_by ? deadline(*sync_by) : d;
-    const auto ready = [&] { return owner.synchronised() && c.session.server().has_value(); };
+    const auto ready = [&] { return c.synchronised() && c.server().has_value(); };
     while (!ready() && !synced_by.passed() && !(stop && stop->load()))
-        c.service(std::min(synced_by.at(), clock::now() + progress_interval));
+        service(c, std::min(synced_by.at(), clock::now() + progress_interval));
     if (!ready()) {
         report.outcome.status = result_status::unreachable;
-        report.outcome.message = "the mirrored state did not synchronise before the deadline" +
-                                 (c.session.trouble().empty() ? std::string{} : " (last: " + c.session.trouble() + ")");
+        report.outcome.message = "the mirrored state did not synchronise before the deadline" + last_trouble_note(c);
         return report;
     }
-    const auto server = c.session.server();
+    const auto server = c.server();
     if (!last_server || !server || last_server->name != server->name || last_server->epoch != server->epoch)
         scanned = false;  // a new server: compare what is on disk, not what we believe is
     last_server = server;
@@ -137,8 +149,8 @@ mirror_report file_mirror::impl::pass(deadline d, std::optional<std::chrono::mil
         for (const auto& e : s.errors) note_error(e);
         scanned = true;
     }
-    const file_manifest remote = owner.mirror().files();
-    report.at = owner.mirror().last();
+    const file_manifest remote = c.mirror().files();
+    report.at = c.mirror().last();
     last_remote = remote;
     const manifest_diff todo = diff(index.manifest(), remote);
     for (const auto& path : todo.to_delete) {
@@ -149,7 +161,6 @@ mirror_report file_mirror::impl::pass(deadline d, std::optional<std::chrono::mil
     for (const auto& e : todo.to_relabel) index.relabel(e);
 
     // Fetch what differs, installing in batches.
-    client_detail::file_transfers& files = c.session.files();
     std::map<std::uint64_t, fs::path> targets;  // download tag -> final name
     std::uint64_t total_bytes = 0;
     for (const auto& e : todo.to_fetch) {
@@ -159,8 +170,7 @@ mirror_report file_mirror::impl::pass(deadline d, std::optional<std::chrono::mil
             note_error("cannot place " + e.path + ": " + why);
             continue;
         }
-        const std::uint64_t tag = c.session.next_request_id();
-        files.download(e, temp_dir / std::to_string(++next_temp), tag);
+        const std::uint64_t tag = c.begin_download(e, temp_dir / std::to_string(++next_temp));
         targets.emplace(tag, *at);
         total_bytes += e.size;
     }
@@ -188,17 +198,17 @@ mirror_report file_mirror::impl::pass(deadline d, std::optional<std::chrono::mil
     std::size_t outstanding = targets.size();
     auto last_progress = clock::now();
     auto last_move = clock::now();
-    std::uint64_t last_pending = files.downloads().pending_bytes();
+    std::uint64_t last_pending = c.downloads_pending_bytes();
     while (outstanding > 0) {
         const auto now = clock::now();
-        if (const std::uint64_t p = files.downloads().pending_bytes(); p != last_pending) {
+        if (const std::uint64_t p = c.downloads_pending_bytes(); p != last_pending) {
             last_pending = p;
             last_move = now;
         }
         const bool stalled = stall && now - last_move > *stall;
         const bool stopped = stop && stop->load();
         if (d.passed(now) || stalled || stopped) {
-            for (const auto& [tag, path] : targets) files.cancel(tag);
+            for (const auto& [tag, path] : targets) (void)c.cancel_download(tag);
             report.outcome.status = result_status::unreachable;
             report.outcome.message = std::to_string(outstanding) + " files still on their way " +
                                      (stopped ? std::string("when asked to stop")
@@ -207,25 +217,34 @@ mirror_report file_mirror::impl::pass(deadline d, std::optional<std::chrono::mil
                                                         : std::string("at the deadline"));
             break;
         }
-        c.service(std::min(d.at(), clock::now() + progress_interval));
-        for (auto& f : files.take_completed()) {
+        service(c, std::min(d.at(), clock::now() + progress_interval));
+        for (auto& f : c.take_downloads()) {
             auto t = targets.find(f.tag);
             if (t == targets.end()) continue;
-            batch_entries[f.tag] = f.entry;
-            batch.push_back(install_job{f.tag, std::move(f.fd), f.temp_path, t->second});
+            const fs::path final_path = t->second;
             targets.erase(t);
             --outstanding;
-        }
-        for (auto& f : files.take_failed()) {
-            if (targets.erase(f.tag) == 0) continue;
-            --outstanding;
-            // A version replaced on its way is no failure: the next pass fetches the new one.
-            if (!f.stale) note_error(f.reason);
+            if (!f.ok) {
+                // A version replaced on its way is no failure: the next pass fetches the new one.
+                if (!f.stale) note_error(f.reason);
+                continue;
+            }
+            // The download closed its descriptor; the install fsyncs the same file through a new one.
+            unique_fd fd(::open(f.temp_path.c_str(), O_RDWR | O_CLOEXEC));
+            if (!fd) {
+                note_error("cannot reopen the fetched " + f.version.path + " at " + f.temp_path.string() + ": " +
+                           std::strerror(errno) + " (is " + temp_dir.string() + " still writable?)");
+                std::error_code ec;
+                fs::remove(f.temp_path, ec);
+                continue;
+            }
+            batch_entries[f.tag] = f.version;
+            batch.push_back(install_job{f.tag, std::move(fd), f.temp_path, final_path});
         }
         if (batch.size() >= install_batch || (outstanding == 0 && !batch.empty())) install();
         if (progress && clock::now() - last_progress >= progress_interval) {
             last_progress = clock::now();
-            const std::uint64_t left = std::min(total_bytes, files.downloads().pending_bytes());
+            const std::uint64_t left = std::min(total_bytes, c.downloads_pending_bytes());
             progress({"", total_bytes - left, total_bytes, report.fetched, todo.to_fetch.size()});
         }
     }
@@ -249,25 +268,24 @@ mirror_report file_mirror::sync(std::chrono::milliseconds stall_timeout,
 
 void file_mirror::run(const std::atomic<bool>& stop, const std::function<void(const mirror_report&)>& on_pass,
                       const std::function<void(const transfer_progress&)>& progress) {
-    client::impl& c = _impl->core();
-    c.session.start();
+    client& c = _impl->owner;
     bool retry = true;  // the first pass, and again after one that did not finish
     while (!stop.load()) {
-        const auto server = c.session.server();
+        const auto server = c.server();
         const bool server_changed = server && (!_impl->last_server || server->name != _impl->last_server->name ||
                                                server->epoch != _impl->last_server->epoch);
-        const bool files_changed = !_impl->last_remote || _impl->owner.mirror().files() != *_impl->last_remote;
+        const bool files_changed = !_impl->last_remote || c.mirror().files() != *_impl->last_remote;
         // Only against a confirmed server's synchronised state (see pass()); the sockets are serviced between
         // passes, so a pass that had nothing to do never starves the session.
-        if (server && _impl->owner.synchronised() && (retry || server_changed || files_changed)) {
+        if (server && c.synchronised() && (retry || server_changed || files_changed)) {
             // Transfers give up only when nothing moves for a while, so a large file always completes.
             mirror_report r = _impl->pass(deadline::never(), std::chrono::seconds(30), progress, &stop);
             retry = !r.outcome.ok();
             if (on_pass) on_pass(r);
-            c.service(clock::now() + (retry ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0)));
+            service(c, clock::now() + (retry ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0)));
             continue;
         }
-        c.service(clock::now() + std::chrono::milliseconds(200));
+        service(c, clock::now() + std::chrono::milliseconds(200));
     }
 }
 

@@ -30,6 +30,10 @@
 //   c.on_event([](const starbus::client_event& e) { std::cout << starbus::describe(e) << "\n"; });
 //   auto r = c.set("valve.1", "open", starbus::change_class::operational, std::chrono::seconds(5));
 //   if (!r.ok()) std::cerr << r.message << "\n";
+//
+// The public headers hold starbus types and the standard library only (no
+// ZeroMQ, MessagePack or other third-party header): an application's build
+// inherits nothing from the library's dependencies.
 #pragma once
 
 #include <chrono>
@@ -37,6 +41,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,11 +88,16 @@ class client {
     // when every change was acknowledged, else the first failure.
     [[nodiscard]] result set_many(const std::vector<change_request>& changes, deadline d,
                                   const indexed_completion& on_result = {});
+    // Many changes given as views (nothing is copied until each is encoded),
+    // pipelined with up to `window` in flight (0: client_options::window; it
+    // is capped by that). One result per change, in the order of `changes`.
+    [[nodiscard]] batch_result apply_many(std::span<const change_view> changes, deadline d, std::size_t window = 0);
     // Submits one change without waiting for it; on_done (may be empty) is
     // called when it finished, completions of submit() and publish_async()
     // in the order of submission. Waits (servicing) only while the window
-    // is full. Wait for them with flush().
-    void submit(const change_request& c, deadline d, completion on_done = {});
+    // is full. Wait for them with flush() or flush_outcomes(). Returns the
+    // request's ticket, which flush_outcomes() names it by.
+    std::uint64_t submit(const change_request& c, deadline d, completion on_done = {});
 
     // ---- reads ----
     // The server's current value of key: ok with value, or not_found.
@@ -100,11 +110,17 @@ class client {
     // ok once the server took it, best effort.
     [[nodiscard]] result publish(std::string_view topic, std::string_view payload, deadline d);
     // Publishes without waiting (pipelined, like submit()).
-    void publish_async(std::string_view topic, std::string_view payload, deadline d, completion on_done = {});
+    // Returns the request's ticket, like submit().
+    std::uint64_t publish_async(std::string_view topic, std::string_view payload, deadline d,
+                                completion on_done = {});
     // Waits until every submit()/publish_async() finished and their
     // completions ran. ok when all succeeded since the last flush, else the
     // first failure; unreachable when some are still outstanding at the deadline.
     [[nodiscard]] result flush(deadline d);
+    // Like flush(), and says what became of each request: every failure since
+    // the last flush, with its ticket and key or topic (`summary` is what
+    // flush() would have returned).
+    [[nodiscard]] flush_result flush_outcomes(deadline d);
 
     // Receive bus messages whose topic starts with prefix ("" for all), from
     // whichever broker serves: every acknowledged message, in log order, once,
@@ -112,10 +128,29 @@ class client {
     // bus_gap event). The first subscription says where the client starts
     // (default: what is published from now on); later prefixes join at the
     // position reached.
+    //
+    // subscribe() only records the prefix: it is in place once
+    // wait_subscribed() says so (see there).
     void subscribe(std::string_view prefix, const subscribe_options& start = {});
     void unsubscribe(std::string_view prefix);
+    // Services until every prefix subscribed so far is in place, so that
+    // every message published (acknowledged) after this returns true is
+    // received; false at the deadline. In place means: with a bus log, the
+    // serving broker answered a BUS-FETCH, which fixed the subscription's
+    // position in the log (later prefixes join at that position, so they are
+    // in place at once); without one (best effort, over the publish port),
+    // the SUB socket's connection to the serving broker completed its
+    // handshake (which sends the subscriptions first) and two PING round
+    // trips to that broker, started afterwards, came back, so the broker had
+    // read the subscription before it answered. Best effort stays best
+    // effort: a failover later can still lose messages (README "The bus").
+    [[nodiscard]] bool wait_subscribed(deadline d);
     // The next bus message received, waiting (servicing) up to timeout.
     [[nodiscard]] std::optional<bus_message> next_message(std::chrono::milliseconds timeout);
+    // Up to `max` bus messages at once (moved out of the client's queue, not
+    // copied), waiting (servicing) up to timeout for the first; empty when
+    // none came.
+    [[nodiscard]] std::vector<bus_message> next_messages(std::size_t max, std::chrono::milliseconds timeout);
     // Bus messages dropped because more than max_queued_messages waited
     // (only without a bus log: with one, the client asks for less instead).
     [[nodiscard]] std::uint64_t dropped_messages() const;
@@ -131,6 +166,20 @@ class client {
     [[nodiscard]] bool synchronised() const;
     // Services until synchronised() or the deadline; returns synchronised().
     bool wait_synchronised(deadline d);
+
+    // ---- waiting for the cluster ----
+    // Connects (if not yet) and services until a broker confirmed that it
+    // serves: ok with `server` naming it, or unreachable at the deadline
+    // (message: why the last broker was left). Use it before a first request
+    // instead of retrying set() in a loop.
+    [[nodiscard]] result wait_serving(deadline d);
+    // Waits until a broker serves and at least `replicas` other brokers
+    // report themselves synchronised replicas of it (passive, naming it as
+    // server), asking every broker's status (status_all) about every 50 ms:
+    // ok (`server` names the server), or unreachable at the deadline with
+    // how far it got. With the cluster's default ack mode one is enough for
+    // every acknowledgement to rest on two brokers.
+    [[nodiscard]] result wait_replicated(std::size_t replicas, deadline d);
 
     // ---- files (README "Files"; docs/protocol.md "File transfer") ----
     // Remote paths are relative, '/'-separated, without "..": see
@@ -153,6 +202,24 @@ class client {
     // new version. not_found when there is no such file.
     [[nodiscard]] result fetch_file(std::string_view remote, const std::filesystem::path& local,
                                     const transfer_options& options = {});
+
+    // ---- background downloads (what file_mirror is built on) ----
+    // Starts fetching one file version (an entry of mirror().files(),
+    // list_files() or stat_file()) into `temp_path`, a new file on the same
+    // file system as its final place; returns the download's tag. It moves
+    // inside the client's calls (poll() and every waiting call), resumes
+    // from the new server after a failover, and is verified (XXH3-128, and
+    // SHA-256 with verify_sha256) before it is reported done. Many may run at
+    // once, within the cluster's credit ([files] credit_bytes).
+    [[nodiscard]] std::uint64_t begin_download(const file_entry& version, const std::filesystem::path& temp_path);
+    // Gives a download up (its temporary file is deleted); false when the tag is unknown or done.
+    bool cancel_download(std::uint64_t tag);
+    // The downloads that finished since the last call, completed or failed.
+    // A completed file stays at its temp_path for the caller to fsync and
+    // rename (install_files() of <starbus/common/file_install.hpp> does both).
+    [[nodiscard]] std::vector<download_outcome> take_downloads();
+    // Bytes of the running downloads not yet received (progress, stall detection).
+    [[nodiscard]] std::uint64_t downloads_pending_bytes() const;
 
     // ---- operators ----
     // Every broker's own report, in rank order, asked in parallel; those that
@@ -184,9 +251,10 @@ class client {
     // "C does not serve (it is syncing)"), or "" — for diagnostics.
     [[nodiscard]] std::string last_trouble() const;
     [[nodiscard]] const cluster_config& cluster() const;
+    // The options the client was made with (defaults applied where they say so).
+    [[nodiscard]] const client_options& options() const;
 
   private:
-    friend class file_mirror;  // drives this client's downloads and mirrored state
     struct impl;
     std::unique_ptr<impl> _impl;
 };

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -14,8 +15,7 @@
 #include <vector>
 
 #include <starbus/common/file_manifest.hpp>
-#include <starbus/common/messages.hpp>
-#include <starbus/common/types.hpp>
+#include <starbus/common/vocabulary.hpp>
 
 namespace starbus {
 
@@ -96,7 +96,54 @@ struct change_request {
     }
 };
 
+// One change for apply_many(), as views of the caller's bytes.
+struct change_view {
+    change_op op = change_op::put;  // put or erase
+    change_class cls = change_class::operational;
+    std::string_view key;
+    std::string_view value;  // ignored for erase
+};
+
+// The outcome of a batch: one result per request, in the order given.
+struct batch_result {
+    std::vector<result> results;
+
+    // Every request succeeded.
+    [[nodiscard]] bool ok() const { return failures() == 0; }
+    [[nodiscard]] std::size_t failures() const {
+        std::size_t n = 0;
+        for (const auto& r : results) n += r.ok() ? 0 : 1;
+        return n;
+    }
+};
+
+// One asynchronous request (submit(), publish_async()) that did not succeed.
+struct request_outcome {
+    std::uint64_t ticket = 0;  // what submit() / publish_async() returned
+    std::string key;           // the change's key or the message's topic
+    result outcome;
+};
+
+// What flush_outcomes() found.
+struct flush_result {
+    result summary;                         // what flush() returns: ok, the first failure, or unreachable
+    std::vector<request_outcome> failures;  // every failure since the last flush, in the order they finished
+    std::size_t outstanding = 0;            // requests still unfinished at the deadline
+
+    [[nodiscard]] bool ok() const { return summary.ok(); }
+};
+
 // ---- files ----
+
+// A background download (client::begin_download) that finished.
+struct download_outcome {
+    std::uint64_t tag = 0;            // what begin_download() returned
+    file_entry version;               // the version fetched
+    bool ok = false;                  // complete and verified, at temp_path
+    bool stale = false;               // failed because the cluster replaced or removed this version meanwhile
+    std::string reason;               // when !ok: what happened and what to do next
+    std::filesystem::path temp_path;  // when ok: the file, not yet fsynced; when !ok it is already deleted
+};
 
 // The outcome of list_files(): every file, in path order; `position` is the
 // server's position when it listed them.
