@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 #include "broker_sink.hpp"
 

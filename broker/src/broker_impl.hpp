@@ -22,7 +22,7 @@
 
 #include <starbus/broker/broker.hpp>
 #include <starbus/broker/fsm.hpp>
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 #include "broker_sink.hpp"
 #include "bus_service.hpp"

@@ -11,7 +11,7 @@
 
 #include <zmq.hpp>
 
-#include <starbus/common/messages.hpp>
+#include <starbus/wire/messages.hpp>
 
 namespace starbus {
 

@@ -8,7 +8,7 @@
 // subscribers of the publish port get committed messages too.
 #include "bus_service.hpp"
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 #include "change_batches.hpp"
 

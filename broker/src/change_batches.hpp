@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <starbus/common/messages.hpp>
+#include <starbus/wire/messages.hpp>
 
 #include "broker_sink.hpp"
 #include "local_replica.hpp"

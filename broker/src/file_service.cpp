@@ -6,8 +6,8 @@
 // and the collection of versions no file refers to any more.
 #include "file_service.hpp"
 
-#include <starbus/common/fast_hash.hpp>
-#include <starbus/common/request_changes.hpp>
+#include <starbus/files/fast_hash.hpp>
+#include <starbus/wire/request_changes.hpp>
 
 #include <spdlog/spdlog.h>
 

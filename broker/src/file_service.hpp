@@ -13,8 +13,8 @@
 #include <string>
 #include <unordered_map>
 
-#include <starbus/common/cluster_config.hpp>
-#include <starbus/common/file_install.hpp>
+#include <starbus/config/cluster_config.hpp>
+#include <starbus/files/file_install.hpp>
 
 #include "broker_sink.hpp"
 #include "file_store.hpp"

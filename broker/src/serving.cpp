@@ -6,7 +6,7 @@
 // a change built from a request (SET, PUBLISH).
 #include "broker_impl.hpp"
 
-#include <starbus/common/request_changes.hpp>
+#include <starbus/wire/request_changes.hpp>
 
 #include <spdlog/spdlog.h>
 

@@ -3,7 +3,7 @@
 
 #include <cassert>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 #include <spdlog/spdlog.h>
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 #include "broker_sink.hpp"
 #include "local_replica.hpp"

@@ -9,8 +9,8 @@
 
 #include <set>
 
-#include <starbus/common/file_install.hpp>
-#include <starbus/common/file_path.hpp>
+#include <starbus/files/file_install.hpp>
+#include <starbus/wire/file_path.hpp>
 
 #include "client_impl.hpp"
 #include "mirror_index.hpp"

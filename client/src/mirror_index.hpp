@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include <starbus/common/file_manifest.hpp>
+#include <starbus/files/file_manifest.hpp>
 
 namespace starbus::client_detail {
 

@@ -4,7 +4,7 @@
 // broker stops serving; the publish port's fan-out only to who subscribed.
 #include <catch2/catch.hpp>
 
-#include <starbus/common/request_changes.hpp>
+#include <starbus/wire/request_changes.hpp>
 
 #include "bus_service.hpp"
 #include "fake_sink.hpp"

@@ -5,7 +5,7 @@
 // answered and not applied twice, and what a new server inherits.
 #include <catch2/catch.hpp>
 
-#include <starbus/common/request_changes.hpp>
+#include <starbus/wire/request_changes.hpp>
 
 #include "fake_sink.hpp"
 #include "testutil.hpp"

@@ -43,8 +43,8 @@
 
 #include <starbus/client/client_options.hpp>
 #include <starbus/client/client_types.hpp>
-#include <starbus/common/cluster_config.hpp>
-#include <starbus/common/kv_state.hpp>
+#include <starbus/config/cluster_config.hpp>
+#include <starbus/state/kv_state.hpp>
 
 namespace starbus {
 
@@ -134,7 +134,7 @@ class client {
 
     // ---- files (README "Files"; docs/protocol.md "File transfer") ----
     // Remote paths are relative, '/'-separated, without "..": see
-    // normalise_remote_path() in <starbus/common/file_path.hpp>; others are invalid.
+    // normalise_remote_path() in <starbus/wire/file_path.hpp>; others are invalid.
     // Puts the content of `local` at `remote`: a configuration change (refused
     // while the primary does not serve). The file is hashed here, then the
     // server fetches it in chunks, checks it and stores it; ok once the change

@@ -13,9 +13,9 @@
 #include <variant>
 #include <vector>
 
-#include <starbus/common/file_manifest.hpp>
-#include <starbus/common/messages.hpp>
-#include <starbus/common/types.hpp>
+#include <starbus/files/file_manifest.hpp>
+#include <starbus/wire/messages.hpp>
+#include <starbus/wire/types.hpp>
 
 namespace starbus {
 
