@@ -33,7 +33,7 @@
 #include <zmq.hpp>
 
 #include <starbus/client/client.hpp>
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 #include "bench_support.hpp"
 

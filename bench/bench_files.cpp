@@ -25,7 +25,7 @@
 #include <zmq.hpp>
 
 #include <starbus/client/file_mirror.hpp>
-#include <starbus/common/unique_fd.hpp>
+#include <starbus/files/unique_fd.hpp>
 
 #include "bench_support.hpp"
 

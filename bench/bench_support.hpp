@@ -19,7 +19,7 @@
 #include <vector>
 
 #include <starbus/client/client.hpp>
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 #include "process.hpp"
 #include "testutil.hpp"

@@ -2,8 +2,8 @@
 // Short ways to write a change record in unit tests.
 #pragma once
 
-#include <starbus/common/file_manifest.hpp>
-#include <starbus/common/types.hpp>
+#include <starbus/files/file_manifest.hpp>
+#include <starbus/wire/types.hpp>
 
 namespace starbus::test {
 

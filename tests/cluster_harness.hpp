@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <starbus/client/client_options.hpp>
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 #include <cstdlib>
 

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include <starbus/common/file_path.hpp>
-#include <starbus/common/kv_state.hpp>
-#include <starbus/common/types.hpp>
+#include <starbus/wire/file_path.hpp>
+#include <starbus/state/kv_state.hpp>
+#include <starbus/wire/types.hpp>
 
 #include "change_builders.hpp"
 

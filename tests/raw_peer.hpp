@@ -19,7 +19,7 @@
 
 #include <zmq.hpp>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 namespace starbus::test {
 

@@ -2,7 +2,8 @@
 // The reactor: one thread polls the request, heartbeat and replication
 // sockets, drains what is ready as one batch (so that one fdatasync and one
 // message per replica cover many requests), then lets the sensors turn what
-// changed into FSM events. No state outside broker::impl.
+// changed into FSM events. It owns the sockets and the loop; what a message
+// means is the components' business (broker_impl.hpp says who owns what).
 #include "broker_impl.hpp"
 
 #include <spdlog/spdlog.h>
@@ -41,21 +42,7 @@ void bind_or_explain(zmq::socket_t& s, const broker_info& me, std::uint16_t offs
 
 }  // namespace
 
-broker::impl::impl(broker_options options)
-    : _options(std::move(options)),
-      _me(find_me(_options)),
-      _router(_ctx, zmq::socket_type::router),
-      _publisher(_ctx, zmq::socket_type::xpub),
-      _beacon(_ctx, zmq::socket_type::pub),
-      _peers_sub(_ctx, zmq::socket_type::sub),
-      _replica(_options.data_dir, _options.cluster.fsync, _options.history_capacity, retention_of(_options.cluster)),
-      _files(_options.data_dir),
-      _installer(_options.cluster.fsync == fsync_mode::batch),
-      _peers(_options.cluster, _me.rank),
-      // A replica checks SHA-256 too: the store names every object by it, so an object must be what its name says.
-      _follower(_ctx, _me.name, _me.rank, _files, _options.cluster.files, true),
-      _uploads(_options.cluster.files, [this] { return ++_last_upload_fetch; }),
-      _reconciler(_ctx, _options.data_dir, _files) {
+void broker::impl::configure_sockets() {
     for (zmq::socket_t* s : {&_router, &_publisher, &_beacon, &_peers_sub}) s->set(zmq::sockopt::linger, 0);
     // Frames up to four times the limit are read and answered with TOO_LARGE; only beyond that does libzmq
     // drop the connection unanswered (the bound on what one hostile peer can make the broker buffer).
@@ -77,7 +64,27 @@ broker::impl::impl(broker_options options)
     bind_or_explain(_beacon, _me, 2, "heartbeat");
     for (const auto& b : _options.cluster.brokers)
         if (b.name != _me.name) _peers_sub.connect(b.heartbeat_endpoint());
-    _commit_seq = _replica.last().seq;
+}
+
+broker::impl::impl(broker_options options)
+    : _options(std::move(options)),
+      _me(find_me(_options)),
+      _router(_ctx, zmq::socket_type::router),
+      _publisher(_ctx, zmq::socket_type::xpub),
+      _beacon(_ctx, zmq::socket_type::pub),
+      _peers_sub(_ctx, zmq::socket_type::sub),
+      _replica(_options.data_dir, _options.cluster.fsync, _options.history_capacity, retention_of(_options.cluster)),
+      _files(_options.data_dir),
+      _peers(_options.cluster, _me.rank),
+      // A replica checks SHA-256 too: the store names every object by it, so an object must be what its name says.
+      _follower(_ctx, _me.name, _me.rank, _files, _options.cluster.files, true),
+      _reconciler(_ctx, _options.data_dir, _files),
+      _writes(_replica, *this, _options.cluster, _me),
+      _replication(_replica, _peers, *this, _options.cluster, _me),
+      _bus(_replica, *this),
+      _file_service(_files, _replica, _writes, _follower, _reconciler, *this, _options.cluster, _me),
+      _clients(std::max(std::chrono::milliseconds(3000), 3 * _options.cluster.heartbeat)) {
+    configure_sockets();
     if (const std::size_t n = _files.collect_all(_replica.state().files()); n > 0)
         spdlog::info("files: deleted {} stored versions that no file refers to any more", n);
     if (auto missing = _files.missing(_replica.state().files()); !missing.empty()) {
@@ -89,6 +96,7 @@ broker::impl::impl(broker_options options)
     }
     spdlog::info("files: {} files, {} stored versions", _replica.state().files().size(), _files.object_count());
 }
+
 
 void broker::impl::run(const std::atomic<bool>& stop) {
     _started = std::chrono::steady_clock::now();
@@ -103,7 +111,7 @@ void broker::impl::run(const std::atomic<bool>& stop) {
         std::vector<zmq::pollitem_t> items = {{_router.handle(), 0, ZMQ_POLLIN, 0},
                                               {_peers_sub.handle(), 0, ZMQ_POLLIN, 0},
                                               {_publisher.handle(), 0, ZMQ_POLLIN, 0},
-                                              {nullptr, _installer.notify_fd(), ZMQ_POLLIN, 0}};
+                                              {nullptr, _file_service.installer_fd(), ZMQ_POLLIN, 0}};
         if (zmq::socket_t* f = _follower.socket()) items.push_back({f->handle(), 0, ZMQ_POLLIN, 0});
         const std::size_t reconciler_at = items.size();
         if (zmq::socket_t* r = _reconciler.socket()) items.push_back({r->handle(), 0, ZMQ_POLLIN, 0});
@@ -117,6 +125,7 @@ void broker::impl::run(const std::atomic<bool>& stop) {
             throw;
         }
         now = std::chrono::steady_clock::now();
+        _batch_now = now;
         if (items[1].revents & ZMQ_POLLIN) {
             drain_heartbeats(now);
             // Before any request of this batch: a broker that wakes up (SIGSTOP, a long pause) must learn
@@ -124,7 +133,7 @@ void broker::impl::run(const std::atomic<bool>& stop) {
             sense(now);
         }
         if (items[2].revents & ZMQ_POLLIN) drain_subscriptions();
-        if (items[3].revents & ZMQ_POLLIN) drain_installer(now);
+        if (items[3].revents & ZMQ_POLLIN) _file_service.drain_installer(_state == broker_state::active, now);
         if (_follower.socket() && items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) drain_follower(now);
         if (items.size() > reconciler_at && (items[reconciler_at].revents & ZMQ_POLLIN)) _reconciler.drain(now);
         if (items[0].revents & ZMQ_POLLIN) drain_requests(now);
@@ -181,23 +190,10 @@ void broker::impl::drain_heartbeats(steady_time now) {
 }
 
 void broker::impl::drain_subscriptions() {
-    // The publish socket is an XPUB so that the broker knows whether anybody mirrors the state: without a
-    // subscriber to "K" (or to everything), committed changes are not encoded for it at all. libzmq reports
-    // only the first subscription to a prefix and the last unsubscription from it.
     for (int i = 0; i < batch_limit; ++i) {
         zmq::message_t frame;
         if (!_publisher.recv(frame, zmq::recv_flags::dontwait)) return;
-        if (frame.size() == 0) continue;
-        const auto* bytes = static_cast<const char*>(frame.data());
-        const std::string_view prefix(bytes + 1, frame.size() - 1);
-        // Raw subscribers of bus topics ("B..." or everything): committed bus messages are sent on PUB only then.
-        if (prefix.empty() || prefix.front() == bus_prefix.front()) {
-            if (bytes[0] == 1) ++_bus_subscriptions;
-            else if (bytes[0] == 0 && _bus_subscriptions > 0) --_bus_subscriptions;
-        }
-        if (!state_prefix.starts_with(prefix)) continue;
-        if (bytes[0] == 1) _state_subscriptions.insert(std::string(prefix));
-        else if (bytes[0] == 0) _state_subscriptions.erase(std::string(prefix));
+        _bus.on_subscription(frame.to_string_view());
     }
 }
 
@@ -232,20 +228,20 @@ void broker::impl::drain_follower(steady_time now) {
 void broker::impl::end_of_batch(steady_time now) {
     if (_follower.running()) {
         const follower::outcome o = _follower.end_of_batch(_replica, now);
-        move_follower_files();
+        _file_service.install_follower_files();
         if (auto orphans = _follower.take_orphans(); !orphans.empty()) _reconciler.adopt(orphans);
         if (o == follower::outcome::sync_complete) fire(fsm_event::sync_complete, now);
     }
     if (serving()) {
-        finish_uploads(now);
-        replicate_batch();
+        _file_service.finish_uploads();
+        _replication.replicate(_writes.take_batch(), _writes.commit_seq());
         _replica.flush();
         _reconciler.flush();
         advance_commit(now);
-        send_upload_orders();
+        _file_service.send_upload_orders();
     }
-    collect_garbage();
-    flush_immediate_acks();
+    _file_service.collect_garbage();
+    _writes.flush_immediate_acks();
 }
 
 void broker::impl::tick(steady_time now) {
@@ -255,252 +251,66 @@ void broker::impl::tick(steady_time now) {
         // A new REPL-HELLO: say so on the heartbeat port now, so that the server counts the session at once.
         if (_follower.session() != session) send_heartbeat(now);
     }
-    _sessions.prune(_peers, now, _options.cluster.expiry);
+    _replication.tick(now);
     _reconciler.tick(now);
-    for (const auto& name : _sessions.drop_silent(_peers, now, _options.cluster.expiry))
-        spdlog::info("replica {} is silent: acknowledgements no longer wait for it", name);
-    // An upload whose client went away (or stopped sending) is dropped with its temporary file.
-    if (!_parked.empty()) wake_bus_fetches(now, false);
-    for (const auto& u : _uploads.expire(now, std::max(std::chrono::milliseconds(10000), 4 * _options.cluster.expiry)))
-        spdlog::info("files: dropped the upload of {} from client {:x}: no chunk for a while", u.entry.path,
-                     u.client_id);
+    if (_bus.has_parked()) _bus.wake(_writes.commit_seq(), now, false);
+    _file_service.tick(now);
     if (serving()) advance_commit(now);
     sense(now);
     if (now >= _next_heartbeat) send_heartbeat(now);
-    // A synchronised broker that outranks the server asks for its role back, every heartbeat until it has it,
-    // once nothing is left pending (no change waiting for file content, nothing being fetched).
-    if (_state == broker_state::passive && _follower.synced() && _follower.nothing_pending() &&
-        now >= _next_handover_request) {
-        const broker_info* server = _options.cluster.find(_follower.server_name());
-        if (server && _me.rank < server->rank && _peers.alive(server->rank, now)) {
-            carry_out(fsm_action::request_handover, now);
-            _next_handover_request = now + _options.cluster.heartbeat;
-        }
-    }
-    if (_state == broker_state::handover && _go_sent && now >= _next_handover_request) {
-        send_handover_go();
-        _next_handover_request = now + _options.cluster.heartbeat;
-    }
+    ask_for_role(now);
 }
 
-void broker::impl::sense(steady_time now) {
-    const heartbeat* server = _peers.best_server(now);
-    const auto outranks_me = [&](const heartbeat& hb) {
-        return hb.epoch > _replica.epoch() || (hb.epoch == _replica.epoch() && hb.rank < _me.rank);
-    };
-    switch (_state) {
-        case broker_state::starting:
-            if (server) fire(fsm_event::server_seen, now);
-            else if (now - _started >= _options.cluster.expiry) fire(fsm_event::startup_expired, now);
-            break;
-        case broker_state::stalled:
-            if (server) {
-                // A server whose stream this replica refused is not followed again in the same epoch (until
-                // the retry time): following it would meet the same change and loop.
-                if (!still_refused(*server, now)) {
-                    _refused.reset();
-                    fire(fsm_event::server_seen, now);
-                }
-            } else if (_peers.cold_start_choice(_replica.last(), now)) fire(fsm_event::cold_start_elected, now);
-            break;
-        case broker_state::syncing:
-        case broker_state::passive:
-            // A different server, or the same one serving again under a new epoch (it restarted): resync.
-            if (server && (server->name != _follower.server_name() || server->epoch != _followed_epoch)) {
-                fire(fsm_event::server_seen, now);
-            } else if (!_peers.alive(_follower.server_name(), now)) {
-                if (!_server_lost_reported) {
-                    _server_lost_reported = true;
-                    fire(fsm_event::server_lost, now);
-                }
-            } else {
-                _server_lost_reported = false;
-                // A replica adopts its server's epoch, so it never raises an epoch that was already used.
-                if (server && server->epoch > _replica.epoch()) _replica.set_epoch(server->epoch);
-                // A stream that silently stopped (its session ended on the server, or libzmq reconnected
-                // under a new identity) shows as a server ahead of me while I make no progress.
-                // (Only once streaming: a large snapshot makes no visible progress until its end.)
-                // Progress counts changes received and file bytes received: a replica fetching a large file
-                // applies nothing for a while, and that is not a stopped stream.
-                if (_state != broker_state::passive || _follower.progress() != _progress_seq) {
-                    _progress_seq = _follower.progress();
-                    _progress_at = now;
-                } else if (server && server->seq > _replica.last().seq &&
-                           now - _progress_at > 2 * _options.cluster.expiry) {
-                    spdlog::warn("replication: {} is at seq {} but this replica has been stuck at {}; resyncing",
-                                 server->name, server->seq, _replica.last().seq);
-                    _progress_at = now;
-                    fire(fsm_event::sync_broken, now);
-                }
-            }
-            break;
-        case broker_state::active:
-            if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
-            break;
-        case broker_state::handover: {
-            const replica_session* s = _sessions.by_name(_successor, &_peers);
-            if (server && server->name == _successor) fire(fsm_event::successor_active, now);
-            else if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
-            else if (!_peers.alive(_successor, now) || !s || now - _handover_started > 10 * _options.cluster.expiry)
-                // Before HANDOVER-GO the successor cannot serve: take writes again. After it, it may serve
-                // already (its heartbeats may be what is lost): never resume alone (chaos finding F7).
-                fire(_go_sent ? fsm_event::server_lost : fsm_event::handover_timeout, now);
-            else if (!_go_sent && s->acked >= _replica.last().seq && _replica.flushed_seq() == _replica.last().seq)
-                fire(fsm_event::successor_caught_up, now);
-            break;
-        }
-    }
+// ---- broker_sink on the sockets ----
+
+void broker::impl::reply(const std::string& identity, const message& m) { reply_frame(identity, encode_frame(m)); }
+
+void broker::impl::reply_frame(const std::string& identity, zmq::message_t&& frame) {
+    zmq::message_t id(identity.data(), identity.size());
+    if (!_router.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
+    _router.send(frame, zmq::send_flags::dontwait);
 }
 
-void broker::impl::fire(fsm_event e, steady_time now) {
-    const fsm_step step = transition(_state, e);
-    if (!step.handled) {
-        spdlog::debug("fsm: {} ignored in state {}", to_string(e), to_string(_state));
+void broker::impl::reply_error(const std::string& identity, std::uint64_t request_id, error_code code,
+                               std::string text) {
+    error_reply e;
+    e.request_id = request_id;
+    e.code_value = code;
+    e.text = std::move(text);
+    e.server = server_name(std::chrono::steady_clock::now());
+    e.primary = _options.cluster.primary().name;
+    reply(identity, e);
+}
+
+void broker::impl::reply_not_serving(const std::string& identity, std::uint64_t request_id) {
+    const steady_time now = _batch_now;
+    if (_state == broker_state::handover) {
+        reply_error(identity, request_id, error_code::retry_later,
+                    "broker " + _me.name + " is handing its role over to " + _successor + ": retry in a moment");
         return;
     }
-    const broker_state before = _state;
-    _state = step.next;
-    spdlog::info("fsm: {} --{}--> {} [{}]: {}", to_string(before), to_string(e), to_string(step.next),
-                 describe_actions(step.actions), step.why);
-    carry_out(step.actions, now);
-    if (before != _state) send_heartbeat(now);
+    if (takeover_imminent(now)) {
+        // The server has missed heartbeats and this broker is next in line: pointing the client back at the
+        // silent server would cost it a whole timeout; asking it to retry here costs a few milliseconds.
+        reply_error(identity, request_id, error_code::retry_later,
+                    "server " + _follower.server_name() + " is silent; broker " + _me.name +
+                        " takes over if it stays silent: retry in a moment");
+        return;
+    }
+    const std::string server = server_name(now);
+    std::string text = "broker " + _me.name + " does not serve (" + std::string(to_string(_state)) + ")";
+    text += server.empty() ? "; nobody serves right now: " + note(now) : "; the server is " + server;
+    reply_error(identity, request_id, error_code::not_serving, std::move(text));
 }
 
-void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
-    if (actions & fsm_action::stop_sync) {
-        _follower.stop();
-        _reconciler.follow(nullptr, false);
-    }
-    if (actions & fsm_action::raise_epoch) become_server(now);
-    if (actions & fsm_action::start_sync) {
-        const heartbeat* server = _peers.best_server(now);
-        const broker_info* target = server ? &_peers.info(server->rank) : _options.cluster.find(_follower.server_name());
-        if (!target) {
-            // Nobody to follow after all (the server vanished in the meantime).
-            spdlog::info("fsm: no server to replicate from; stalled");
-            _follower.stop();
-            _state = broker_state::stalled;
-        } else {
-            if (_uploads.active() > 0) spdlog::info("files: dropping {} uploads: not serving any more", _uploads.active());
-            _uploads.clear();
-            release_bus_fetches(now);
-            _sessions.clear();
-            _pending.clear();
-            _uncommitted.clear();
-            _batch_changes.clear();
-            _server_lost_reported = false;
-            _followed_epoch = server ? server->epoch : 0;
-            _follower.start(*target, now, _options.cluster.heartbeat / 2);
-            _reconciler.follow(target, target->rank == 0);
-        }
-    }
-    if (actions & fsm_action::stop_writes) {
-        _handover_started = now;
-        _go_sent = false;
-        spdlog::info("handover: {} takes the role back; writes answer retry_later until it serves", _successor);
-    }
-    if (actions & fsm_action::resume_writes) {
-        spdlog::warn("handover to {} did not complete; serving again", _successor);
-        _successor.clear();
-        _go_sent = false;
-    }
-    const broker_info* followed = _options.cluster.find(_follower.server_name());
-    if ((actions & fsm_action::request_handover) && followed && _me.rank < followed->rank) {
-        if (zmq::socket_t* s = _follower.socket()) {
-            s->send(encode_frame(handover_request{_me.name, _me.rank, _replica.last().seq}), zmq::send_flags::dontwait);
-            spdlog::info("handover: asked {} for the role (I hold seq {})", _follower.server_name(),
-                         _replica.last().seq);
-        }
-    }
-    if (actions & fsm_action::send_handover_go) {
-        _go_sent = true;
-        _next_handover_request = now + _options.cluster.heartbeat;
-        send_handover_go();
-    }
+void broker::impl::publish(std::string_view topic_frame, std::string_view body) {
+    _publisher.send(zmq::buffer(topic_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    _publisher.send(zmq::buffer(body), zmq::send_flags::dontwait);
 }
 
-void broker::impl::refuse_stream(const std::string& why, steady_time now) {
-    const std::string server = _follower.server_name();
-    const auto retry_in = std::max(std::chrono::milliseconds(60000), 20 * _options.cluster.expiry);
-    const std::string incident = server + "@" + std::to_string(_followed_epoch) + ": " + why;
-    // Once per incident: a retry that meets the same change again says nothing new.
-    if (incident != _last_refusal_logged) {
-        spdlog::error("replication: {} sent what this replica cannot apply ({}); stopped following it: this broker "
-                      "is not synchronised and may not take over until {} serves in a new epoch, another broker "
-                      "serves, or {} s have passed (then it tries again). Check both brokers' versions and logs; "
-                      "a corrupted data directory of {} is moved aside and resynchronised from a healthy broker",
-                      server, why, server, std::chrono::duration_cast<std::chrono::seconds>(retry_in).count(), server);
-        _last_refusal_logged = incident;
-    }
-    _refused = refused_stream{server, _followed_epoch, why, now + retry_in};
-    fire(fsm_event::change_refused, now);
-}
-
-bool broker::impl::still_refused(const heartbeat& server, steady_time now) const {
-    return _refused && server.name == _refused->server && server.epoch == _refused->epoch && now < _refused->retry_at;
-}
-
-void broker::impl::send_heartbeat(steady_time now) {
-    heartbeat hb;
-    hb.name = _me.name;
-    hb.rank = _me.rank;
-    hb.state = _state;
-    hb.epoch = _replica.epoch();
-    hb.seq = _replica.last().seq;
-    hb.last_epoch = _replica.last().epoch;
-    if (_follower.running()) {
-        hb.following = _follower.server_name();
-        hb.repl_session = _follower.session();
-    }
-    _beacon.send(encode_frame(hb), zmq::send_flags::dontwait);
-    _next_heartbeat = now + _options.cluster.heartbeat;
-}
-
-std::string broker::impl::server_name(steady_time now) const {
-    if (serving()) return _me.name;
-    const heartbeat* s = _peers.best_server(now);
-    return s ? s->name : std::string{};
-}
-
-std::string broker::impl::files_note() const {
-    const content_gate& g = _follower.gate();
-    std::string out;
-    if (g.pending_files() > 0)
-        out += "; fetching " + std::to_string(g.pending_files()) + " files (" +
-               std::to_string((g.pending_bytes() + (1 << 20) - 1) >> 20) + " MiB to go)";
-    if (!g.trouble().empty()) out += "; " + g.trouble();
-    return out;
-}
-
-std::string broker::impl::note(steady_time now) const {
-    const std::string server = _follower.server_name();
-    switch (_state) {
-        case broker_state::starting:
-            return "starting: listening " + std::to_string(_options.cluster.expiry.count()) +
-                   " ms for a broker that already serves";
-        case broker_state::stalled: {
-            if (_refused)
-                return "stopped following " + _refused->server + ": it sent what this replica cannot apply (" +
-                       _refused->why + "); not synchronised until it serves in a new epoch or another broker serves";
-            auto silent = _peers.silent_peers(now);
-            std::string names;
-            for (const auto& n : silent) names += (names.empty() ? "" : ", ") + n;
-            if (!silent.empty())
-                return "nobody serves and this broker cannot prove it holds every acknowledged change: waiting to "
-                       "hear " + names + "; if they are gone for good, run `starbus force " + _me.name + "`";
-            return "nobody serves: waiting for the broker with the newest changes to take over";
-        }
-        case broker_state::syncing: return "catching up with " + server + files_note();
-        case broker_state::passive:
-            if (_peers.alive(server, now))
-                return "replica of " + server + files_note() +
-                       (_reconciler.empty() ? std::string{} : "; " + _reconciler.describe());
-            if (_peers.may_take_over(now)) return server + " is silent: serves on the next client request";
-            return server + " is silent: a synchronised broker of lower rank takes over";
-        case broker_state::active: return "";
-        case broker_state::handover: return "handing the role over to " + _successor;
-    }
-    return "";
+void broker::impl::publish(std::string_view topic_frame, zmq::message_t&& body) {
+    _publisher.send(zmq::buffer(topic_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    _publisher.send(body, zmq::send_flags::dontwait);
 }
 
 broker::broker(broker_options options) : _impl(std::make_unique<impl>(std::move(options))) {}

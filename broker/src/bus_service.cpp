@@ -6,7 +6,11 @@
 // subscriber keeps its position, so a failover costs it nothing that is
 // still retained; what retention dropped is reported as a gap. Raw PUB
 // subscribers of the publish port get committed messages too.
-#include "broker_impl.hpp"
+#include "bus_service.hpp"
+
+#include <starbus/wire/codec.hpp>
+
+#include "change_batches.hpp"
 
 #include <algorithm>
 
@@ -30,10 +34,30 @@ bool matches(const std::vector<std::string>& prefixes, std::string_view topic) {
 
 }  // namespace
 
-std::optional<bus_batch> broker::impl::bus_answer(const bus_fetch_request& r, bool even_empty) {
+bus_service::bus_service(const local_replica& replica, broker_sink& out) : _replica(replica), _out(out) {}
+
+void bus_service::on_subscription(std::string_view frame) {
+    // The publish socket is an XPUB so that the broker knows whether anybody mirrors the state: without a
+    // subscriber to "K" (or to everything), committed changes are not encoded for it at all. libzmq reports
+    // only the first subscription to a prefix and the last unsubscription from it.
+    if (frame.empty()) return;
+    const char kind = frame.front();
+    const std::string_view prefix = frame.substr(1);
+    // Raw subscribers of bus topics ("B..." or everything): committed bus messages are sent on PUB only then.
+    if (prefix.empty() || prefix.front() == bus_prefix.front()) {
+        if (kind == 1) ++_bus_subscriptions;
+        else if (kind == 0 && _bus_subscriptions > 0) --_bus_subscriptions;
+    }
+    if (!state_prefix.starts_with(prefix)) return;
+    if (kind == 1) _state_subscriptions.insert(std::string(prefix));
+    else if (kind == 0) _state_subscriptions.erase(std::string(prefix));
+}
+
+std::optional<bus_batch> bus_service::answer(const bus_fetch_request& r, std::uint64_t commit_seq,
+                                             bool even_empty) const {
     const kv_state& state = _replica.state();
     const change_history& history = _replica.history();
-    const std::uint64_t commit = std::min(_commit_seq, _replica.last().seq);
+    const std::uint64_t commit = std::min(commit_seq, _replica.last().seq);
     const auto at = [&](std::uint64_t seq) {
         return history.position_of(seq).value_or(position{_replica.last().epoch, seq});
     };
@@ -89,21 +113,14 @@ std::optional<bus_batch> broker::impl::bus_answer(const bus_fetch_request& r, bo
     return b;
 }
 
-void broker::impl::handle_bus_fetch(const std::string& identity, const bus_fetch_request& r, steady_time now) {
-    if (!serving()) return reply_not_serving(identity, r.request_id, now);
-    note_client(r.client_id, now);
-    if (_options.cluster.bus.retain_messages == 0) {
-        reply_error(identity, r.request_id, error_code::refused,
-                    "this cluster keeps no bus log ([bus] retain_messages = 0): subscribe on the publish port "
-                    "instead, or set retain_messages in the cluster file");
-        return;
-    }
-    if (auto b = bus_answer(r, r.wait_ms == 0)) return reply(identity, *b);
+void bus_service::on_fetch(const std::string& identity, const bus_fetch_request& r, std::uint64_t commit_seq,
+                           steady_time now) {
+    if (auto b = answer(r, commit_seq, r.wait_ms == 0)) return _out.reply(identity, *b);
     // Nothing yet: hold it until a message is committed or its wait ends. A client re-asking replaces its fetch.
     // "Latest" means latest now: held, it waits for what follows the present commit point.
     bus_fetch_request held = r;
     if (held.start == bus_start::latest) {
-        const std::uint64_t commit = std::min(_commit_seq, _replica.last().seq);
+        const std::uint64_t commit = std::min(commit_seq, _replica.last().seq);
         const position at = _replica.history().position_of(commit).value_or(position{_replica.last().epoch, commit});
         held.start = bus_start::after;
         held.after_epoch = at.epoch;
@@ -111,38 +128,75 @@ void broker::impl::handle_bus_fetch(const std::string& identity, const bus_fetch
     }
     std::erase_if(_parked, [&](const parked_fetch& p) { return p.identity == identity; });
     if (_parked.size() >= max_parked_fetches) {
-        reply(identity, *bus_answer(held, true));
+        _out.reply(identity, *answer(held, commit_seq, true));
         return;
     }
     const auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(r.wait_ms), max_fetch_wait);
     _parked.push_back(parked_fetch{identity, std::move(held), now + wait});
 }
 
-void broker::impl::wake_bus_fetches(steady_time now, bool all) {
+void bus_service::wake(std::uint64_t commit_seq, steady_time now, bool all) {
     for (auto it = _parked.begin(); it != _parked.end();) {
-        auto b = bus_answer(it->request, all || now >= it->until);
+        auto b = answer(it->request, commit_seq, all || now >= it->until);
         if (!b) {
             ++it;
             continue;
         }
-        reply(it->identity, *b);
+        _out.reply(it->identity, *b);
         it = _parked.erase(it);
     }
 }
 
-void broker::impl::release_bus_fetches(steady_time now) {
-    for (const auto& p : _parked) reply_not_serving(p.identity, p.request.request_id, now);
+void bus_service::release() {
+    for (const auto& p : _parked) _out.reply_not_serving(p.identity, p.request.request_id);
     _parked.clear();
 }
 
-void broker::impl::publish_committed(const std::vector<change>& committed) {
+void bus_service::forward(const publish_request& r) {
     std::string topic_frame;
-    for (const auto& c : committed) {
+    topic_frame.reserve(bus_prefix.size() + r.topic.size());
+    topic_frame.append(bus_prefix).append(r.topic);
+    _out.publish(topic_frame, r.payload);
+}
+
+void bus_service::on_committed(std::vector<change> committed, std::uint64_t commit_seq, steady_time now) {
+    // Clients that mirror the state see only what is acknowledged; with no such client, nothing is encoded.
+    // Bus messages go to subscribers (their fetches, raw PUB subscribers); a mirror gets only their place in
+    // the sequence (it keeps no bus messages, but must see every seq to notice a gap).
+    std::vector<change> for_mirrors, published;
+    const bool to_mirrors = mirrored();
+    bool new_messages = false;
+    for (change& c : committed) {
+        if (c.op == change_op::publish) {
+            new_messages = true;
+            if (_bus_subscriptions > 0) published.push_back(c);
+            if (to_mirrors) {
+                // Its place only: no copy of the topic and payload (a mirror ignores bus messages).
+                change placeholder;
+                placeholder.epoch = c.epoch;
+                placeholder.seq = c.seq;
+                placeholder.op = change_op::publish;
+                placeholder.key = std::string(1, '-');
+                for_mirrors.push_back(std::move(placeholder));
+            }
+        } else if (to_mirrors) {
+            for_mirrors.push_back(std::move(c));
+        }
+    }
+    publish_messages(published);
+    if (new_messages && !_parked.empty()) wake(commit_seq, now, false);
+    for_each_chunk(for_mirrors, chunk_bytes, [&](std::vector<change> piece) {
+        _out.publish(state_prefix, encode_frame(change_batch{std::move(piece), commit_seq, 0}));
+    });
+}
+
+void bus_service::publish_messages(const std::vector<change>& messages) {
+    std::string topic_frame;
+    for (const auto& c : messages) {
         topic_frame.resize(bus_prefix.size() + c.key.size());  // not assign().append(): GCC 12 warns falsely
         std::copy(bus_prefix.begin(), bus_prefix.end(), topic_frame.begin());
         std::copy(c.key.begin(), c.key.end(), topic_frame.begin() + static_cast<std::ptrdiff_t>(bus_prefix.size()));
-        _publisher.send(zmq::buffer(topic_frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        _publisher.send(zmq::buffer(c.value), zmq::send_flags::dontwait);
+        _out.publish(topic_frame, c.value);
     }
 }
 

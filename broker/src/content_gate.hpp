@@ -29,7 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include <starbus/common/file_fetch.hpp>
+#include <starbus/files/file_fetch.hpp>
 
 #include "file_store.hpp"
 #include "local_replica.hpp"

@@ -13,8 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include <starbus/broker/durable_store.hpp>
-#include <starbus/common/content_hash.hpp>
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/files/content_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 namespace starbus {
 namespace {

@@ -26,8 +26,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include <starbus/common/file_manifest.hpp>
-#include <starbus/common/unique_fd.hpp>
+#include <starbus/files/file_manifest.hpp>
+#include <starbus/files/unique_fd.hpp>
 
 namespace starbus {
 

@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 namespace starbus {
 namespace {

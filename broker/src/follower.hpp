@@ -15,8 +15,8 @@
 
 #include <zmq.hpp>
 
-#include <starbus/common/cluster_config.hpp>
-#include <starbus/common/messages.hpp>
+#include <starbus/config/cluster_config.hpp>
+#include <starbus/wire/messages.hpp>
 
 #include "content_gate.hpp"
 #include "local_replica.hpp"

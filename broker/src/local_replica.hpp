@@ -9,7 +9,7 @@
 
 #include <starbus/broker/change_history.hpp>
 #include <starbus/broker/durable_store.hpp>
-#include <starbus/common/kv_state.hpp>
+#include <starbus/state/kv_state.hpp>
 
 namespace starbus {
 

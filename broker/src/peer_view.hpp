@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include <starbus/common/cluster_config.hpp>
-#include <starbus/common/messages.hpp>
+#include <starbus/config/cluster_config.hpp>
+#include <starbus/wire/messages.hpp>
 
 namespace starbus {
 

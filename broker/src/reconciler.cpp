@@ -12,9 +12,9 @@
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
 
-#include <starbus/common/codec.hpp>
-#include <starbus/common/fast_hash.hpp>
-#include <starbus/common/unique_fd.hpp>
+#include <starbus/wire/codec.hpp>
+#include <starbus/files/fast_hash.hpp>
+#include <starbus/files/unique_fd.hpp>
 
 namespace starbus {
 namespace {

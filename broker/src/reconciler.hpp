@@ -28,8 +28,8 @@
 
 #include <zmq.hpp>
 
-#include <starbus/common/cluster_config.hpp>
-#include <starbus/common/messages.hpp>
+#include <starbus/config/cluster_config.hpp>
+#include <starbus/wire/messages.hpp>
 
 #include "file_store.hpp"
 #include "peer_view.hpp"

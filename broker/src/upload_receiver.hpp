@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include <starbus/common/file_fetch.hpp>
+#include <starbus/files/file_fetch.hpp>
 
 #include "peer_view.hpp"
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include <starbus/client/client_types.hpp>
-#include <starbus/common/messages.hpp>
+#include <starbus/wire/messages.hpp>
 
 namespace starbus::client_detail {
 

@@ -4,9 +4,9 @@
 // servicing the session, so failovers are followed while a transfer runs.
 #include <random>
 
-#include <starbus/common/fast_hash.hpp>
-#include <starbus/common/file_install.hpp>
-#include <starbus/common/file_path.hpp>
+#include <starbus/files/fast_hash.hpp>
+#include <starbus/files/file_install.hpp>
+#include <starbus/wire/file_path.hpp>
 
 #include "client_impl.hpp"
 

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 namespace starbus::client_detail {
 

@@ -16,7 +16,7 @@
 
 #include <zmq.hpp>
 
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 namespace starbus::client_detail {
 

@@ -14,8 +14,8 @@
 #include <cstring>
 #include <set>
 
-#include <starbus/common/file_install.hpp>
-#include <starbus/common/file_path.hpp>
+#include <starbus/files/file_install.hpp>
+#include <starbus/wire/file_path.hpp>
 
 #include "mirror_index.hpp"
 

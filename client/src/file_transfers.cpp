@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include <starbus/common/codec.hpp>
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/wire/codec.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 namespace starbus::client_detail {
 

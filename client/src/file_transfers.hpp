@@ -22,8 +22,8 @@
 
 #include <zmq.hpp>
 
-#include <starbus/common/file_fetch.hpp>
-#include <starbus/common/unique_fd.hpp>
+#include <starbus/files/file_fetch.hpp>
+#include <starbus/files/unique_fd.hpp>
 
 namespace starbus::client_detail {
 

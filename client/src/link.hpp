@@ -20,7 +20,7 @@
 #include <optional>
 #include <string_view>
 
-#include <starbus/common/vocabulary.hpp>
+#include <starbus/wire/vocabulary.hpp>
 
 namespace starbus::client_detail {
 

@@ -13,9 +13,9 @@
 
 #include <msgpack.hpp>
 
-#include <starbus/common/fast_hash.hpp>
-#include <starbus/common/file_path.hpp>
-#include <starbus/common/unique_fd.hpp>
+#include <starbus/files/fast_hash.hpp>
+#include <starbus/wire/file_path.hpp>
+#include <starbus/files/unique_fd.hpp>
 
 namespace starbus::client_detail {
 namespace {

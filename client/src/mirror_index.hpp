@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include <starbus/common/file_manifest.hpp>
-#include <starbus/common/types.hpp>  // the MessagePack adaptor of file_entry
+#include <starbus/files/file_manifest.hpp>
+#include <starbus/wire/types.hpp>  // the MessagePack adaptor of file_entry
 
 namespace starbus::client_detail {
 

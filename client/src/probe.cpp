@@ -8,7 +8,7 @@
 
 #include "connection.hpp"
 #include "state_mirror.hpp"
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 namespace starbus::client_detail {
 namespace {

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <random>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 namespace starbus::client_detail {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 namespace starbus::client_detail {
 namespace {

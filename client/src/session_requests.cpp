@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 namespace starbus::client_detail {
 namespace {

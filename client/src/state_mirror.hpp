@@ -19,8 +19,8 @@
 #include <deque>
 #include <vector>
 
-#include <starbus/common/kv_state.hpp>
-#include <starbus/common/messages.hpp>
+#include <starbus/state/kv_state.hpp>
+#include <starbus/wire/messages.hpp>
 
 namespace starbus::client_detail {
 

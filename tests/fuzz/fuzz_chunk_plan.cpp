@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include <starbus/common/chunk_plan.hpp>
+#include <starbus/files/chunk_plan.hpp>
 
 #include "fuzz_check.hpp"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 #include "fuzz_check.hpp"
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <type_traits>
 
-#include <starbus/common/codec.hpp>
-#include <starbus/common/request_changes.hpp>
+#include <starbus/wire/codec.hpp>
+#include <starbus/wire/request_changes.hpp>
 
 #include "fuzz_check.hpp"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include <starbus/common/file_path.hpp>
+#include <starbus/wire/file_path.hpp>
 
 #include "fuzz_check.hpp"
 

@@ -18,7 +18,7 @@
 
 #include <msgpack.hpp>
 
-#include <starbus/common/file_manifest.hpp>
+#include <starbus/files/file_manifest.hpp>
 
 #include "fuzz_check.hpp"
 

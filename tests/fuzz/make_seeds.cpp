@@ -25,8 +25,8 @@
 #include <msgpack.hpp>
 
 #include <starbus/broker/durable_store.hpp>
-#include <starbus/common/codec.hpp>
-#include <starbus/common/file_manifest.hpp>
+#include <starbus/wire/codec.hpp>
+#include <starbus/files/file_manifest.hpp>
 
 namespace {
 

@@ -8,7 +8,7 @@
 
 #include <zmq.hpp>
 
-#include <starbus/common/codec.hpp>
+#include <starbus/wire/codec.hpp>
 
 #include "cluster_harness.hpp"
 #include "raw_peer.hpp"

@@ -14,7 +14,7 @@
 #include <random>
 
 #include <starbus/client/client.hpp>
-#include <starbus/common/content_hash.hpp>
+#include <starbus/files/content_hash.hpp>
 
 #include "cluster_harness.hpp"
 

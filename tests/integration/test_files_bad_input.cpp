@@ -11,8 +11,8 @@
 
 #include <fstream>
 
-#include <starbus/common/content_hash.hpp>
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/files/content_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 #include "cluster_harness.hpp"
 #include "raw_peer.hpp"

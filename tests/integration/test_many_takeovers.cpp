@@ -9,7 +9,7 @@
 
 #include <filesystem>
 
-#include <starbus/common/types.hpp>
+#include <starbus/wire/types.hpp>
 
 #include "cluster_harness.hpp"
 

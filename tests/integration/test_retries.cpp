@@ -6,7 +6,7 @@
 // acknowledged with its position, not refused as a configuration change.
 #include <catch2/catch.hpp>
 
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 #include "cluster_harness.hpp"
 #include "raw_peer.hpp"

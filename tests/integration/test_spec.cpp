@@ -11,9 +11,9 @@
 #include <zmq.hpp>
 
 #include <starbus/client/client.hpp>
-#include <starbus/common/codec.hpp>
-#include <starbus/common/content_hash.hpp>
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/wire/codec.hpp>
+#include <starbus/files/content_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 #include "cluster_harness.hpp"
 #include "raw_peer.hpp"

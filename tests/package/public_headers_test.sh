@@ -4,7 +4,7 @@
 # and what it includes, all the way down, must be the standard library or
 # starbus's own vocabulary, never a third-party header (ZeroMQ, cppzmq,
 # MessagePack, Boost, toml, spdlog...) nor the wire structs (messages.hpp,
-# codec.hpp, types.hpp with its MessagePack adaptors). An application that
+# codec.hpp, types.hpp with its MessagePack adaptors, all in common/wire). An application that
 # includes <starbus/client/client.hpp> then inherits no dependency's
 # configuration and compiles quickly.
 #
@@ -17,10 +17,13 @@ src=$1
 cxx=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-flags=(-std=c++20 -fsyntax-only -H -I "$src/client/include" -I "$src/common/include")
+includes=(-I "$src/client/include")
+for dir in "$src"/common/*/include; do includes+=(-I "$dir"); done
+flags=(-std=c++20 -fsyntax-only -H "${includes[@]}")
 
 echo '#include <bits/stdc++.h>' > "$work/std.cpp"
-"$cxx" "${flags[@]}" "$work/std.cpp" 2> "$work/std.h.txt"
+# Only the list of headers is wanted here: preprocessing is enough, and much cheaper than parsing.
+"$cxx" -std=c++20 -E -H "$work/std.cpp" > /dev/null 2> "$work/std.h.txt"
 sed -n 's/^\.\+ //p' "$work/std.h.txt" | xargs -r realpath | sort -u > "$work/allowed.txt"
 
 status=0
@@ -36,12 +39,12 @@ for header in "$src"/client/include/starbus/client/*.hpp; do
     while read -r opened; do
         path=$(realpath "$opened")
         case "$path" in
-            "$(realpath "$src")"/common/include/starbus/common/messages.hpp | \
-            "$(realpath "$src")"/common/include/starbus/common/codec.hpp | \
-            "$(realpath "$src")"/common/include/starbus/common/types.hpp)
+            "$(realpath "$src")"/common/wire/include/starbus/wire/messages.hpp | \
+            "$(realpath "$src")"/common/wire/include/starbus/wire/codec.hpp | \
+            "$(realpath "$src")"/common/wire/include/starbus/wire/types.hpp)
                 echo "FAIL: <$name> opens the wire header $path: use vocabulary.hpp's types instead" >&2
                 status=1 ;;
-            "$(realpath "$src")"/client/include/starbus/* | "$(realpath "$src")"/common/include/starbus/*) ;;
+            "$(realpath "$src")"/client/include/starbus/* | "$(realpath "$src")"/common/*/include/starbus/*) ;;
             *)
                 if ! grep -qxF "$path" "$work/allowed.txt"; then
                     echo "FAIL: <$name> opens $path, which is neither the standard library nor starbus's:" \

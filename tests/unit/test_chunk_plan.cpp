@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include <starbus/common/chunk_plan.hpp>
+#include <starbus/files/chunk_plan.hpp>
 
 using namespace starbus;
 

@@ -3,7 +3,7 @@
 // kind of mistake an operator can make in it.
 #include <catch2/catch.hpp>
 
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 using namespace starbus;
 

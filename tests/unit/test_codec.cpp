@@ -9,8 +9,8 @@
 
 #include <cstring>
 
-#include <starbus/common/codec.hpp>
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/wire/codec.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 #include "largest_values.hpp"
 

@@ -8,9 +8,9 @@
 
 #include <map>
 
-#include <starbus/common/content_hash.hpp>
-#include <starbus/common/fast_hash.hpp>
-#include <starbus/common/file_install.hpp>
+#include <starbus/files/content_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
+#include <starbus/files/file_install.hpp>
 
 #include "change_builders.hpp"
 #include "content_gate.hpp"

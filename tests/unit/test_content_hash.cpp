@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include <starbus/common/content_hash.hpp>
+#include <starbus/files/content_hash.hpp>
 
 #include "testutil.hpp"
 

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <random>
 
-#include <starbus/common/content_hash.hpp>
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/files/content_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 #include "testutil.hpp"
 

@@ -11,9 +11,9 @@
 #include <map>
 #include <random>
 
-#include <starbus/common/content_hash.hpp>
-#include <starbus/common/fast_hash.hpp>
-#include <starbus/common/file_fetch.hpp>
+#include <starbus/files/content_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
+#include <starbus/files/file_fetch.hpp>
 
 #include "testutil.hpp"
 

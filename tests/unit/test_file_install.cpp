@@ -10,7 +10,7 @@
 
 #include <fstream>
 
-#include <starbus/common/file_install.hpp>
+#include <starbus/files/file_install.hpp>
 
 #include "testutil.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <chrono>
 
-#include <starbus/common/file_manifest.hpp>
+#include <starbus/files/file_manifest.hpp>
 
 #include "largest_values.hpp"
 

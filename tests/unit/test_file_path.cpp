@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include <starbus/common/file_path.hpp>
+#include <starbus/wire/file_path.hpp>
 
 #include "testutil.hpp"
 

@@ -7,8 +7,8 @@
 
 #include <fstream>
 
-#include <starbus/common/content_hash.hpp>
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/files/content_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 #include "file_store.hpp"
 #include "testutil.hpp"

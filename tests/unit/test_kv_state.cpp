@@ -7,7 +7,7 @@
 #include "change_builders.hpp"
 #include "largest_values.hpp"
 
-#include <starbus/common/kv_state.hpp>
+#include <starbus/state/kv_state.hpp>
 
 using namespace starbus;
 

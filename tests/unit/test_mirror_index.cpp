@@ -7,7 +7,7 @@
 
 #include <fstream>
 
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 #include "largest_values.hpp"
 #include "mirror_index.hpp"

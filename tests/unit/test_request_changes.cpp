@@ -10,10 +10,10 @@
 
 #include <random>
 
-#include <starbus/common/codec.hpp>
-#include <starbus/common/file_manifest.hpp>
-#include <starbus/common/kv_state.hpp>
-#include <starbus/common/request_changes.hpp>
+#include <starbus/wire/codec.hpp>
+#include <starbus/files/file_manifest.hpp>
+#include <starbus/state/kv_state.hpp>
+#include <starbus/wire/request_changes.hpp>
 
 using namespace starbus;
 

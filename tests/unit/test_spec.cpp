@@ -7,9 +7,9 @@
 // tests/test_spec_router.cpp does the same for ZMTP).
 #include <catch2/catch.hpp>
 
-#include <starbus/common/codec.hpp>
-#include <starbus/common/content_hash.hpp>
-#include <starbus/common/fast_hash.hpp>
+#include <starbus/wire/codec.hpp>
+#include <starbus/files/content_hash.hpp>
+#include <starbus/files/fast_hash.hpp>
 
 #include "change_builders.hpp"
 #include "state_mirror.hpp"

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 namespace starbus {
 

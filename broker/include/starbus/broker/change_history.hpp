@@ -15,7 +15,7 @@
 #include <optional>
 #include <vector>
 
-#include <starbus/common/types.hpp>
+#include <starbus/wire/types.hpp>
 
 namespace starbus {
 

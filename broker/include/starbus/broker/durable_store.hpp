@@ -5,7 +5,7 @@
 //
 // Files in the data directory (all integers little-endian; crc = CRC-32C,
 // Castagnoli, as in iSCSI/ext4; msgpack = the MessagePack encoding of the types
-// in starbus/common/types.hpp):
+// in starbus/wire/types.hpp):
 //
 //   LOCK      flock()ed by the broker that owns the directory; holds its pid as
 //             text, for the error message a second broker gets.
@@ -59,9 +59,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include <starbus/common/cluster_config.hpp>
-#include <starbus/common/kv_state.hpp>
-#include <starbus/common/types.hpp>
+#include <starbus/config/cluster_config.hpp>
+#include <starbus/state/kv_state.hpp>
+#include <starbus/wire/types.hpp>
 
 namespace starbus {
 

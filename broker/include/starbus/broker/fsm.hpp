@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include <starbus/common/messages.hpp>  // broker_state
+#include <starbus/wire/messages.hpp>  // broker_state
 
 namespace starbus {
 

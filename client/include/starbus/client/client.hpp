@@ -48,8 +48,8 @@
 
 #include <starbus/client/client_options.hpp>
 #include <starbus/client/client_types.hpp>
-#include <starbus/common/cluster_config.hpp>
-#include <starbus/common/kv_state.hpp>
+#include <starbus/config/cluster_config.hpp>
+#include <starbus/state/kv_state.hpp>
 
 namespace starbus {
 
@@ -183,7 +183,7 @@ class client {
 
     // ---- files (README "Files"; docs/protocol.md "File transfer") ----
     // Remote paths are relative, '/'-separated, without "..": see
-    // normalise_remote_path() in <starbus/common/file_path.hpp>; others are invalid.
+    // normalise_remote_path() in <starbus/wire/file_path.hpp>; others are invalid.
     // Puts the content of `local` at `remote`: a configuration change (refused
     // while the primary does not serve). The file is hashed here, then the
     // server fetches it in chunks, checks it and stores it; ok once the change
@@ -216,7 +216,7 @@ class client {
     bool cancel_download(std::uint64_t tag);
     // The downloads that finished since the last call, completed or failed.
     // A completed file stays at its temp_path for the caller to fsync and
-    // rename (install_files() of <starbus/common/file_install.hpp> does both).
+    // rename (install_files() of <starbus/files/file_install.hpp> does both).
     [[nodiscard]] std::vector<download_outcome> take_downloads();
     // Bytes of the running downloads not yet received (progress, stall detection).
     [[nodiscard]] std::uint64_t downloads_pending_bytes() const;

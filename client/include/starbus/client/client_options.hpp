@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <starbus/common/cluster_config.hpp>
+#include <starbus/config/cluster_config.hpp>
 
 namespace zmq {
 class context_t;

@@ -14,8 +14,8 @@
 #include <variant>
 #include <vector>
 
-#include <starbus/common/file_manifest.hpp>
-#include <starbus/common/vocabulary.hpp>
+#include <starbus/wire/file_entry.hpp>
+#include <starbus/wire/vocabulary.hpp>
 
 namespace starbus {
 
