@@ -12,7 +12,9 @@
 // fsync and rename. DIR/.starbus-mirror remembers, per file, its size, mtime,
 // inode and digests, so a pass re-reads only files that changed on disk.
 // Names starting with ".starbus" are the mirror's own (no remote path can
-// start so).
+// start so). It is built on the public client API only (mirror(),
+// synchronised(), server(), poll() and the background downloads of
+// client.hpp), so an application can write its own variant the same way.
 //
 // Usage:
 //   starbus::client_options o;  o.cluster = ...;  o.mirror_state = true;
