@@ -91,11 +91,11 @@ class change_log {
     std::filesystem::path _path;
     unique_fd _fd;
     position _base;
-    std::uint64_t _size = 0;    // bytes of the file, all of them valid records (after read_back + keep_valid)
-    std::size_t _records = 0;   // records in the file
-    std::string _buffer;        // encoded records not yet written
+    std::uint64_t _size = 0;   // bytes of the file, all of them valid records (after read_back + keep_valid)
+    std::size_t _records = 0;  // records in the file
+    std::string _buffer;       // encoded records not yet written
     std::size_t _buffer_records = 0;
-    std::string _failure;       // once set, every flush throws it
+    std::string _failure;  // once set, every flush throws it
 };
 
 }  // namespace starbus

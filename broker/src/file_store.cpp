@@ -126,7 +126,8 @@ bool file_store::read(std::string_view hash, std::uint64_t offset, std::uint64_t
     if (n < 0 || static_cast<std::uint64_t>(n) < length) {
         if (why)
             *why = "cannot read " + object_path(h).string() + ": " +
-                   (n >= 0 ? std::string("the file is shorter than its manifest entry") : errno_text(static_cast<int>(-n)));
+                   (n >= 0 ? std::string("the file is shorter than its manifest entry")
+                           : errno_text(static_cast<int>(-n)));
         close_cached(h);
         return false;
     }

@@ -193,7 +193,8 @@ snapshot_header read_header(int fd, const body_parser& parser, const std::string
 
 void write_snapshot_file(const fs::path& path, const kv_state& s) {
     const std::string tmp_name = temp_path_of(path).string();
-    (void)atomic_replace(path, [&](int fd) { write_snapshot_body(fd, s, tmp_name); }, io_advice);
+    (void)atomic_replace(
+        path, [&](int fd) { write_snapshot_body(fd, s, tmp_name); }, io_advice);
 }
 
 kv_state read_snapshot_file(const fs::path& path, const bus_retention& retention) {
