@@ -140,7 +140,9 @@ change_log change_log::create(const fs::path& path, position base, const std::ve
     std::string bytes = encode_log_header(base);
     for (const auto& c : records) encode_record(bytes, c);
     unique_fd fd = atomic_replace(path, bytes, io_advice);
-    return change_log(path, std::move(fd), base, bytes.size(), records.size());
+    change_log log(path, std::move(fd), base, bytes.size(), records.size());
+    log._writable = true;
+    return log;
 }
 
 std::optional<change_log> change_log::open(const fs::path& path) {
@@ -194,9 +196,11 @@ void change_log::keep_valid(const scan& s) {
     }
     _size = s.valid_end;
     _records = s.taken;
+    _writable = true;
 }
 
 void change_log::append(const change& c) {
+    assert(_writable);
     encode_record(_buffer, c);
     ++_buffer_records;
 }
@@ -204,6 +208,7 @@ void change_log::append(const change& c) {
 void change_log::flush(bool sync) {
     if (!_failure.empty()) throw storage_error(_failure);
     if (_buffer.empty()) return;
+    assert(_writable);
     const int fd = _fd.get();
     const std::string name = _path.string();
     // An unlinked log would swallow every write and vanish at restart.

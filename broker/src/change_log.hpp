@@ -51,7 +51,8 @@ class change_log {
 
     // Opens the existing log at `path` and checks its header; nullopt when there
     // is no file. Throws storage_error when it cannot be opened or its header is
-    // corrupt.
+    // corrupt. Appends wait until read_back() and keep_valid() have found where
+    // the valid records end.
     [[nodiscard]] static std::optional<change_log> open(const std::filesystem::path& path);
 
     // The position of the snapshot this log follows.
@@ -96,6 +97,7 @@ class change_log {
     std::string _buffer;       // encoded records not yet written
     std::size_t _buffer_records = 0;
     std::string _failure;  // once set, every flush throws it
+    bool _writable = false;  // where the valid records end is known: appends may go there
 };
 
 }  // namespace starbus
