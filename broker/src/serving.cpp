@@ -3,6 +3,7 @@
 // and acknowledges each one only when the ack rule holds (in its own log and
 // held by the replicas the cluster's `ack` setting requires). Bus publishes
 // are forwarded at once and acknowledged locally.
+#include "alone_rule.hpp"
 #include "broker_impl.hpp"
 
 #include <starbus/common/request_changes.hpp>
@@ -28,8 +29,7 @@ bool broker::impl::begin_write(const std::string& identity, std::uint64_t client
                         " serves and accepts operational changes only): retry once " + primary + " is back");
         return false;
     }
-    if (_options.cluster.when_alone == alone_policy::refuse && _options.cluster.ack != ack_mode::local &&
-        _options.cluster.brokers.size() > 1 && _sessions.synced_count(_peers, now) == 0) {
+    if (refuses_alone(_options.cluster, _sessions.synced_count(_peers, now))) {
         // Nothing acknowledged may rest on this broker alone (cluster file: when_alone = "refuse").
         reply_error(identity, request_id, error_code::retry_later,
                     "broker " + _me.name + " serves alone (no live synchronised replica) and the cluster refuses "
@@ -212,9 +212,7 @@ void broker::impl::replicate_batch() {
 void broker::impl::advance_commit(steady_time now) {
     // when_alone = "refuse": with no live synchronised replica, nothing more is acknowledged (it would rest on
     // this broker's log alone); writes already applied wait for a replica to hold them.
-    if (_options.cluster.when_alone == alone_policy::refuse && _options.cluster.ack != ack_mode::local &&
-        _options.cluster.brokers.size() > 1 && _sessions.synced_count(_peers, now) == 0)
-        return;
+    if (refuses_alone(_options.cluster, _sessions.synced_count(_peers, now))) return;
     const std::uint64_t commit =
         _sessions.committable(_replica.flushed_seq(), _options.cluster.ack, _peers, now);
     if (commit <= _commit_seq) return;
