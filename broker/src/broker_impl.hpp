@@ -30,6 +30,8 @@
 #include "peer_view.hpp"
 #include "reconciler.hpp"
 #include "replica_sessions.hpp"
+#include "role_sensing.hpp"
+#include "tick_guard.hpp"
 
 namespace starbus {
 
@@ -51,15 +53,22 @@ struct broker::impl {
     void drain_subscriptions();
     void end_of_batch(steady_time now);
     void tick(steady_time now);
+    // The facts the role sensors read (role_sensing.hpp), as they are now. (Not const: looking a
+    // replica session up by name is not, in replica_sessions.)
+    [[nodiscard]] role_facts role_facts_now();
+    // Runs the role sensors and applies their verdict: bookkeeping, then the event.
     void sense(steady_time now);
+    // Feeds the turn's `now` to the tick guard; logs entering and leaving tilt.
+    void watch_for_freeze(steady_time now);
+    // Every state change: looks the event up in the FSM table, logs the step, carries out its actions
+    // (and any event they raise in turn), announces the new state.
     void fire(fsm_event e, steady_time now);
-    void carry_out(std::uint32_t actions, steady_time now);
+    // Returns the event an action raised (start_sync with nobody to follow), if any.
+    [[nodiscard]] std::optional<fsm_event> carry_out(std::uint32_t actions, steady_time now);
     void send_heartbeat(steady_time now);
     // The server sent something this replica cannot decode or apply: stop following it (change_refused),
     // log it once per incident, and say why in `status`.
     void refuse_stream(const std::string& why, steady_time now);
-    // True while `server` is the one whose stream was refused, in the same epoch, before the retry time.
-    [[nodiscard]] bool still_refused(const heartbeat& server, steady_time now) const;
     [[nodiscard]] bool serving() const {
         return _state == broker_state::active || _state == broker_state::handover;
     }
@@ -166,6 +175,7 @@ struct broker::impl {
     std::uint64_t _last_install = 0;
 
     broker_state _state = broker_state::starting;
+    tick_guard _tick_guard{_options.cluster.expiry};  // TILT: no role decision on timing right after a freeze
     steady_time _started{};
     steady_time _next_heartbeat{};
     bool _server_lost_reported = false;

@@ -14,7 +14,13 @@ bool peer_view::record(const heartbeat& hb, steady_time now) {
     if (hb.rank >= _peers.size() || hb.rank == _my_rank || _cluster.brokers[hb.rank].name != hb.name) return false;
     _peers[hb.rank].last = hb;
     _peers[hb.rank].heard_at = now;
+    ++_peers[hb.rank].heard_count;
     return true;
+}
+
+void peer_view::shift_heard_times(steady_time::duration gap) {
+    for (auto& p : _peers)
+        if (p.last) p.heard_at += gap;
 }
 
 bool peer_view::alive(std::uint32_t rank, steady_time now) const {
