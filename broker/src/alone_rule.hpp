@@ -15,8 +15,8 @@ namespace starbus {
 // to rest on a replica (ack is not "local"), and there is a replica that could hold them (more than one
 // broker). A one-broker cluster has nobody to wait for, so the rule never applies there.
 [[nodiscard]] inline bool refuses_alone(const cluster_config& cluster, std::size_t synced_replicas) {
-    return cluster.when_alone == alone_policy::refuse && cluster.ack != ack_mode::local &&
-           cluster.brokers.size() > 1 && synced_replicas == 0;
+    return cluster.when_alone == alone_policy::refuse && cluster.ack != ack_mode::local && cluster.brokers.size() > 1 &&
+           synced_replicas == 0;
 }
 
 }  // namespace starbus

@@ -285,7 +285,6 @@ role_facts broker::impl::role_facts_now() {
     f.last = _replica.last();
     f.flushed_seq = _replica.flushed_seq();
     f.started = _started;
-    f.heartbeat = _options.cluster.heartbeat;
     f.expiry = _options.cluster.expiry;
     f.timing_trusted = _tick_guard.trusts_timing();
     f.followed = _follower.server_name();
@@ -298,8 +297,7 @@ role_facts broker::impl::role_facts_now() {
     f.progress_since = _progress_at;
     if (_refused) f.refused = refusal_hold{_refused->server, _refused->epoch, _refused->retry_at};
     f.successor = _successor;
-    if (const replica_session* s = _sessions.by_name(_successor, &_peers))
-        f.successor_acked = s->acked;
+    if (const replica_session* s = _sessions.by_name(_successor, &_peers)) f.successor_acked = s->acked;
     f.handover_started = _handover_started;
     f.go_sent = _go_sent;
     f.next_handover_message = _next_handover_request;
@@ -323,15 +321,17 @@ void broker::impl::watch_for_freeze(steady_time now) {
     const tick_guard::turn t = _tick_guard.observe(now, _peers);
     if (t.what == tick_guard::change::entered) {
         _peers.shift_heard_times(t.gap);
-        spdlog::warn("tilt: this broker did not run for {} ms (frozen or starved; more than {} ms between turns): "
-                     "no role decision on timing until its peers are heard again or {} ms have passed",
-                     std::chrono::duration_cast<std::chrono::milliseconds>(t.gap).count(),
-                     _tick_guard.freeze_threshold().count(), _options.cluster.expiry.count());
+        spdlog::warn(
+            "tilt: this broker did not run for {} ms (frozen or starved; more than {} ms between turns): "
+            "no role decision on timing until its peers are heard again or {} ms have passed (if this repeats "
+            "with nobody stopping the process, the host is overloaded for this expiry: raise heartbeat_ms)",
+            std::chrono::duration_cast<std::chrono::milliseconds>(t.gap).count(),
+            _tick_guard.freeze_threshold().count(), _options.cluster.expiry.count());
     } else if (t.what == tick_guard::change::left) {
         std::string unheard;
         for (auto r : t.unheard) unheard += (unheard.empty() ? "" : ", ") + _peers.info(r).name;
-        spdlog::info("tilt: over after {} ms: {}", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                        now - _tick_guard.woke_at()).count(),
+        spdlog::info("tilt: over after {} ms: {}",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(now - _tick_guard.woke_at()).count(),
                      t.all_heard ? std::string("every peer heard before the freeze was heard again")
                                  : "one expiry passed" + (unheard.empty() ? std::string{} : "; not heard: " + unheard));
     }

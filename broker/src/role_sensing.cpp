@@ -27,8 +27,7 @@ sensing_verdict sense_starting(const heartbeat* server, const role_facts& f, ste
     return v;
 }
 
-sensing_verdict sense_stalled(const peer_view& peers, const heartbeat* server, const role_facts& f,
-                              steady_time now) {
+sensing_verdict sense_stalled(const peer_view& peers, const heartbeat* server, const role_facts& f, steady_time now) {
     sensing_verdict v;
     if (server) {
         // A server whose stream this replica refused is not followed again in the same epoch (until the
@@ -64,8 +63,7 @@ sensing_verdict sense_heard_server(const heartbeat* server, const role_facts& f,
     return v;
 }
 
-sensing_verdict sense_follower(const peer_view& peers, const heartbeat* server, const role_facts& f,
-                               steady_time now) {
+sensing_verdict sense_follower(const peer_view& peers, const heartbeat* server, const role_facts& f, steady_time now) {
     sensing_verdict v;
     // A different server, or the same one serving again under a new epoch (it restarted): resync.
     if (server && (server->name != f.followed || server->epoch != f.followed_epoch)) {
@@ -82,8 +80,7 @@ sensing_verdict sense_follower(const peer_view& peers, const heartbeat* server, 
     return v;
 }
 
-sensing_verdict sense_handover(const peer_view& peers, const heartbeat* server, const role_facts& f,
-                               steady_time now) {
+sensing_verdict sense_handover(const peer_view& peers, const heartbeat* server, const role_facts& f, steady_time now) {
     sensing_verdict v;
     const std::string successor(f.successor);
     if (server && server->name == successor) {

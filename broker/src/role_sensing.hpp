@@ -32,22 +32,21 @@ struct refusal_hold {
 struct role_facts {
     broker_state state = broker_state::starting;
     std::uint32_t my_rank = 0;
-    std::uint64_t my_epoch = 0;         // the epoch I serve in, or the highest I adopted
-    position last;                      // my last change
-    std::uint64_t flushed_seq = 0;      // my last change on disk
-    steady_time started{};              // when the reactor started (the start-up expiry counts from it)
-    std::chrono::milliseconds heartbeat{};
+    std::uint64_t my_epoch = 0;     // the epoch I serve in, or the highest I adopted
+    position last;                  // my last change
+    std::uint64_t flushed_seq = 0;  // my last change on disk
+    steady_time started{};          // when the reactor started (the start-up expiry counts from it)
     std::chrono::milliseconds expiry{};
-    bool timing_trusted = true;         // false while the tick guard is tilted (tick_guard.hpp)
+    bool timing_trusted = true;  // false while the tick guard is tilted (tick_guard.hpp)
 
     // Replica side.
-    std::string_view followed;          // the server the follower follows or last followed ("" none)
+    std::string_view followed;                   // the server the follower follows or last followed ("" none)
     std::optional<std::uint32_t> followed_rank;  // its rank (none: not a broker of the cluster)
-    std::uint64_t followed_epoch = 0;   // the epoch it announced when the session started
-    bool server_lost_reported = false;  // server_lost was fired for the current silence
-    bool synced_and_idle = false;       // caught up, nothing waiting for file content or being fetched
-    std::uint64_t progress = 0;         // the follower's progress marker now (changes and file bytes received)
-    std::uint64_t progress_seen = 0;    // the marker at the last look, and since when it has not moved
+    std::uint64_t followed_epoch = 0;            // the epoch it announced when the session started
+    bool server_lost_reported = false;           // server_lost was fired for the current silence
+    bool synced_and_idle = false;                // caught up, nothing waiting for file content or being fetched
+    std::uint64_t progress = 0;                  // the follower's progress marker now (changes and file bytes received)
+    std::uint64_t progress_seen = 0;             // the marker at the last look, and since when it has not moved
     steady_time progress_since{};
     std::optional<refusal_hold> refused;
 
@@ -68,11 +67,11 @@ struct progress_mark {
 // What sense() decided. The caller applies the bookkeeping first, logs the warning, then fires the event.
 struct sensing_verdict {
     std::optional<fsm_event> event;
-    std::optional<std::uint64_t> adopt_epoch;        // take the followed server's (higher) epoch as mine
-    std::optional<progress_mark> progress;           // the stuck-stream rule's new marker
-    std::optional<bool> server_lost_reported;        // the new value of role_facts::server_lost_reported
-    bool clear_refusal = false;                      // forget the refusal hold: its server is followed again
-    std::string warning;                             // a line for the log (warn level), "" when none
+    std::optional<std::uint64_t> adopt_epoch;  // take the followed server's (higher) epoch as mine
+    std::optional<progress_mark> progress;     // the stuck-stream rule's new marker
+    std::optional<bool> server_lost_reported;  // the new value of role_facts::server_lost_reported
+    bool clear_refusal = false;                // forget the refusal hold: its server is followed again
+    std::string warning;                       // a line for the log (warn level), "" when none
 };
 
 // The sensors evaluated on every heartbeat batch and every reactor tick.

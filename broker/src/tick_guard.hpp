@@ -45,8 +45,8 @@ class tick_guard {
     };
     struct turn {
         change what = change::none;
-        steady_time::duration gap{};  // entered: how long the broker did not turn
-        bool all_heard = false;       // left: every counted peer was heard (false: the expiry passed)
+        steady_time::duration gap{};         // entered: how long the broker did not turn
+        bool all_heard = false;              // left: every counted peer was heard (false: the expiry passed)
         std::vector<std::uint32_t> unheard;  // left on the expiry: the counted peers not heard since the wake
     };
 
@@ -73,7 +73,7 @@ class tick_guard {
     };
 
     std::chrono::milliseconds _expiry;
-    bool _turned = false;   // observe() was called before: _last_turn holds its `now`
+    bool _turned = false;  // observe() was called before: _last_turn holds its `now`
     steady_time _last_turn{};
     bool _tilted = false;
     steady_time _woke_at{};

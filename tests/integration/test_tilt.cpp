@@ -17,7 +17,7 @@ using starbus::test::wait_until;
 
 namespace {
 
-constexpr int heartbeat_ms = 50;                                // expiry: three heartbeats
+constexpr int heartbeat_ms = 50;  // expiry: three heartbeats
 constexpr auto five_expiries = std::chrono::milliseconds(5 * 3 * heartbeat_ms);
 
 std::size_t count_of(const std::string& text, const std::string& what) {
@@ -31,8 +31,7 @@ std::string since(const std::string& log, std::size_t offset) { return log.subst
 
 }  // namespace
 
-TEST_CASE("tilt: a passive backup frozen for five expiries wakes without acting on stale timing",
-          "[integration]") {
+TEST_CASE("tilt: a passive backup frozen for five expiries wakes without acting on stale timing", "[integration]") {
     test_cluster c(3, heartbeat_ms);
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
@@ -71,10 +70,13 @@ TEST_CASE("tilt: a passive backup frozen for five expiries wakes without acting 
     const std::string all = since(c.log_of(1), b_log_before);
     CHECK(count_of(all, "tilt: this broker did not run") >= 3);
     CHECK(count_of(all, "tilt: over") >= 3);
-    REQUIRE_WITH_LOGS(c, wait_until([&] {
-        auto d = c.dump("B");
-        return d && d->count("after.3") == 1 && d->count("k." + std::to_string(writes - 1)) == 1;
-    }, 20s, 50ms));
+    REQUIRE_WITH_LOGS(c, wait_until(
+                             [&] {
+                                 auto d = c.dump("B");
+                                 return d && d->count("after.3") == 1 &&
+                                        d->count("k." + std::to_string(writes - 1)) == 1;
+                             },
+                             20s, 50ms));
 }
 
 TEST_CASE("tilt: a server frozen for five expiries keeps its replicas when it wakes", "[integration]") {
@@ -90,10 +92,13 @@ TEST_CASE("tilt: a server frozen for five expiries keeps its replicas when it wa
     c.freeze(0);
     const auto frozen_at = std::chrono::steady_clock::now();
     // B and C notice A's silence (within an expiry); the freeze lasts five expiries in all.
-    REQUIRE_WITH_LOGS(c, wait_until([&] {
-        return since(c.log_of(1), b_log_before).find("--server_lost-->") != std::string::npos &&
-               std::chrono::steady_clock::now() - frozen_at >= five_expiries;
-    }, 10s, 10ms));
+    REQUIRE_WITH_LOGS(c, wait_until(
+                             [&] {
+                                 return since(c.log_of(1), b_log_before).find("--server_lost-->") !=
+                                            std::string::npos &&
+                                        std::chrono::steady_clock::now() - frozen_at >= five_expiries;
+                             },
+                             10s, 10ms));
     c.thaw(0);
     // A runs again once it answers a status request.
     REQUIRE_WITH_LOGS(c, wait_until([&] { return !c.roles()["A"].empty(); }, 10s, 10ms));
@@ -133,9 +138,11 @@ TEST_CASE("tilt: a whole cluster frozen for five expiries, as on a suspended hos
     for (std::size_t i = 0; i < 3; ++i) c.freeze(i);
     // The suspension itself: five expiries during which nothing of the cluster runs, so nothing to wait for.
     const auto frozen_at = std::chrono::steady_clock::now();
-    REQUIRE(wait_until([&] { return std::chrono::steady_clock::now() - frozen_at >=
-                                    std::chrono::milliseconds(5 * 3 * slow_heartbeat_ms); },
-                       10s, 10ms));
+    REQUIRE(wait_until(
+        [&] {
+            return std::chrono::steady_clock::now() - frozen_at >= std::chrono::milliseconds(5 * 3 * slow_heartbeat_ms);
+        },
+        10s, 10ms));
     // The replicas first: they run before the server can have said anything.
     c.thaw(1);
     c.thaw(2);

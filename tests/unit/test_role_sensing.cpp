@@ -41,7 +41,6 @@ role_facts facts_of(const cluster_config& c, std::uint32_t rank, broker_state s)
     f.my_rank = rank;
     f.my_epoch = 1;
     f.started = t0 - 10s;
-    f.heartbeat = c.heartbeat;
     f.expiry = c.expiry;
     return f;
 }
@@ -119,8 +118,7 @@ TEST_CASE("sensing: stalled does not follow again the server it refused, same ep
     CHECK(r.clear_refusal);
 }
 
-TEST_CASE("sensing: stalled wins a cold start only with every broker heard and the best position",
-          "[role_sensing]") {
+TEST_CASE("sensing: stalled wins a cold start only with every broker heard and the best position", "[role_sensing]") {
     auto c = three();
     peer_view v(c, 1);
     auto f = facts_of(c, 1, broker_state::stalled);
@@ -191,7 +189,7 @@ TEST_CASE("sensing: the stuck-stream rule resyncs a passive replica after two ex
     CHECK(r.event == fsm_event::sync_broken);
     CHECK(r.warning.find("stuck at 10") != std::string::npos);
     REQUIRE(r.progress);
-    CHECK(r.progress->seen == 7);          // the marker stays
+    CHECK(r.progress->seen == 7);            // the marker stays
     CHECK(r.progress->since == t0 + 601ms);  // the clock starts over
     b.f.timing_trusted = false;
     r = sense(b.v, b.f, t0 + 601ms);
@@ -279,8 +277,7 @@ TEST_CASE("sensing: handover ends when the successor announces active", "[role_s
     CHECK(sense(b.v, b.f, t0 + 50ms).event == fsm_event::successor_active);
 }
 
-TEST_CASE("sensing: a silent successor is handover_timeout before GO and successor_lost after it",
-          "[role_sensing]") {
+TEST_CASE("sensing: a silent successor is handover_timeout before GO and successor_lost after it", "[role_sensing]") {
     handing_to_a b;
     CHECK(sense(b.v, b.f, t0 + 300ms).event == fsm_event::handover_timeout);
     b.f.go_sent = true;
@@ -301,8 +298,7 @@ TEST_CASE("sensing: no session, or ten expiries of handover, end it too", "[role
 
 // ---- the repeated messages ----
 
-TEST_CASE("sensing: a synchronised, idle replica that outranks the live server asks for the role",
-          "[role_sensing]") {
+TEST_CASE("sensing: a synchronised, idle replica that outranks the live server asks for the role", "[role_sensing]") {
     auto c = three();
     peer_view v(c, 0);  // A, rank 0, follows B
     REQUIRE(v.record(hb(c, 1, broker_state::active, 2), t0));

@@ -164,7 +164,7 @@ TEST_CASE("tick guard: shifting last-heard times by the gap keeps a peer heard b
     const steady_time t0{};
     REQUIRE(v.record(hb(c, 0, broker_state::active), t0));
     const steady_time wake = t0 + 2s;
-    REQUIRE_FALSE(v.alive(0u, wake));  // what a frozen broker would conclude on waking
+    REQUIRE_FALSE(v.alive(0u, wake));         // what a frozen broker would conclude on waking
     v.shift_heard_times(wake - (t0 + 50ms));  // it last turned 50 ms after A's heartbeat
     CHECK(v.alive(0u, wake));
     CHECK(v.alive(0u, wake + 249ms));        // the rest of A's expiry, counted on time it ran
@@ -181,10 +181,10 @@ TEST_CASE("tick guard: the events that rest on timing", "[tick_guard]") {
         CHECK(rests_on_timing(e));
     }
     // Evidence: something was received, whatever the clock did.
-    for (auto e : {fsm_event::server_seen, fsm_event::sync_complete, fsm_event::sync_broken,
-                   fsm_event::handover_requested, fsm_event::successor_caught_up, fsm_event::successor_active,
-                   fsm_event::handover_go, fsm_event::force, fsm_event::change_refused, fsm_event::nobody_to_follow,
-                   fsm_event::handover_due, fsm_event::go_unanswered}) {
+    for (auto e :
+         {fsm_event::server_seen, fsm_event::sync_complete, fsm_event::sync_broken, fsm_event::handover_requested,
+          fsm_event::successor_caught_up, fsm_event::successor_active, fsm_event::handover_go, fsm_event::force,
+          fsm_event::change_refused, fsm_event::nobody_to_follow, fsm_event::handover_due, fsm_event::go_unanswered}) {
         INFO(to_string(e));
         CHECK_FALSE(rests_on_timing(e));
     }
