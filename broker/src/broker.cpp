@@ -321,6 +321,7 @@ void broker::impl::watch_for_freeze(steady_time now) {
     const tick_guard::turn t = _tick_guard.observe(now, _peers);
     if (t.what == tick_guard::change::entered) {
         _peers.shift_heard_times(t.gap);
+        _progress_at += t.gap;  // nor is a replication stream that could not be read meanwhile stuck
         spdlog::warn(
             "tilt: this broker did not run for {} ms (frozen or starved; more than {} ms between turns): "
             "no role decision on timing until its peers are heard again or {} ms have passed (if this repeats "

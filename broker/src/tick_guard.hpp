@@ -15,7 +15,8 @@
 // hear from, only the expiry ends it). The caller also shifts its peers'
 // last-heard times by the gap (peer_view::shift_heard_times), so that when the
 // tilt ends on the expiry, a peer still unheard is silent by one expiry of this
-// broker's own running time, as if the freeze had not happened.
+// broker's own running time, as if the freeze had not happened (and likewise
+// the time its replication stream last moved, for the stuck-stream rule).
 #pragma once
 
 #include <chrono>
