@@ -126,6 +126,7 @@ void broker::impl::run(const std::atomic<bool>& stop) {
         }
         now = std::chrono::steady_clock::now();
         _batch_now = now;
+        watch_for_freeze(now);  // before anything of this turn is recorded
         if (items[1].revents & ZMQ_POLLIN) {
             drain_heartbeats(now);
             // Before any request of this batch: a broker that wakes up (SIGSTOP, a long pause) must learn
@@ -258,7 +259,14 @@ void broker::impl::tick(steady_time now) {
     if (serving()) advance_commit(now);
     sense(now);
     if (now >= _next_heartbeat) send_heartbeat(now);
-    ask_for_role(now);
+    // A synchronised broker that outranks the server asks for its role back, every heartbeat until it has it,
+    // once nothing is left pending (no change waiting for file content, nothing being fetched); a server
+    // handing over repeats HANDOVER-GO until the successor serves.
+    if (handover_due(_peers, role_facts_now(), now)) {
+        fire(fsm_event::handover_due, now);
+        _next_handover_request = now + _options.cluster.heartbeat;
+    }
+    if (handover_go_unanswered(role_facts_now(), now)) fire(fsm_event::go_unanswered, now);
 }
 
 // ---- broker_sink on the sockets ----

@@ -34,6 +34,8 @@
 #include "peer_view.hpp"
 #include "reconciler.hpp"
 #include "replication_server.hpp"
+#include "role_sensing.hpp"
+#include "tick_guard.hpp"
 #include "write_path.hpp"
 
 namespace starbus {
@@ -60,22 +62,25 @@ struct broker::impl final : broker_sink {
     void publish(std::string_view topic_frame, zmq::message_t&& body) override;
 
     // ---- role (role.cpp) ----
+    // The facts the role sensors read (role_sensing.hpp), as they are now.
+    [[nodiscard]] role_facts role_facts_now() const;
+    // Runs the role sensors and applies their verdict: bookkeeping, then the event.
     void sense(steady_time now);
+    // Feeds the turn's `now` to the tick guard; logs entering and leaving tilt.
+    void watch_for_freeze(steady_time now);
+    // Every state change: looks the event up in the FSM table, logs the step, carries out its actions
+    // (and any event they raise in turn), announces the new state.
     void fire(fsm_event e, steady_time now);
-    void carry_out(std::uint32_t actions, steady_time now);
+    // Returns the event an action raised (start_sync with nobody to follow), if any.
+    [[nodiscard]] std::optional<fsm_event> carry_out(std::uint32_t actions, steady_time now);
     void become_server(steady_time now);
     void stop_serving(steady_time now);
     // The broker serves now: applies the orphans of a parted history it kept (reconciler.hpp).
     void apply_own_orphans();
-    // A synchronised replica that outranks its server asks for the role back; a server handing over repeats
-    // HANDOVER-GO (every heartbeat).
-    void ask_for_role(steady_time now);
     void send_heartbeat(steady_time now);
     // The server sent something this replica cannot decode or apply: stop following it (change_refused),
     // log it once per incident, and say why in `status`.
     void refuse_stream(const std::string& why, steady_time now);
-    // True while `server` is the one whose stream was refused, in the same epoch, before the retry time.
-    [[nodiscard]] bool still_refused(const heartbeat& server, steady_time now) const;
     // Binary Star's vote: a client asking for service while the server is silent.
     void consider_vote(steady_time now);
     // Passive, next in line, and the server has missed a heartbeat: a takeover may come within the expiry.
@@ -132,6 +137,7 @@ struct broker::impl final : broker_sink {
 
     // ---- role ----
     broker_state _state = broker_state::starting;
+    tick_guard _tick_guard{_options.cluster.expiry};  // TILT: no role decision on timing right after a freeze
     steady_time _started{};
     steady_time _next_heartbeat{};
     bool _server_lost_reported = false;

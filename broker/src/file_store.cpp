@@ -7,14 +7,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
-#include <starbus/broker/durable_store.hpp>
 #include <starbus/files/content_hash.hpp>
 #include <starbus/files/fast_hash.hpp>
+#include <starbus/files/posix_io.hpp>
 
 namespace starbus {
 namespace {
@@ -86,7 +85,7 @@ int file_store::open_cached(const std::string& hash) {
         _open.splice(_open.begin(), _open, it->second);
         return it->second->second.get();
     }
-    unique_fd fd(::open(object_path(hash).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    unique_fd fd = open_file(object_path(hash), O_RDONLY | O_NOFOLLOW);
     if (!fd) return -1;
     if (_open.size() >= max_open_objects) {
         _open_index.erase(_open.back().first);
@@ -120,21 +119,17 @@ bool file_store::read(std::string_view hash, std::uint64_t offset, std::uint64_t
     }
     const int fd = open_cached(h);
     if (fd < 0) {
-        if (why) *why = "cannot open " + object_path(h).string() + ": " + std::strerror(errno);
+        if (why) *why = "cannot open " + object_path(h).string() + ": " + errno_text(errno);
         return false;
     }
-    std::uint64_t done = 0;
-    while (done < length) {
-        const ssize_t n = ::pread(fd, dst + done, length - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (why)
-                *why = "cannot read " + object_path(h).string() + ": " +
-                       (n == 0 ? std::string("the file is shorter than its manifest entry") : std::strerror(errno));
-            close_cached(h);
-            return false;
-        }
-        done += static_cast<std::uint64_t>(n);
+    const ssize_t n = read_full_at(fd, dst, length, offset);
+    if (n < 0 || static_cast<std::uint64_t>(n) < length) {
+        if (why)
+            *why = "cannot read " + object_path(h).string() + ": " +
+                   (n >= 0 ? std::string("the file is shorter than its manifest entry")
+                           : errno_text(static_cast<int>(-n)));
+        close_cached(h);
+        return false;
     }
     return true;
 }

@@ -54,6 +54,10 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_go         */ ignored,
         /* force               */ to(active, raise_epoch, forced),
         /* change_refused      */ ignored,
+        /* successor_lost      */ ignored,
+        /* nobody_to_follow    */ ignored,
+        /* handover_due        */ ignored,
+        /* go_unanswered       */ ignored,
     }},
     // stalled: nobody serves and I may not (yet)
     {{
@@ -72,6 +76,10 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_go         */ ignored,
         /* force               */ to(active, raise_epoch, forced),
         /* change_refused      */ ignored,
+        /* successor_lost      */ ignored,
+        /* nobody_to_follow    */ ignored,
+        /* handover_due        */ ignored,
+        /* go_unanswered       */ ignored,
     }},
     // syncing: a replica still catching up
     {{
@@ -90,6 +98,11 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_go         */ ignored,
         /* force               */ to(active, stop_sync | raise_epoch, forced),
         /* change_refused      */ to(stalled, stop_sync, refused_change),
+        /* successor_lost      */ ignored,
+        /* nobody_to_follow    */ to(stalled, stop_sync,
+                                     "the server to follow vanished before the session began: nobody serves"),
+        /* handover_due        */ ignored,
+        /* go_unanswered       */ ignored,
     }},
     // passive: a synchronised replica
     {{
@@ -109,6 +122,11 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
                                      "the server stopped writes and I hold its last change: serve in a new epoch"),
         /* force               */ to(active, stop_sync | raise_epoch, forced),
         /* change_refused      */ to(stalled, stop_sync, refused_change),
+        /* successor_lost      */ ignored,
+        /* nobody_to_follow    */ ignored,
+        /* handover_due        */ to(passive, request_handover,
+                                     "I outrank the live server I follow and hold all it sent: ask again"),
+        /* go_unanswered       */ ignored,
     }},
     // active: serving
     {{
@@ -128,6 +146,10 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_go         */ ignored,
         /* force               */ ignored,
         /* change_refused      */ ignored,
+        /* successor_lost      */ ignored,
+        /* nobody_to_follow    */ ignored,
+        /* handover_due        */ ignored,
+        /* go_unanswered       */ ignored,
     }},
     // handover: serving no writes, handing the role to a broker of lower rank
     {{
@@ -135,9 +157,7 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* server_seen         */ to(syncing, start_sync, follow_better),
         /* sync_complete       */ ignored,
         /* sync_broken         */ ignored,
-        /* server_lost         */ to(passive, none,
-                                     "the successor went silent after HANDOVER-GO: it may serve, so never take "
-                                     "writes again alone; wait, synchronised, for a client's vote"),
+        /* server_lost         */ ignored,
         /* vote                */ ignored,
         /* cold_start_elected  */ ignored,
         /* handover_requested  */ ignored,
@@ -148,11 +168,18 @@ constexpr std::array<std::array<cell, fsm_event_count>, broker_state_count> tabl
         /* handover_go         */ ignored,
         /* force               */ ignored,
         /* change_refused      */ ignored,
+        /* successor_lost      */ to(passive, none,
+                                     "the successor went silent after HANDOVER-GO: it may serve, so never take "
+                                     "writes again alone; wait, synchronised, for a client's vote"),
+        /* nobody_to_follow    */ ignored,
+        /* handover_due        */ ignored,
+        /* go_unanswered       */ to(handover, send_handover_go,
+                                     "HANDOVER-GO may have been lost: send it again until the successor serves"),
     }},
 }};
 // clang-format on
 
-static_assert(static_cast<int>(fsm_event::change_refused) + 1 == fsm_event_count, "fsm_event_count is out of date");
+static_assert(static_cast<int>(fsm_event::go_unanswered) + 1 == fsm_event_count, "fsm_event_count is out of date");
 static_assert(static_cast<int>(broker_state::handover) + 1 == broker_state_count, "a state has no row");
 
 constexpr std::array<std::string_view, 7> action_names{
@@ -177,6 +204,10 @@ std::string_view to_string(fsm_event e) {
         case fsm_event::handover_go: return "handover_go";
         case fsm_event::force: return "force";
         case fsm_event::change_refused: return "change_refused";
+        case fsm_event::successor_lost: return "successor_lost";
+        case fsm_event::nobody_to_follow: return "nobody_to_follow";
+        case fsm_event::handover_due: return "handover_due";
+        case fsm_event::go_unanswered: return "go_unanswered";
     }
     return "unknown";
 }

@@ -2,7 +2,8 @@
 #include "peer_view.hpp"
 
 #include <algorithm>
-#include <tuple>
+
+#include "candidate_order.hpp"
 
 namespace starbus {
 
@@ -13,7 +14,13 @@ bool peer_view::record(const heartbeat& hb, steady_time now) {
     if (hb.rank >= _peers.size() || hb.rank == _my_rank || _cluster.brokers[hb.rank].name != hb.name) return false;
     _peers[hb.rank].last = hb;
     _peers[hb.rank].heard_at = now;
+    ++_peers[hb.rank].heard_count;
     return true;
+}
+
+void peer_view::shift_heard_times(steady_time::duration gap) {
+    for (auto& p : _peers)
+        if (p.last) p.heard_at += gap;
 }
 
 bool peer_view::alive(std::uint32_t rank, steady_time now) const {
@@ -37,10 +44,7 @@ const heartbeat* peer_view::best_server(steady_time now) const {
         if (!alive(r, now)) continue;
         const heartbeat& hb = *_peers[r].last;
         if (hb.state != broker_state::active && hb.state != broker_state::handover) continue;
-        // Higher epoch wins; among equals (a transient double claim) the lower rank.
-        if (!best || std::make_tuple(hb.epoch, -static_cast<long>(hb.rank)) >
-                         std::make_tuple(best->epoch, -static_cast<long>(best->rank)))
-            best = &hb;
+        if (!best || beats(claim_of(hb), claim_of(*best))) best = &hb;
     }
     return best;
 }
@@ -75,9 +79,7 @@ bool peer_view::cold_start_choice(position mine, steady_time now) const {
         const heartbeat& hb = *_peers[r].last;
         if (hb.seq != 0 || hb.last_epoch != 0) all_heard_fresh = false;
         // A better position elsewhere: that broker is the choice, not me.
-        auto theirs = std::make_tuple(hb.last_epoch, hb.seq, -static_cast<long>(hb.rank));
-        auto ours = std::make_tuple(mine.epoch, mine.seq, -static_cast<long>(_my_rank));
-        if (theirs > ours) return false;
+        if (beats(held_by(hb), held_position{mine, _my_rank})) return false;
     }
     return everyone_heard || (all_heard_fresh && lower_ranks_heard);
 }

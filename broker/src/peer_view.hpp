@@ -30,6 +30,14 @@ class peer_view {
     [[nodiscard]] bool alive(const std::string& name, steady_time now) const;
     [[nodiscard]] const heartbeat* last(std::uint32_t rank) const;  // nullptr: never heard
     [[nodiscard]] steady_time heard_at(std::uint32_t rank) const { return _peers.at(rank).heard_at; }
+    // How many heartbeats were recorded from `rank` so far: the tick guard watches it move after a freeze.
+    [[nodiscard]] std::uint64_t heard_count(std::uint32_t rank) const { return _peers.at(rank).heard_count; }
+
+    // This broker did not run for `gap` (frozen, suspended, a pause far beyond its reactor's turns): every
+    // last-heard time moves `gap` later. Silence this broker could not observe is no evidence against a
+    // peer: a peer heard just before the gap stays alive for the rest of its expiry, in which its queued
+    // or new heartbeats arrive (tick_guard.hpp).
+    void shift_heard_times(steady_time::duration gap);
 
     // The live peer that serves (active or handing over) with the highest
     // (epoch, -rank), if any.
@@ -58,6 +66,7 @@ class peer_view {
     struct peer {
         std::optional<heartbeat> last;
         steady_time heard_at{};
+        std::uint64_t heard_count = 0;  // heartbeats recorded
     };
     const cluster_config& _cluster;
     std::uint32_t _my_rank;

@@ -2,19 +2,15 @@
 // Orphaned changes kept on disk and replayed to the server (reconciler.hpp).
 #include "reconciler.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
+#include <string_view>
 
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
 
 #include <starbus/wire/codec.hpp>
 #include <starbus/files/fast_hash.hpp>
-#include <starbus/files/unique_fd.hpp>
+#include <starbus/files/posix_io.hpp>
 
 namespace starbus {
 namespace {
@@ -62,26 +58,13 @@ void reconciler::persist() {
     }
     msgpack::sbuffer buffer;
     msgpack::pack(buffer, std::make_pair(std::string(orphans_magic), _orphans));
-    const auto temp = _path.string() + ".tmp";
-    {
-        unique_fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-        bool ok = fd.valid();
-        for (std::size_t done = 0; ok && done < buffer.size();) {
-            const ssize_t n = ::write(fd.get(), buffer.data() + done, buffer.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            ok = n > 0;
-            if (ok) done += static_cast<std::size_t>(n);
-        }
-        if (!ok || ::fdatasync(fd.get()) != 0) {
-            spdlog::error("reconcile: cannot write {}: {}; the changes are kept in memory only", temp,
-                          std::strerror(errno));
-            return;
-        }
+    try {
+        // Crash-safe: a crash leaves the previous list or this one, never a torn file.
+        (void)atomic_replace(_path, std::string_view(buffer.data(), buffer.size()),
+                             "; the changes are kept in memory only");
+    } catch (const storage_error& e) {
+        spdlog::error("reconcile: {}", e.what());
     }
-    if (::rename(temp.c_str(), _path.c_str()) != 0)
-        spdlog::error("reconcile: cannot replace {}: {}", _path.string(), std::strerror(errno));
-    const unique_fd dir(::open(_path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir) (void)::fsync(dir.get());
 }
 
 void reconciler::adopt(const std::vector<change>& orphans) {

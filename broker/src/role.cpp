@@ -8,90 +8,95 @@
 
 namespace starbus {
 
+role_facts broker::impl::role_facts_now() const {
+    role_facts f;
+    f.state = _state;
+    f.my_rank = _me.rank;
+    f.my_epoch = _replica.epoch();
+    f.last = _replica.last();
+    f.flushed_seq = _replica.flushed_seq();
+    f.started = _started;
+    f.expiry = _options.cluster.expiry;
+    f.timing_trusted = _tick_guard.trusts_timing();
+    f.followed = _follower.server_name();
+    if (const broker_info* b = _options.cluster.find(_follower.server_name())) f.followed_rank = b->rank;
+    f.followed_epoch = _followed_epoch;
+    f.server_lost_reported = _server_lost_reported;
+    f.synced_and_idle = _follower.synced() && _follower.nothing_pending();
+    f.progress = _follower.progress();
+    f.progress_seen = _progress_seq;
+    f.progress_since = _progress_at;
+    if (_refused) f.refused = refusal_hold{_refused->server, _refused->epoch, _refused->retry_at};
+    f.successor = _successor;
+    if (const replica_session* s = _replication.session_of(_successor)) f.successor_acked = s->acked;
+    f.handover_started = _handover_started;
+    f.go_sent = _go_sent;
+    f.next_handover_message = _next_handover_request;
+    return f;
+}
+
 void broker::impl::sense(steady_time now) {
-    const heartbeat* server = _peers.best_server(now);
-    const auto outranks_me = [&](const heartbeat& hb) {
-        return hb.epoch > _replica.epoch() || (hb.epoch == _replica.epoch() && hb.rank < _me.rank);
-    };
-    switch (_state) {
-        case broker_state::starting:
-            if (server) fire(fsm_event::server_seen, now);
-            else if (now - _started >= _options.cluster.expiry) fire(fsm_event::startup_expired, now);
-            break;
-        case broker_state::stalled:
-            if (server) {
-                // A server whose stream this replica refused is not followed again in the same epoch (until
-                // the retry time): following it would meet the same change and loop.
-                if (!still_refused(*server, now)) {
-                    _refused.reset();
-                    fire(fsm_event::server_seen, now);
-                }
-            } else if (_peers.cold_start_choice(_replica.last(), now)) fire(fsm_event::cold_start_elected, now);
-            break;
-        case broker_state::syncing:
-        case broker_state::passive:
-            // A different server, or the same one serving again under a new epoch (it restarted): resync.
-            if (server && (server->name != _follower.server_name() || server->epoch != _followed_epoch)) {
-                fire(fsm_event::server_seen, now);
-            } else if (!_peers.alive(_follower.server_name(), now)) {
-                if (!_server_lost_reported) {
-                    _server_lost_reported = true;
-                    fire(fsm_event::server_lost, now);
-                }
-            } else {
-                _server_lost_reported = false;
-                // A replica adopts its server's epoch, so it never raises an epoch that was already used.
-                if (server && server->epoch > _replica.epoch()) _replica.set_epoch(server->epoch);
-                // A stream that silently stopped (its session ended on the server, or libzmq reconnected
-                // under a new identity) shows as a server ahead of me while I make no progress.
-                // (Only once streaming: a large snapshot makes no visible progress until its end.)
-                // Progress counts changes received and file bytes received: a replica fetching a large file
-                // applies nothing for a while, and that is not a stopped stream.
-                if (_state != broker_state::passive || _follower.progress() != _progress_seq) {
-                    _progress_seq = _follower.progress();
-                    _progress_at = now;
-                } else if (server && server->seq > _replica.last().seq &&
-                           now - _progress_at > 2 * _options.cluster.expiry) {
-                    spdlog::warn("replication: {} is at seq {} but this replica has been stuck at {}; resyncing",
-                                 server->name, server->seq, _replica.last().seq);
-                    _progress_at = now;
-                    fire(fsm_event::sync_broken, now);
-                }
-            }
-            break;
-        case broker_state::active:
-            if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
-            break;
-        case broker_state::handover: {
-            const replica_session* s = _replication.session_of(_successor);
-            if (server && server->name == _successor) fire(fsm_event::successor_active, now);
-            else if (server && outranks_me(*server)) fire(fsm_event::server_seen, now);
-            else if (!_peers.alive(_successor, now) || !s || now - _handover_started > 10 * _options.cluster.expiry)
-                // Before HANDOVER-GO the successor cannot serve: take writes again. After it, it may serve
-                // already (its heartbeats may be what is lost): never resume alone (chaos finding F7).
-                fire(_go_sent ? fsm_event::server_lost : fsm_event::handover_timeout, now);
-            else if (!_go_sent && s->acked >= _replica.last().seq && _replica.flushed_seq() == _replica.last().seq)
-                fire(fsm_event::successor_caught_up, now);
-            break;
-        }
+    const sensing_verdict v = starbus::sense(_peers, role_facts_now(), now);
+    if (v.clear_refusal) _refused.reset();
+    if (v.server_lost_reported) _server_lost_reported = *v.server_lost_reported;
+    if (v.adopt_epoch) _replica.set_epoch(*v.adopt_epoch);
+    if (v.progress) {
+        _progress_seq = v.progress->seen;
+        _progress_at = v.progress->since;
+    }
+    if (!v.warning.empty()) spdlog::warn("{}", v.warning);
+    if (v.event) fire(*v.event, now);
+}
+
+void broker::impl::watch_for_freeze(steady_time now) {
+    const tick_guard::turn t = _tick_guard.observe(now, _peers);
+    if (t.what == tick_guard::change::entered) {
+        _peers.shift_heard_times(t.gap);
+        _progress_at += t.gap;  // nor is a replication stream that could not be read meanwhile stuck
+        spdlog::warn(
+            "tilt: this broker did not run for {} ms (frozen or starved; more than {} ms between turns): "
+            "no role decision on timing until its peers are heard again or {} ms have passed (if this repeats "
+            "with nobody stopping the process, the host is overloaded for this expiry: raise heartbeat_ms)",
+            std::chrono::duration_cast<std::chrono::milliseconds>(t.gap).count(),
+            _tick_guard.freeze_threshold().count(), _options.cluster.expiry.count());
+    } else if (t.what == tick_guard::change::left) {
+        std::string unheard;
+        for (auto r : t.unheard) unheard += (unheard.empty() ? "" : ", ") + _peers.info(r).name;
+        spdlog::info("tilt: over after {} ms: {}",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(now - _tick_guard.woke_at()).count(),
+                     t.all_heard ? std::string("every peer heard before the freeze was heard again")
+                                 : "one expiry passed" + (unheard.empty() ? std::string{} : "; not heard: " + unheard));
     }
 }
 
 void broker::impl::fire(fsm_event e, steady_time now) {
-    const fsm_step step = transition(_state, e);
-    if (!step.handled) {
-        spdlog::debug("fsm: {} ignored in state {}", to_string(e), to_string(_state));
+    // Sensing holds its own timing-based events back while tilted; this also holds back the vote, which
+    // comes from the request path (the server's silence it rests on may be this broker's own freeze).
+    if (!_tick_guard.trusts_timing() && rests_on_timing(e)) {
+        spdlog::debug("tilt: {} not acted on in state {}: timing is not trusted since the freeze", to_string(e),
+                      to_string(_state));
         return;
     }
     const broker_state before = _state;
-    _state = step.next;
-    spdlog::info("fsm: {} --{}--> {} [{}]: {}", to_string(before), to_string(e), to_string(step.next),
-                 describe_actions(step.actions), step.why);
-    carry_out(step.actions, now);
+    // An action may raise an event of its own (start_sync with nobody to follow): it goes through the table
+    // too, and the heartbeat announces only where the broker ends up.
+    for (std::optional<fsm_event> next = e; next;) {
+        const fsm_step step = transition(_state, *next);
+        if (!step.handled) {
+            spdlog::debug("fsm: {} ignored in state {}", to_string(*next), to_string(_state));
+            break;
+        }
+        const broker_state from = _state;
+        _state = step.next;
+        spdlog::info("fsm: {} --{}--> {} [{}]: {}", to_string(from), to_string(*next), to_string(step.next),
+                     describe_actions(step.actions), step.why);
+        next = carry_out(step.actions, now);
+    }
     if (before != _state) send_heartbeat(now);
 }
 
-void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
+std::optional<fsm_event> broker::impl::carry_out(std::uint32_t actions, steady_time now) {
+    std::optional<fsm_event> raised;
     if (actions & fsm_action::stop_sync) {
         _follower.stop();
         _reconciler.follow(nullptr, false);
@@ -102,9 +107,7 @@ void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
         const broker_info* target = server ? &_peers.info(server->rank) : _options.cluster.find(_follower.server_name());
         if (!target) {
             // Nobody to follow after all (the server vanished in the meantime).
-            spdlog::info("fsm: no server to replicate from; stalled");
-            _follower.stop();
-            _state = broker_state::stalled;
+            raised = fsm_event::nobody_to_follow;
         } else {
             _file_service.stop_serving();
             _bus.release();
@@ -139,6 +142,7 @@ void broker::impl::carry_out(std::uint32_t actions, steady_time now) {
         _next_handover_request = now + _options.cluster.heartbeat;
         _replication.send_handover_go(_successor);
     }
+    return raised;
 }
 
 void broker::impl::refuse_stream(const std::string& why, steady_time now) {
@@ -158,10 +162,6 @@ void broker::impl::refuse_stream(const std::string& why, steady_time now) {
     fire(fsm_event::change_refused, now);
 }
 
-bool broker::impl::still_refused(const heartbeat& server, steady_time now) const {
-    return _refused && server.name == _refused->server && server.epoch == _refused->epoch && now < _refused->retry_at;
-}
-
 void broker::impl::consider_vote(steady_time now) {
     // Binary Star's vote: a client that reaches this broker while its server
     // is silent is the evidence that this broker should serve.
@@ -177,23 +177,6 @@ bool broker::impl::takeover_imminent(steady_time now) const {
     for (std::uint32_t r = 0; r < _me.rank; ++r)
         if (r != server->rank && _peers.alive(r, now) && is_synchronised(_peers.last(r)->state)) return false;
     return true;
-}
-
-void broker::impl::ask_for_role(steady_time now) {
-    // A synchronised broker that outranks the server asks for its role back, every heartbeat until it has it,
-    // once nothing is left pending (no change waiting for file content, nothing being fetched).
-    if (_state == broker_state::passive && _follower.synced() && _follower.nothing_pending() &&
-        now >= _next_handover_request) {
-        const broker_info* server = _options.cluster.find(_follower.server_name());
-        if (server && _me.rank < server->rank && _peers.alive(server->rank, now)) {
-            carry_out(fsm_action::request_handover, now);
-            _next_handover_request = now + _options.cluster.heartbeat;
-        }
-    }
-    if (_state == broker_state::handover && _go_sent && now >= _next_handover_request) {
-        _replication.send_handover_go(_successor);
-        _next_handover_request = now + _options.cluster.heartbeat;
-    }
 }
 
 }  // namespace starbus

@@ -1,6 +1,8 @@
 // File: write_path.cpp
 #include "write_path.hpp"
 
+#include "alone_rule.hpp"
+
 #include <cassert>
 
 #include <starbus/wire/codec.hpp>
@@ -13,8 +15,7 @@ write_path::write_path(local_replica& replica, broker_sink& out, const cluster_c
     : _replica(replica), _out(out), _cluster(cluster), _me(me), _commit_seq(replica.last().seq) {}
 
 bool write_path::refuses_alone(std::size_t synced_replicas) const {
-    return _cluster.when_alone == alone_policy::refuse && _cluster.ack != ack_mode::local &&
-           _cluster.brokers.size() > 1 && synced_replicas == 0;
+    return starbus::refuses_alone(_cluster, synced_replicas);
 }
 
 bool write_path::begin(const std::string& identity, std::uint64_t client_id, std::uint64_t request_id,

@@ -2,7 +2,7 @@
 // The broker's role FSM, cell by cell. The expected table below is written out
 // by hand in the notation of docs/protocol.md ("next/action+action", "—" for
 // an ignored event), never built by calling the code under test; the rule
-// tests quote the protocol and check the rule over all 78 cells.
+// tests quote the protocol and check the rule over all 108 cells.
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -26,26 +26,35 @@ constexpr std::array all_events{fsm_event::startup_expired,     fsm_event::serve
                                 fsm_event::sync_broken,         fsm_event::server_lost,      fsm_event::vote,
                                 fsm_event::cold_start_elected,  fsm_event::handover_requested,
                                 fsm_event::successor_caught_up, fsm_event::successor_active, fsm_event::handover_timeout,
-                                fsm_event::handover_go,         fsm_event::force,            fsm_event::change_refused};
+                                fsm_event::handover_go,         fsm_event::force,            fsm_event::change_refused,
+                                fsm_event::successor_lost,      fsm_event::nobody_to_follow, fsm_event::handover_due,
+                                fsm_event::go_unanswered};
 
 static_assert(all_states.size() == broker_state_count);
 static_assert(all_events.size() == fsm_event_count);
 
 // The protocol table, as in docs/protocol.md. Columns in fsm_event order:
 // startup_expired, server_seen, sync_complete, sync_broken, server_lost, vote, cold_start_elected,
-// handover_requested, successor_caught_up, successor_active, handover_timeout, handover_go, force, change_refused.
+// handover_requested, successor_caught_up, successor_active, handover_timeout, handover_go, force, change_refused,
+// successor_lost, nobody_to_follow, handover_due, go_unanswered.
 // "—": ignored (stay, no action). "passive" alone: handled, stay, no action.
 constexpr std::string_view _ = "—";
 const std::array<std::array<std::string_view, fsm_event_count>, broker_state_count> expected_table{{
-    /* starting */ {"stalled", "syncing/start_sync", _, _, _, _, _, _, _, _, _, _, "active/raise_epoch", _},
-    /* stalled  */ {_, "syncing/start_sync", _, _, _, _, "active/raise_epoch", _, _, _, _, _, "active/raise_epoch", _},
+    /* starting */ {"stalled", "syncing/start_sync", _, _, _, _, _, _, _, _, _, _, "active/raise_epoch", _,
+                    _, _, _, _},
+    /* stalled  */ {_, "syncing/start_sync", _, _, _, _, "active/raise_epoch", _, _, _, _, _, "active/raise_epoch", _,
+                    _, _, _, _},
     /* syncing  */ {_, "syncing/start_sync", "passive/request_handover", "syncing/start_sync", "stalled/stop_sync", _,
-                    _, _, _, _, _, _, "active/stop_sync+raise_epoch", "stalled/stop_sync"},
+                    _, _, _, _, _, _, "active/stop_sync+raise_epoch", "stalled/stop_sync",
+                    _, "stalled/stop_sync", _, _},
     /* passive  */ {_, "syncing/start_sync", _, "syncing/start_sync", "passive", "active/stop_sync+raise_epoch", _, _, _,
-                    _, _, "active/stop_sync+raise_epoch", "active/stop_sync+raise_epoch", "stalled/stop_sync"},
-    /* active   */ {_, "syncing/start_sync", _, _, _, _, _, "handover/stop_writes", _, _, _, _, _, _},
-    /* handover */ {_, "syncing/start_sync", _, _, "passive", _, _, _, "handover/send_handover_go",
-                    "syncing/start_sync", "active/resume_writes", _, _, _},
+                    _, _, "active/stop_sync+raise_epoch", "active/stop_sync+raise_epoch", "stalled/stop_sync",
+                    _, _, "passive/request_handover", _},
+    /* active   */ {_, "syncing/start_sync", _, _, _, _, _, "handover/stop_writes", _, _, _, _, _, _,
+                    _, _, _, _},
+    /* handover */ {_, "syncing/start_sync", _, _, _, _, _, _, "handover/send_handover_go",
+                    "syncing/start_sync", "active/resume_writes", _, _, _,
+                    "passive", _, _, "handover/send_handover_go"},
 }};
 // clang-format on
 
@@ -116,7 +125,7 @@ TEST_CASE("fsm: every cell of the table matches docs/protocol.md") {
             ++checked;
         }
     }
-    CHECK(checked == 84);  // 6 states x 14 events
+    CHECK(checked == 108);  // 6 states x 18 events
 }
 
 TEST_CASE("fsm: ignored events stay put and do nothing") {
@@ -139,7 +148,8 @@ TEST_CASE("fsm: to_string names every state and every event") {
     const std::array<std::string_view, fsm_event_count> event_names{
         "startup_expired",     "server_seen",      "sync_complete",    "sync_broken", "server_lost",
         "vote",                "cold_start_elected", "handover_requested", "successor_caught_up",
-        "successor_active",    "handover_timeout", "handover_go",      "force",       "change_refused"};
+        "successor_active",    "handover_timeout", "handover_go",      "force",       "change_refused",
+        "successor_lost",      "nobody_to_follow", "handover_due",     "go_unanswered"};
     // clang-format on
     std::set<std::string_view> distinct;
     for (std::size_t i = 0; i < all_events.size(); ++i) {
@@ -215,6 +225,17 @@ TEST_CASE("fsm: protocol rules hold in every cell") {
 
             // "Passive, orphaned, waits for a vote": silence alone never makes a broker serve.
             if (event == fsm_event::server_lost && !serves(state)) CHECK(step.next != broker_state::active);
+
+            // "A broker that has sent HANDOVER-GO MUST NOT take writes again without a new takeover."
+            if (state == broker_state::handover && event == fsm_event::successor_lost)
+                CHECK(step.next != broker_state::active);
+
+            // server_lost is the replica's event only: a server's silent successor is successor_lost.
+            if (event == fsm_event::server_lost && step.handled) CHECK(is_follower(state));
+
+            // Events that only repeat a message change no state.
+            if ((event == fsm_event::handover_due || event == fsm_event::go_unanswered) && step.handled)
+                CHECK(step.next == state);
         }
     }
 }

@@ -101,16 +101,19 @@ const broker_info* cluster_config::find(std::string_view name) const {
     return nullptr;
 }
 
-cluster_config parse_cluster(std::string_view toml_text, const std::string& source) {
-    toml::table root;
+namespace {
+
+toml::table parse_toml(std::string_view toml_text, const std::string& source) {
     try {
-        root = toml::parse(toml_text, source);
+        return toml::parse(toml_text, source);
     } catch (const toml::parse_error& e) {
         const auto& where = e.source().begin;
         throw config_error(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
                            ": not valid TOML: " + std::string(e.description()));
     }
-    cluster_config cfg;
+}
+
+void check_top_level_keys(const toml::table& root, const std::string& source) {
     static const std::set<std::string> known_keys = {"heartbeat_ms", "expiry_ms", "ack",  "fsync",
                                                      "when_alone",   "files",     "bus",  "broker"};
     for (const auto& [key, value] : root) {
@@ -119,6 +122,10 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
                                "\" (known: heartbeat_ms, expiry_ms, ack, fsync, when_alone, [files], [bus], "
                                "[[broker]])");
     }
+}
+
+// heartbeat_ms and expiry_ms (three heartbeats unless given).
+void parse_timing(const toml::table& root, cluster_config& cfg, const std::string& source) {
     if (auto hb = root["heartbeat_ms"]; hb) {
         // Read as an integer only when it is one: toml++ converts a float to int64_t with a
         // cast that is undefined behaviour out of range (expiry_ms = 5e33; found by fuzz_cluster_file).
@@ -135,6 +142,10 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
                                std::to_string(2 * cfg.heartbeat.count()) + ")");
         cfg.expiry = std::chrono::milliseconds(*v);
     }
+}
+
+// ack, fsync and when_alone.
+void parse_modes(const toml::table& root, cluster_config& cfg, const std::string& source) {
     if (auto ack = root["ack"]; ack) {
         auto v = ack.value<std::string>();
         if (v == "local") cfg.ack = ack_mode::local;
@@ -154,25 +165,49 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
         else if (v == "refuse") cfg.when_alone = alone_policy::refuse;
         else throw config_error(source + ": when_alone must be \"accept\" or \"refuse\"");
     }
-    if (auto bus = root["bus"]; bus) {
-        const toml::table* t = bus.as_table();
-        if (!t) throw config_error(source + ": bus must be a table: write it as [bus]");
-        for (const auto& [key, value] : *t)
-            if (key.str() != "retain_messages" && key.str() != "retain_bytes" && key.str() != "retain_seconds")
-                throw config_error(source + ": unknown key \"" + std::string(key.str()) +
-                                   "\" in [bus] (known: retain_messages, retain_bytes, retain_seconds)");
-        std::uint64_t messages = cfg.bus.retain_messages;
-        read_whole(*t, "retain_messages", messages, 0, 100000000, source, "[bus]", "messages");
-        cfg.bus.retain_messages = static_cast<std::size_t>(messages);
-        read_whole(*t, "retain_bytes", cfg.bus.retain_bytes, 0, std::uint64_t{1} << 40, source, "[bus]", "bytes");
-        read_whole(*t, "retain_seconds", cfg.bus.retain_seconds, 0, std::uint64_t{10} * 365 * 86400, source, "[bus]",
-                   "seconds");
-    }
-    if (auto files = root["files"]; files) {
-        const toml::table* t = files.as_table();
-        if (!t) throw config_error(source + ": files must be a table: write it as [files]");
-        parse_file_settings(*t, cfg.files, source);
-    }
+}
+
+void parse_bus(const toml::node_view<const toml::node> bus, cluster_config& cfg, const std::string& source) {
+    const toml::table* t = bus.as_table();
+    if (!t) throw config_error(source + ": bus must be a table: write it as [bus]");
+    for (const auto& [key, value] : *t)
+        if (key.str() != "retain_messages" && key.str() != "retain_bytes" && key.str() != "retain_seconds")
+            throw config_error(source + ": unknown key \"" + std::string(key.str()) +
+                               "\" in [bus] (known: retain_messages, retain_bytes, retain_seconds)");
+    std::uint64_t messages = cfg.bus.retain_messages;
+    read_whole(*t, "retain_messages", messages, 0, 100000000, source, "[bus]", "messages");
+    cfg.bus.retain_messages = static_cast<std::size_t>(messages);
+    read_whole(*t, "retain_bytes", cfg.bus.retain_bytes, 0, std::uint64_t{1} << 40, source, "[bus]", "bytes");
+    read_whole(*t, "retain_seconds", cfg.bus.retain_seconds, 0, std::uint64_t{10} * 365 * 86400, source, "[bus]",
+               "seconds");
+}
+
+// One [[broker]] table: its rank is its place in the list; names and ports must not repeat.
+broker_info parse_broker(const toml::table& t, std::uint32_t rank, const std::string& where,
+                         std::set<std::string>& names, std::set<std::pair<std::string, std::uint16_t>>& ports) {
+    for (const auto& [key, value] : t)
+        if (key.str() != "name" && key.str() != "endpoint")
+            throw config_error(where + ": unknown key \"" + std::string(key.str()) + "\" (known: name, endpoint)");
+    broker_info b;
+    b.rank = rank;
+    auto name = t["name"].value<std::string>();
+    auto endpoint = t["endpoint"].value<std::string>();
+    if (!name) throw config_error(where + ": name is missing or not a string");
+    if (!endpoint) throw config_error(where + " (" + *name + "): endpoint is missing or not a string");
+    b.name = *name;
+    b.endpoint = *endpoint;
+    if (auto e = valid_name_error(b.name); !e.empty()) throw config_error(where + ": name \"" + b.name + "\" " + e);
+    parse_endpoint(b, where + " (" + b.name + ")");
+    if (!names.insert(b.name).second)
+        throw config_error(where + ": duplicate broker name \"" + b.name + "\": names must be unique");
+    for (std::uint16_t off = 0; off < 3; ++off)
+        if (!ports.insert({b.host, static_cast<std::uint16_t>(b.port + off)}).second)
+            throw config_error(where + " (" + b.name + "): port " + std::to_string(b.port + off) + " on " + b.host +
+                               " is used by another broker (each broker uses P, P+1 and P+2)");
+    return b;
+}
+
+void parse_brokers(const toml::table& root, cluster_config& cfg, const std::string& source) {
     const toml::array* list = root["broker"].as_array();
     if (!list || list->empty())
         throw config_error(source + ": no brokers: add one [[broker]] table per broker, in rank order, "
@@ -186,28 +221,25 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
         const std::string where = source + ": broker #" + std::to_string(i + 1);
         const toml::table* t = (*list)[i].as_table();
         if (!t) throw config_error(where + " is not a table: write it as [[broker]]");
-        for (const auto& [key, value] : *t)
-            if (key.str() != "name" && key.str() != "endpoint")
-                throw config_error(where + ": unknown key \"" + std::string(key.str()) + "\" (known: name, endpoint)");
-        broker_info b;
-        b.rank = static_cast<std::uint32_t>(i);
-        auto name = (*t)["name"].value<std::string>();
-        auto endpoint = (*t)["endpoint"].value<std::string>();
-        if (!name) throw config_error(where + ": name is missing or not a string");
-        if (!endpoint) throw config_error(where + " (" + *name + "): endpoint is missing or not a string");
-        b.name = *name;
-        b.endpoint = *endpoint;
-        if (auto e = valid_name_error(b.name); !e.empty())
-            throw config_error(where + ": name \"" + b.name + "\" " + e);
-        parse_endpoint(b, where + " (" + b.name + ")");
-        if (!names.insert(b.name).second)
-            throw config_error(where + ": duplicate broker name \"" + b.name + "\": names must be unique");
-        for (std::uint16_t off = 0; off < 3; ++off)
-            if (!ports.insert({b.host, static_cast<std::uint16_t>(b.port + off)}).second)
-                throw config_error(where + " (" + b.name + "): port " + std::to_string(b.port + off) + " on " +
-                                   b.host + " is used by another broker (each broker uses P, P+1 and P+2)");
-        cfg.brokers.push_back(std::move(b));
+        cfg.brokers.push_back(parse_broker(*t, static_cast<std::uint32_t>(i), where, names, ports));
     }
+}
+
+}  // namespace
+
+cluster_config parse_cluster(std::string_view toml_text, const std::string& source) {
+    const toml::table root = parse_toml(toml_text, source);
+    check_top_level_keys(root, source);
+    cluster_config cfg;
+    parse_timing(root, cfg, source);
+    parse_modes(root, cfg, source);
+    if (auto bus = root["bus"]; bus) parse_bus(bus, cfg, source);
+    if (auto files = root["files"]; files) {
+        const toml::table* t = files.as_table();
+        if (!t) throw config_error(source + ": files must be a table: write it as [files]");
+        parse_file_settings(*t, cfg.files, source);
+    }
+    parse_brokers(root, cfg, source);
     return cfg;
 }
 

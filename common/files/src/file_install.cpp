@@ -2,22 +2,20 @@
 // Durable, atomic installation of received files (file_install.hpp).
 #include <starbus/files/file_install.hpp>
 
-#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <set>
 #include <system_error>
+
+#include <starbus/files/posix_io.hpp>
 
 namespace starbus {
 namespace {
 
 // More files than this in one batch are flushed with one syncfs().
 constexpr std::size_t syncfs_threshold = 4;
-
-std::string describe_errno(int e) { return std::strerror(e); }
 
 }  // namespace
 
@@ -27,19 +25,17 @@ std::vector<install_result> install_files(std::vector<install_job> jobs, bool du
     for (std::size_t i = 0; i < jobs.size(); ++i) results[i].id = jobs[i].id;
     const auto fail = [&](std::size_t i, const std::string& what, int e) {
         ok[i] = false;
-        results[i].error = what + " " + jobs[i].temp_path.string() + ": " + describe_errno(e) +
+        results[i].error = what + " " + jobs[i].temp_path.string() + ": " + errno_text(e) +
                            (e == ENOSPC ? " (the disk is full: free some space)" : " (check the disk)");
     };
     if (durable) {
         if (jobs.size() > syncfs_threshold) {
             // One flush of the whole file system covers every file of the batch.
-            if (::syncfs(jobs.front().fd.get()) != 0) {
-                const int e = errno;
+            if (const int e = sync_file_system(jobs.front().fd.get()); e != 0)
                 for (std::size_t i = 0; i < jobs.size(); ++i) fail(i, "cannot flush", e);
-            }
         } else {
             for (std::size_t i = 0; i < jobs.size(); ++i)
-                if (::fdatasync(jobs[i].fd.get()) != 0) fail(i, "cannot flush", errno);
+                if (const int e = sync_data(jobs[i].fd.get()); e != 0) fail(i, "cannot flush", e);
         }
     }
     std::set<std::filesystem::path> directories;
@@ -55,11 +51,9 @@ std::vector<install_result> install_files(std::vector<install_job> jobs, bool du
         results[i].ok = true;
     }
     if (durable) {
-        // The rename itself is durable only once its directory is.
-        for (const auto& dir : directories) {
-            const unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-            if (d) (void)::fsync(d.get());
-        }
+        // The rename itself is durable only once its directory is. A failure is not reported: the files are
+        // in place and whole already; only a power cut before the directory reaches the disk could undo it.
+        for (const auto& dir : directories) (void)sync_directory(dir);
     }
     return results;
 }

@@ -21,7 +21,7 @@
 //                 the retained bus messages in log order)
 //                 [| bus_dropped_through | epoch_span array (up to limits::max_epoch_spans)]
 //             Read one object at a time, each within the decoder limits of
-//             durable_store.cpp, which admit the largest object written.
+//             store_codec.cpp, which admit the largest object written.
 //             Missing only in a fresh directory (then the state is empty at (0, 0)).
 //   log       the changes applied after the snapshot, append-only:
 //               header (32 bytes): "SBLOG001" | u64 base epoch | u64 base seq | u32 0
@@ -43,6 +43,11 @@
 // position (same history); recovery then finishes the replacement. So a crash
 // at any point yields the old state or the new one, never a mix.
 //
+// Code: the snapshot file and the log are units of their own (broker/src/
+// snapshot_file.hpp, change_log.hpp), sharing store_codec.hpp; the POSIX calls,
+// the atomic replacement and CRC-32C are in starbus/files/posix_io.hpp. This
+// class composes them and decides, at recovery, which files hold the history.
+//
 // Writes: append() encodes into a memory buffer; flush() writes the buffer with
 // one pwrite() and, with fsync_mode::batch, one fdatasync(). A failed write is
 // cut back and can be retried (the records stay buffered). After a failed
@@ -56,22 +61,17 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <stdexcept>
 #include <vector>
 
 #include <starbus/config/cluster_config.hpp>
 #include <starbus/state/kv_state.hpp>
+#include <starbus/files/posix_io.hpp>
 #include <starbus/wire/types.hpp>
 
 namespace starbus {
 
-// A setup or I/O failure of the data directory: the message names the file and
-// says what to do next ("data directory /x is not writable: check its
-// permissions or choose another --data-dir").
-class storage_error : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
+// storage_error (starbus/files/posix_io.hpp) is what every failure of the
+// data directory throws: its message names the file and says what to do next.
 
 class durable_store {
   public:

@@ -21,18 +21,22 @@ enum class fsm_event : std::uint8_t {
     server_seen,          // a better server (higher (epoch, -rank)) announces itself: follow it
     sync_complete,        // snapshot_end applied: I hold everything the server had sent
     sync_broken,          // gap in seqs, server's error, or replication session lost
-    server_lost,          // the server I follow has been silent for the expiry
+    server_lost,          // (replica) the server I follow has been silent for the expiry
     vote,                 // a client asked me and I may take over from a silent server
     cold_start_elected,   // nobody serves, every needed broker is heard, my position is best
     handover_requested,   // (server) a synchronised broker of lower rank asks for the role
     successor_caught_up,  // (handover) the successor acked my last seq
     successor_active,     // (handover) the successor announces active
-    handover_timeout,     // (handover) the successor has been silent for the expiry
+    handover_timeout,     // (handover) before HANDOVER-GO: the successor is silent, sessionless, or too slow
     handover_go,          // (passive) the server handed the role to me
     force,                // an operator's force_request (the reactor refuses it while another serves)
     change_refused,       // (replica) the server sent a change this replica cannot decode or apply
+    successor_lost,       // (handover) after HANDOVER-GO: the successor is silent, sessionless, or too slow
+    nobody_to_follow,     // (syncing) start_sync found no server to follow (it vanished meanwhile)
+    handover_due,         // (passive) synchronised, idle, outranking the live server: ask for the role again
+    go_unanswered,        // (handover) HANDOVER-GO went a heartbeat ago and the successor does not serve yet
 };
-inline constexpr int fsm_event_count = 14;
+inline constexpr int fsm_event_count = 18;
 
 [[nodiscard]] std::string_view to_string(fsm_event e);
 

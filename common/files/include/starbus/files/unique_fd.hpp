@@ -1,6 +1,7 @@
 // File: unique_fd.hpp
 // A move-only owner of a POSIX file descriptor, closed when the owner goes
-// away, so that no error path of the file code leaks one.
+// away, so that no error path of the file code leaks one. The one such type of
+// starbus: posix_io.hpp's operations return and take it.
 #pragma once
 
 #include <unistd.h>
