@@ -55,7 +55,7 @@ std::vector<std::string> content_gate::referenced_hashes() const {
     return out;
 }
 
-bool content_gate::pump(local_replica& replica, std::chrono::steady_clock::time_point now) {
+void content_gate::note_failed_fetches(std::chrono::steady_clock::time_point now) {
     for (auto& f : _fetch.take_failed()) {
         _tags.erase(f.entry.hash);
         _retry_at[f.entry.hash] = now + (f.stale ? stale_retry : failure_retry);
@@ -64,6 +64,10 @@ bool content_gate::pump(local_replica& replica, std::chrono::steady_clock::time_
             spdlog::warn("files: cannot fetch {}: {}", f.entry.path, f.reason);
         }
     }
+}
+
+bool content_gate::pump(local_replica& replica, std::chrono::steady_clock::time_point now) {
+    note_failed_fetches(now);
     // Walk the state that applying everything waiting would give, noting after which change no current file
     // lacks content (the prefix that may be applied) and which versions are current but missing (to fetch).
     std::set<std::string> missing;
@@ -106,6 +110,12 @@ bool content_gate::pump(local_replica& replica, std::chrono::steady_clock::time_
     }
     want(wanted, now);
     if (!applicable) return false;
+    const bool applied = apply_prefix(replica, *applicable);
+    if (applied && wanted.empty()) _trouble.clear();
+    return applied;
+}
+
+bool content_gate::apply_prefix(local_replica& replica, std::size_t applicable) {
     bool applied = false;
     if (_snapshot) {
         replica.install(std::move(_snapshot->entries), _snapshot->at, std::move(_snapshot->requests),
@@ -114,7 +124,7 @@ bool content_gate::pump(local_replica& replica, std::chrono::steady_clock::time_
         _damaged.clear();
         applied = true;
     }
-    for (std::size_t i = 0; i < *applicable; ++i) {
+    for (std::size_t i = 0; i < applicable; ++i) {
         if (!replica.apply(_queue.front())) {
             // Cannot happen: the queue follows what was applied. Drop it all; the stuck-stream rule resyncs.
             spdlog::error("files: a waiting change does not follow the replica; dropping {} waiting changes",
@@ -125,7 +135,6 @@ bool content_gate::pump(local_replica& replica, std::chrono::steady_clock::time_
         _queue.pop_front();
         applied = true;
     }
-    if (applied && wanted.empty()) _trouble.clear();
     return applied;
 }
 

@@ -105,6 +105,10 @@ class content_gate {
     };
 
     void want(const std::map<std::string, file_entry>& wanted, std::chrono::steady_clock::time_point now);
+    // Failed fetches wait before they are asked again (a stale version briefly, a failure longer).
+    void note_failed_fetches(std::chrono::steady_clock::time_point now);
+    // Installs the waiting snapshot, if any, and applies the first `applicable` waiting changes.
+    [[nodiscard]] bool apply_prefix(local_replica& replica, std::size_t applicable);
 
     file_store& _store;
     fetch_queue _fetch;

@@ -113,37 +113,7 @@ follower::outcome follower::handle(const message& m, local_replica& replica, ste
     }
     if (const auto* end = std::get_if<snapshot_end>(&m)) {
         if (end->request_id != _session) return outcome::nothing;
-        if (!end->is_delta) {
-            // The changes after the fork are this replica's alone: the snapshot is about to replace them.
-            if (end->fork_known && end->fork_seq < replica.last().seq) {
-                _orphans = replica.history().tail_after(end->fork_seq);
-                if (replica.history().base().seq > end->fork_seq)
-                    spdlog::warn("replication: the fork with {} is at seq {}, older than this replica's history "
-                                 "(from {}): the changes in between cannot be replayed",
-                                 _server.name, end->fork_seq, replica.history().base().seq);
-                spdlog::warn("replication: this replica's history parted from {}'s after seq {}; it holds {} "
-                             "changes beyond (up to seq {})",
-                             _server.name, end->fork_seq, replica.last().seq - end->fork_seq, replica.last().seq);
-            }
-            std::size_t files = 0;
-            for (const auto& c : _snapshot) files += c.op == change_op::file_put ? 1 : 0;
-            spdlog::info("replication: full snapshot from {} at ({}, {}): {} keys, {} files", _server.name, end->epoch,
-                         end->seq, _snapshot.size() - files, files);
-            _gate.set_snapshot(std::move(_snapshot), {end->epoch, end->seq}, end->requests, end->bus_dropped_through,
-                               end->epochs);
-            _snapshot.clear();
-        } else if (_gate.last_received(replica.last()).seq != end->seq) {
-            spdlog::warn("replication: delta from {} ended at {} but this replica is at {}; resyncing",
-                         _server.name, end->seq, _gate.last_received(replica.last()).seq);
-            return outcome::sync_broken;
-        }
-        _server_seq = std::max(_server_seq, end->seq);
-        _received_seq = std::max(_received_seq, end->seq);
-        _catch_up_seq = end->seq;
-        _caught_up = false;
-        _phase = phase::streaming;
-        _gate_moved = true;
-        return outcome::nothing;
+        return end_snapshot(*end, replica);
     }
     if (const auto* go = std::get_if<handover_go>(&m)) {
         if (!synced() || replica.last().seq != go->seq) {
@@ -166,6 +136,40 @@ follower::outcome follower::handle(const message& m, local_replica& replica, ste
                      return std::decay_t<decltype(x)>::code;
                  }, m)),
                  _server.name);
+    return outcome::nothing;
+}
+
+follower::outcome follower::end_snapshot(const snapshot_end& end, local_replica& replica) {
+    if (!end.is_delta) {
+        // The changes after the fork are this replica's alone: the snapshot is about to replace them.
+        if (end.fork_known && end.fork_seq < replica.last().seq) {
+            _orphans = replica.history().tail_after(end.fork_seq);
+            if (replica.history().base().seq > end.fork_seq)
+                spdlog::warn("replication: the fork with {} is at seq {}, older than this replica's history "
+                             "(from {}): the changes in between cannot be replayed",
+                             _server.name, end.fork_seq, replica.history().base().seq);
+            spdlog::warn("replication: this replica's history parted from {}'s after seq {}; it holds {} "
+                         "changes beyond (up to seq {})",
+                         _server.name, end.fork_seq, replica.last().seq - end.fork_seq, replica.last().seq);
+        }
+        std::size_t files = 0;
+        for (const auto& c : _snapshot) files += c.op == change_op::file_put ? 1 : 0;
+        spdlog::info("replication: full snapshot from {} at ({}, {}): {} keys, {} files", _server.name, end.epoch,
+                     end.seq, _snapshot.size() - files, files);
+        _gate.set_snapshot(std::move(_snapshot), {end.epoch, end.seq}, end.requests, end.bus_dropped_through,
+                           end.epochs);
+        _snapshot.clear();
+    } else if (_gate.last_received(replica.last()).seq != end.seq) {
+        spdlog::warn("replication: delta from {} ended at {} but this replica is at {}; resyncing",
+                     _server.name, end.seq, _gate.last_received(replica.last()).seq);
+        return outcome::sync_broken;
+    }
+    _server_seq = std::max(_server_seq, end.seq);
+    _received_seq = std::max(_received_seq, end.seq);
+    _catch_up_seq = end.seq;
+    _caught_up = false;
+    _phase = phase::streaming;
+    _gate_moved = true;
     return outcome::nothing;
 }
 

@@ -97,6 +97,9 @@ class follower {
 
     void open_socket();
     [[nodiscard]] outcome take_batch(const change_batch& b, const local_replica& replica);
+    // SNAPSHOT-END of this session: a full snapshot goes to the gate (and what lay beyond the fork becomes
+    // orphans); a delta must end where the replica is. Then the live stream follows.
+    [[nodiscard]] outcome end_snapshot(const snapshot_end& end, local_replica& replica);
     void send_orders();
 
     zmq::context_t& _ctx;
