@@ -28,9 +28,6 @@ namespace fs = std::filesystem;
 constexpr std::string_view log_magic = "SBLOG001";
 constexpr std::size_t record_header_size = 8;
 
-[[noreturn]] void throw_io(const std::string& what, int e, std::string_view advice) {
-    throw storage_error(what + ": " + errno_text(e) + std::string(advice));
-}
 
 // Reads the log's records one by one through a bounded buffer.
 class record_reader {
@@ -93,7 +90,7 @@ class record_reader {
             const std::size_t want = std::max(io_chunk, n - have);
             _buffer.resize(have + want);
             const ssize_t got = read_full_at(_fd, _buffer.data() + have, want, _offset + have);
-            if (got < 0) throw_io("cannot read the change log " + _path.string(), static_cast<int>(-got), io_advice);
+            if (got < 0) throw_storage_error("cannot read the change log " + _path.string(), static_cast<int>(-got), io_advice);
             _buffer.resize(have + static_cast<std::size_t>(got));
             if (static_cast<std::size_t>(got) < want) _eof = true;
         }
@@ -149,11 +146,11 @@ std::optional<change_log> change_log::open(const fs::path& path) {
     unique_fd fd = open_file(path, O_RDWR);
     if (!fd) {
         if (errno == ENOENT) return std::nullopt;
-        throw_io("cannot open the change log " + path.string(), errno, corrupt_advice);
+        throw_storage_error("cannot open the change log " + path.string(), errno, corrupt_advice);
     }
     std::array<char, log_header_size> h{};
     const ssize_t n = read_full_at(fd.get(), h.data(), h.size(), 0);
-    if (n < 0) throw_io("cannot read the change log " + path.string(), static_cast<int>(-n), io_advice);
+    if (n < 0) throw_storage_error("cannot read the change log " + path.string(), static_cast<int>(-n), io_advice);
     if (static_cast<std::size_t>(n) != h.size() || std::string_view(h.data(), 8) != log_magic ||
         get_u32(&h[28]) != crc32c(h.data(), 28))
         throw storage_error("the change log " + path.string() + " has a corrupt header" + std::string(corrupt_advice));
@@ -182,7 +179,7 @@ change_log::scan change_log::read_back(const std::function<bool(change&&)>& take
         out.valid_end = reader.offset();
     }
     struct stat st {};
-    if (::fstat(_fd.get(), &st) != 0) throw_io("cannot stat the change log " + _path.string(), errno, io_advice);
+    if (::fstat(_fd.get(), &st) != 0) throw_storage_error("cannot stat the change log " + _path.string(), errno, io_advice);
     out.file_size = static_cast<std::uint64_t>(st.st_size);
     return out;
 }
@@ -190,9 +187,9 @@ change_log::scan change_log::read_back(const std::function<bool(change&&)>& take
 void change_log::keep_valid(const scan& s) {
     if (s.valid_end < s.file_size) {
         if (::ftruncate(_fd.get(), static_cast<off_t>(s.valid_end)) != 0)
-            throw_io("cannot cut the torn tail of the change log " + _path.string(), errno, io_advice);
+            throw_storage_error("cannot cut the torn tail of the change log " + _path.string(), errno, io_advice);
         if (int e = sync_data(_fd.get()); e != 0)
-            throw_io("cannot sync the change log " + _path.string(), e, io_advice);
+            throw_storage_error("cannot sync the change log " + _path.string(), e, io_advice);
     }
     _size = s.valid_end;
     _records = s.taken;
@@ -213,7 +210,7 @@ void change_log::flush(bool sync) {
     const std::string name = _path.string();
     // An unlinked log would swallow every write and vanish at restart.
     struct stat st {};
-    if (::fstat(fd, &st) != 0) throw_io("cannot stat the change log " + name, errno, io_advice);
+    if (::fstat(fd, &st) != 0) throw_storage_error("cannot stat the change log " + name, errno, io_advice);
     if (st.st_nlink == 0)
         throw storage_error("the change log " + name +
                             " was deleted while the broker ran: restore the data directory and restart the broker");
@@ -223,7 +220,7 @@ void change_log::flush(bool sync) {
             _failure = "cannot write the change log " + name + ": " + errno_text(e) +
                        ", and cannot cut the partial write: restart the broker";
         }
-        throw_io("cannot write the change log " + name, e, io_advice);
+        throw_storage_error("cannot write the change log " + name, e, io_advice);
     }
     _size += _buffer.size();
     _records += _buffer_records;

@@ -37,9 +37,6 @@ namespace fs = std::filesystem;
 constexpr std::string_view meta_magic = "SBMETA01";
 constexpr std::size_t meta_size = 24;
 
-[[noreturn]] void throw_io(const std::string& what, int e, std::string_view advice) {
-    throw storage_error(what + ": " + errno_text(e) + std::string(advice));
-}
 
 // The meta file's bytes for `epoch`.
 std::array<char, meta_size> encode_meta(std::uint64_t epoch) {
@@ -113,7 +110,7 @@ void durable_store::impl::lock_directory() {
     do rc = ::flock(lock_fd.get(), LOCK_EX | LOCK_NB);
     while (rc != 0 && errno == EINTR);
     if (rc != 0) {
-        if (errno != EWOULDBLOCK) throw_io("cannot lock data directory " + name, errno, io_advice);
+        if (errno != EWOULDBLOCK) throw_storage_error("cannot lock data directory " + name, errno, io_advice);
         std::array<char, 32> text{};
         const ssize_t n = read_full_at(lock_fd.get(), text.data(), text.size() - 1, 0);
         std::string pid = n > 0 ? std::string(text.data(), static_cast<std::size_t>(n)) : std::string("unknown");
@@ -123,7 +120,7 @@ void durable_store::impl::lock_directory() {
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(lock_fd.get(), 0) != 0 || write_all_at(lock_fd.get(), pid.data(), pid.size(), 0) != 0)
-        throw_io("cannot write the LOCK file of data directory " + name, errno, io_advice);
+        throw_storage_error("cannot write the LOCK file of data directory " + name, errno, io_advice);
 }
 
 void durable_store::impl::read_meta() {
@@ -131,11 +128,11 @@ void durable_store::impl::read_meta() {
     const unique_fd fd = open_file(path, O_RDONLY);
     if (!fd.valid()) {
         if (errno == ENOENT) return;  // a fresh directory: no takeover ever happened here
-        throw_io("cannot open meta file " + path.string(), errno, corrupt_advice);
+        throw_storage_error("cannot open meta file " + path.string(), errno, corrupt_advice);
     }
     std::array<char, meta_size + 1> m{};
     const ssize_t n = read_full_at(fd.get(), m.data(), m.size(), 0);
-    if (n < 0) throw_io("cannot read meta file " + path.string(), static_cast<int>(-n), corrupt_advice);
+    if (n < 0) throw_storage_error("cannot read meta file " + path.string(), static_cast<int>(-n), corrupt_advice);
     if (static_cast<std::size_t>(n) != meta_size || std::string_view(m.data(), 8) != meta_magic ||
         get_u32(&m[16]) != crc32c(m.data(), 16))
         throw storage_error("meta file " + path.string() +

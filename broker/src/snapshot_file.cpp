@@ -28,9 +28,6 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view snapshot_magic = "SBSNAP01";
 
-[[noreturn]] void throw_io(const std::string& what, int e, std::string_view advice) {
-    throw storage_error(what + ": " + errno_text(e) + std::string(advice));
-}
 
 // Buffers writes to a file at increasing offsets, with a running CRC of
 // everything written; msgpack::packer writes into it.
@@ -46,7 +43,7 @@ class file_writer {
     void drain() {
         _crc = crc32c_update(_crc, _buffer.data(), _buffer.size());
         if (int e = write_all_at(_fd, _buffer.data(), _buffer.size(), _offset); e != 0)
-            throw_io("cannot write " + _name, e, io_advice);
+            throw_storage_error("cannot write " + _name, e, io_advice);
         _offset += _buffer.size();
         _written += _buffer.size();
         _buffer.clear();
@@ -91,7 +88,7 @@ void write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
     put_u64(&h[8], w.written());
     put_u32(&h[16], w.crc());
     put_u32(&h[20], crc32c(h.data(), 20));
-    if (int e = write_all_at(fd, h.data(), h.size(), 0); e != 0) throw_io("cannot write " + name, e, io_advice);
+    if (int e = write_all_at(fd, h.data(), h.size(), 0); e != 0) throw_storage_error("cannot write " + name, e, io_advice);
 }
 
 // Takes the objects of a snapshot body one at a time, in their order:
@@ -174,10 +171,10 @@ struct snapshot_header {
 
 snapshot_header read_header(int fd, const body_parser& parser, const std::string& name) {
     struct stat st {};
-    if (::fstat(fd, &st) != 0) throw_io("cannot stat snapshot file " + name, errno, corrupt_advice);
+    if (::fstat(fd, &st) != 0) throw_storage_error("cannot stat snapshot file " + name, errno, corrupt_advice);
     std::array<char, snapshot_header_size> h{};
     const ssize_t got = read_full_at(fd, h.data(), h.size(), 0);
-    if (got < 0) throw_io("cannot read snapshot file " + name, static_cast<int>(-got), corrupt_advice);
+    if (got < 0) throw_storage_error("cannot read snapshot file " + name, static_cast<int>(-got), corrupt_advice);
     if (static_cast<std::size_t>(got) < h.size()) throw parser.corrupt("shorter than its header");
     if (std::string_view(h.data(), 8) != snapshot_magic)
         throw parser.corrupt("not a starbus snapshot, or another version");
@@ -200,7 +197,7 @@ void write_snapshot_file(const fs::path& path, const kv_state& s) {
 kv_state read_snapshot_file(const fs::path& path, const bus_retention& retention) {
     const std::string name = path.string();
     const unique_fd fd = open_file(path, O_RDONLY);
-    if (!fd) throw_io("cannot open snapshot file " + name, errno, corrupt_advice);
+    if (!fd) throw_storage_error("cannot open snapshot file " + name, errno, corrupt_advice);
     body_parser parser(name);
     const snapshot_header header = read_header(fd.get(), parser, name);
 
@@ -214,7 +211,7 @@ kv_state read_snapshot_file(const fs::path& path, const bus_retention& retention
             const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, io_chunk));
             unpacker.reserve_buffer(want);
             const ssize_t n = read_full_at(fd.get(), unpacker.buffer(), want, offset);
-            if (n < 0) throw_io("cannot read snapshot file " + name, static_cast<int>(-n), corrupt_advice);
+            if (n < 0) throw_storage_error("cannot read snapshot file " + name, static_cast<int>(-n), corrupt_advice);
             if (static_cast<std::size_t>(n) != want) throw parser.corrupt("shorter than its header says");
             crc = crc32c_update(crc, unpacker.buffer(), want);
             unpacker.buffer_consumed(want);

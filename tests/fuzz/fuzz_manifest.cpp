@@ -16,9 +16,8 @@
 #include <string>
 #include <vector>
 
-#include <msgpack.hpp>
-
 #include <starbus/files/file_manifest.hpp>
+#include <starbus/wire/types.hpp>  // the MessagePack form of file_entry
 
 #include "fuzz_check.hpp"
 

@@ -5,6 +5,7 @@
 // log was a unit of its own, and the caller stopping the read.
 #include <catch2/catch.hpp>
 
+#include "file_bytes.hpp"
 #include "change_builders.hpp"
 
 #include <sys/resource.h>
@@ -19,28 +20,15 @@
 using namespace starbus;
 namespace fs = std::filesystem;
 
+using starbus::test::read_bytes;
+using starbus::test::write_bytes;
+using starbus::test::le32;
+using starbus::test::le64;
+
 namespace {
 
 using starbus::test::erase;
 using starbus::test::put;
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::uint32_t le32(const std::string& s, std::size_t at) {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= std::uint32_t(static_cast<unsigned char>(s[at + i])) << (8 * i);
-    return v;
-}
-
-std::uint64_t le64(const std::string& s, std::size_t at) { return le32(s, at) | std::uint64_t(le32(s, at + 4)) << 32; }
 
 change sample(std::uint64_t epoch, std::uint64_t seq) {
     if (seq % 5 == 0) return erase(epoch, seq, "key" + std::to_string(seq % 3));

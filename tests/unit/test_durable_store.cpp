@@ -7,6 +7,7 @@
 // append+flush throughput.
 #include <catch2/catch.hpp>
 
+#include "file_bytes.hpp"
 #include "change_builders.hpp"
 
 #include <sys/resource.h>
@@ -26,6 +27,9 @@
 
 using namespace starbus;
 namespace fs = std::filesystem;
+
+using starbus::test::read_bytes;
+using starbus::test::write_bytes;
 
 namespace {
 
@@ -57,16 +61,6 @@ void require_agrees(const kv_state& recovered, const kv_state& expected) {
     REQUIRE(recovered.requests() == expected.requests());
     REQUIRE(recovered.epochs() == expected.epochs());
     REQUIRE(recovered.bus_dropped_through() == expected.bus_dropped_through());
-}
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Opens `dir`, recovers, and returns both.

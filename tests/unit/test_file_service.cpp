@@ -11,7 +11,7 @@
 #include <starbus/files/content_hash.hpp>
 #include <starbus/files/fast_hash.hpp>
 
-#include "../change_builders.hpp"
+#include "change_builders.hpp"
 #include "fake_sink.hpp"
 #include "file_service.hpp"
 #include "testutil.hpp"

@@ -4,6 +4,7 @@
 // brain prevention").
 #include <catch2/catch.hpp>
 
+#include "peer_fixtures.hpp"
 #include "peer_view.hpp"
 
 // GCC 12 warns falsely about assigning short literals to std::string here (-Wrestrict, GCC bug 105329).
@@ -12,31 +13,14 @@
 using namespace starbus;
 using namespace std::chrono_literals;
 
+using starbus::test::hb;
+
 namespace {
-
-cluster_config three() {
-    cluster_config c = builtin_cluster(3);
-    c.heartbeat = 100ms;
-    c.expiry = 300ms;
-    return c;
-}
-
-heartbeat hb(const cluster_config& c, std::uint32_t rank, broker_state s, std::uint64_t epoch = 1,
-             std::uint64_t seq = 0, std::uint64_t last_epoch = 0) {
-    heartbeat h;
-    h.name = c.brokers[rank].name;
-    h.rank = rank;
-    h.state = s;
-    h.epoch = epoch;
-    h.seq = seq;
-    h.last_epoch = last_epoch;
-    return h;
-}
 
 }  // namespace
 
 TEST_CASE("peer_view: a peer is alive until one expiry after its last heartbeat", "[peer_view]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     const steady_time t0{};
     REQUIRE_FALSE(v.alive(0u, t0));
@@ -47,7 +31,7 @@ TEST_CASE("peer_view: a peer is alive until one expiry after its last heartbeat"
 }
 
 TEST_CASE("peer_view: heartbeats from unknown names, wrong ranks or myself are refused", "[peer_view]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     auto h = hb(c, 0, broker_state::active);
     h.name = "Z";
@@ -59,7 +43,7 @@ TEST_CASE("peer_view: heartbeats from unknown names, wrong ranks or myself are r
 }
 
 TEST_CASE("peer_view: the server is the live active peer of highest epoch, then lowest rank", "[peer_view]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 2);
     const steady_time t0{};
     REQUIRE(v.best_server(t0) == nullptr);
@@ -74,7 +58,7 @@ TEST_CASE("peer_view: the server is the live active peer of highest epoch, then 
 
 TEST_CASE("peer_view: a backup may take over only when every lower rank is silent or unsynchronised",
           "[peer_view]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 2);
     const steady_time t0{};
     REQUIRE(v.may_take_over(t0));  // nobody heard at all
@@ -88,7 +72,7 @@ TEST_CASE("peer_view: a backup may take over only when every lower rank is silen
 }
 
 TEST_CASE("peer_view: cold start needs every broker heard, unless the whole cluster is fresh", "[peer_view]") {
-    auto c = three();
+    auto c = test::three_brokers();
     const steady_time t0{};
     SECTION("brokers with data: all must be heard, the best position serves") {
         peer_view a(c, 0);

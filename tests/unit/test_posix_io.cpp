@@ -17,22 +17,16 @@
 
 #include <starbus/files/posix_io.hpp>
 
+#include "file_bytes.hpp"
 #include "testutil.hpp"
 
 using namespace starbus;
 namespace fs = std::filesystem;
 
+using starbus::test::read_bytes;
+using starbus::test::write_bytes;
+
 namespace {
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 // Lowers RLIMIT_FSIZE for its lifetime: a write past `bytes` then fails with EFBIG (even for root), a stand-in
 // for a full disk.

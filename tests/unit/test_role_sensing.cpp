@@ -4,6 +4,7 @@
 // "Events"), and the bookkeeping that goes with it. No sockets.
 #include <catch2/catch.hpp>
 
+#include "peer_fixtures.hpp"
 #include "role_sensing.hpp"
 
 #pragma GCC diagnostic ignored "-Wrestrict"  // GCC 12's false alarm on short string literals (bug 105329)
@@ -11,29 +12,12 @@
 using namespace starbus;
 using namespace std::chrono_literals;
 
+using starbus::test::hb;
+
 namespace {
 
-// A (rank 0), B (rank 1), C (rank 2); heartbeat 100 ms, expiry 300 ms. The tests are B unless said.
-cluster_config three() {
-    cluster_config c = builtin_cluster(3);
-    c.heartbeat = 100ms;
-    c.expiry = 300ms;
-    return c;
-}
-
+// The tests are B unless said.
 const steady_time t0 = steady_time{} + 1h;  // far from zero: "since" times before t0 stay positive
-
-heartbeat hb(const cluster_config& c, std::uint32_t rank, broker_state s, std::uint64_t epoch = 1,
-             std::uint64_t seq = 0, std::uint64_t last_epoch = 0) {
-    heartbeat h;
-    h.name = c.brokers[rank].name;
-    h.rank = rank;
-    h.state = s;
-    h.epoch = epoch;
-    h.seq = seq;
-    h.last_epoch = last_epoch;
-    return h;
-}
 
 role_facts facts_of(const cluster_config& c, std::uint32_t rank, broker_state s) {
     role_facts f;
@@ -47,7 +31,7 @@ role_facts facts_of(const cluster_config& c, std::uint32_t rank, broker_state s)
 
 // B, a replica of A (epoch 1) in state `s`, A heard at t0.
 struct replica_of_a {
-    cluster_config c = three();
+    cluster_config c = test::three_brokers();
     peer_view v{c, 1};
     role_facts f;
 
@@ -67,7 +51,7 @@ struct replica_of_a {
 // ---- starting ----
 
 TEST_CASE("sensing: starting follows a broker that already serves", "[role_sensing]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     REQUIRE(v.record(hb(c, 0, broker_state::active), t0));
     auto f = facts_of(c, 1, broker_state::starting);
@@ -76,7 +60,7 @@ TEST_CASE("sensing: starting follows a broker that already serves", "[role_sensi
 }
 
 TEST_CASE("sensing: starting gives up listening after one expiry, not before", "[role_sensing]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     auto f = facts_of(c, 1, broker_state::starting);
     f.started = t0;
@@ -89,7 +73,7 @@ TEST_CASE("sensing: starting gives up listening after one expiry, not before", "
 // ---- stalled ----
 
 TEST_CASE("sensing: stalled follows a server that appears and forgets an old refusal", "[role_sensing]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     REQUIRE(v.record(hb(c, 2, broker_state::active, 4), t0));
     auto f = facts_of(c, 1, broker_state::stalled);
@@ -100,7 +84,7 @@ TEST_CASE("sensing: stalled follows a server that appears and forgets an old ref
 
 TEST_CASE("sensing: stalled does not follow again the server it refused, same epoch, before the retry",
           "[role_sensing]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     REQUIRE(v.record(hb(c, 0, broker_state::active, 4), t0));
     auto f = facts_of(c, 1, broker_state::stalled);
@@ -119,7 +103,7 @@ TEST_CASE("sensing: stalled does not follow again the server it refused, same ep
 }
 
 TEST_CASE("sensing: stalled wins a cold start only with every broker heard and the best position", "[role_sensing]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     auto f = facts_of(c, 1, broker_state::stalled);
     f.last = {2, 50};
@@ -220,7 +204,7 @@ TEST_CASE("sensing: progress, syncing, or a server not ahead keep the stuck-stre
 // ---- active ----
 
 TEST_CASE("sensing: a server steps down only for a claim that beats its own", "[role_sensing]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     auto f = facts_of(c, 1, broker_state::active);
     f.my_epoch = 5;
@@ -241,7 +225,7 @@ namespace {
 
 // B serves in epoch 3 and hands over to A (rank 0), heard at t0 as a passive replica.
 struct handing_to_a {
-    cluster_config c = three();
+    cluster_config c = test::three_brokers();
     peer_view v{c, 1};
     role_facts f;
 
@@ -299,7 +283,7 @@ TEST_CASE("sensing: no session, or ten expiries of handover, end it too", "[role
 // ---- the repeated messages ----
 
 TEST_CASE("sensing: a synchronised, idle replica that outranks the live server asks for the role", "[role_sensing]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 0);  // A, rank 0, follows B
     REQUIRE(v.record(hb(c, 1, broker_state::active, 2), t0));
     auto f = facts_of(c, 0, broker_state::passive);
@@ -325,7 +309,7 @@ TEST_CASE("sensing: a synchronised, idle replica that outranks the live server a
 }
 
 TEST_CASE("sensing: HANDOVER-GO is sent again every heartbeat until the successor serves", "[role_sensing]") {
-    auto c = three();
+    auto c = test::three_brokers();
     auto f = facts_of(c, 1, broker_state::handover);
     f.go_sent = true;
     f.next_handover_message = t0 + 100ms;

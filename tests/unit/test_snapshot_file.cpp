@@ -7,6 +7,7 @@
 // the old snapshot.
 #include <catch2/catch.hpp>
 
+#include "file_bytes.hpp"
 #include "change_builders.hpp"
 
 #include <sys/resource.h>
@@ -23,25 +24,13 @@
 using namespace starbus;
 namespace fs = std::filesystem;
 
+using starbus::test::read_bytes;
+using starbus::test::write_bytes;
+using starbus::test::le32;
+
 namespace {
 
 using starbus::test::put;
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::uint32_t le32(const std::string& s, std::size_t at) {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= std::uint32_t(static_cast<unsigned char>(s[at + i])) << (8 * i);
-    return v;
-}
 
 void put_le32(std::string& s, std::size_t at, std::uint32_t v) {
     for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>(v >> (8 * i));

@@ -4,6 +4,7 @@
 // before it is heard again, or one expiry after the wake. Fake clock only.
 #include <catch2/catch.hpp>
 
+#include "peer_fixtures.hpp"
 #include "tick_guard.hpp"
 
 #pragma GCC diagnostic ignored "-Wrestrict"  // GCC 12's false alarm on short string literals (bug 105329)
@@ -12,13 +13,6 @@ using namespace starbus;
 using namespace std::chrono_literals;
 
 namespace {
-
-cluster_config three() {
-    cluster_config c = builtin_cluster(3);
-    c.heartbeat = 100ms;
-    c.expiry = 300ms;
-    return c;
-}
 
 heartbeat hb(const cluster_config& c, std::uint32_t rank, broker_state s) {
     heartbeat h;
@@ -40,7 +34,7 @@ void turn_until(tick_guard& g, const peer_view& v, steady_time from, steady_time
 }  // namespace
 
 TEST_CASE("tick guard: regular turns never tilt", "[tick_guard]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     tick_guard g(c.expiry);
     const steady_time t0{};
@@ -57,7 +51,7 @@ TEST_CASE("tick guard: the threshold is half an expiry", "[tick_guard]") {
 }
 
 TEST_CASE("tick guard: a long gap tilts, and reports the gap", "[tick_guard]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     tick_guard g(c.expiry);
     const steady_time t0{};
@@ -71,7 +65,7 @@ TEST_CASE("tick guard: a long gap tilts, and reports the gap", "[tick_guard]") {
 }
 
 TEST_CASE("tick guard: the tilt ends once every peer heard before the freeze is heard again", "[tick_guard]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     tick_guard g(c.expiry);
     const steady_time t0{};
@@ -93,7 +87,7 @@ TEST_CASE("tick guard: the tilt ends once every peer heard before the freeze is 
 }
 
 TEST_CASE("tick guard: an unheard peer holds the tilt for one expiry after the wake, no longer", "[tick_guard]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     tick_guard g(c.expiry);
     const steady_time t0{};
@@ -112,7 +106,7 @@ TEST_CASE("tick guard: an unheard peer holds the tilt for one expiry after the w
 }
 
 TEST_CASE("tick guard: a peer already silent before the freeze is not waited for", "[tick_guard]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     tick_guard g(c.expiry);
     const steady_time t0{};
@@ -128,7 +122,7 @@ TEST_CASE("tick guard: a peer already silent before the freeze is not waited for
 
 TEST_CASE("tick guard: with nobody heard before the freeze, only the expiry ends the tilt", "[tick_guard]") {
     // A starting broker frozen before it heard anybody must still listen one expiry after it wakes.
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     tick_guard g(c.expiry);
     const steady_time t0{};
@@ -142,7 +136,7 @@ TEST_CASE("tick guard: with nobody heard before the freeze, only the expiry ends
 }
 
 TEST_CASE("tick guard: a second freeze while tilted starts the tilt over", "[tick_guard]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     tick_guard g(c.expiry);
     const steady_time t0{};
@@ -159,7 +153,7 @@ TEST_CASE("tick guard: a second freeze while tilted starts the tilt over", "[tic
 }
 
 TEST_CASE("tick guard: shifting last-heard times by the gap keeps a peer heard before it alive", "[tick_guard]") {
-    auto c = three();
+    auto c = test::three_brokers();
     peer_view v(c, 1);
     const steady_time t0{};
     REQUIRE(v.record(hb(c, 0, broker_state::active), t0));

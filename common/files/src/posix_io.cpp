@@ -58,6 +58,10 @@ std::uint32_t crc32c_update(std::uint32_t crc, const void* data, std::size_t siz
 
 std::string errno_text(int e) { return std::strerror(e); }
 
+void throw_storage_error(const std::string& what, int e, std::string_view advice) {
+    throw storage_error(what + ": " + errno_text(e) + std::string(advice));
+}
+
 unique_fd open_file(const fs::path& path, int flags, mode_t mode) {
     int fd;
     do fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);

@@ -38,6 +38,8 @@ class storage_error : public std::runtime_error {
 
 // strerror(e), as a string.
 [[nodiscard]] std::string errno_text(int e);
+// Throws storage_error "WHAT: strerror(e)ADVICE" (the advice says what the operator can do).
+[[noreturn]] void throw_storage_error(const std::string& what, int e, std::string_view advice);
 
 // open(2) with O_CLOEXEC added, retried on EINTR. An invalid result leaves the
 // reason in errno.
