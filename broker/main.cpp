@@ -1,6 +1,6 @@
 // File: main.cpp
 // starbus-broker: runs one broker in the foreground, logging to stderr.
-//   starbus-broker --cluster FILE --name NAME --data-dir DIR
+//   starbus-broker --cluster FILE --name NAME --data-dir DIR [--key NAME.key]
 // Without --cluster: a single primary named A on tcp://127.0.0.1:5670.
 // SIGTERM or SIGINT stops it cleanly; after SIGKILL it recovers from its data dir.
 #include <csignal>
@@ -28,9 +28,14 @@ int main(int argc, char** argv) {
     std::string name;
     std::string data_dir;
     std::string log_level = "info";
+    std::string key_file;
     app.add_option("--cluster", cluster_file, "cluster file (TOML); default: a single primary A on tcp://127.0.0.1:5670");
     app.add_option("--name", name, "this broker's name in the cluster file");
     app.add_option("--data-dir", data_dir, "where this broker keeps its replica (default: ./starbus-data/NAME)");
+    app.add_option("--key", key_file,
+                   "this broker's secret key file (NAME.key from `starbus keygen NAME`); required when the cluster "
+                   "file's [security] mode is \"curve\"")
+        ->option_text("FILE");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     try {
@@ -61,6 +66,12 @@ int main(int argc, char** argv) {
         options.name = name;
         options.data_dir = data_dir.empty() ? std::filesystem::path("starbus-data") / name : std::filesystem::path(data_dir);
         spdlog::set_pattern("%H:%M:%S.%e " + name + " %^%l%$ %v");
+        if (!key_file.empty()) {
+            options.key = starbus::load_secret_key_file(key_file);
+            if (starbus::readable_by_others(key_file))
+                spdlog::warn("security: {} may be read by other users: a secret key file should be mode 0600 "
+                             "(chmod 600 {})", key_file, key_file);
+        }
 
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
@@ -69,6 +80,9 @@ int main(int argc, char** argv) {
         b.run(stop_requested);
         spdlog::info("stopped cleanly");
         return 0;
+    } catch (const starbus::key_error& e) {
+        spdlog::error("{}", e.what());
+        return 2;
     } catch (const starbus::config_error& e) {
         spdlog::error("{}", e.what());
         return 2;

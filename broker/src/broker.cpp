@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <starbus/security/curve_sockets.hpp>
+
 namespace starbus {
 namespace {
 
@@ -59,11 +61,17 @@ void broker::impl::configure_sockets() {
     // A restarted peer must be heard again within a heartbeat, not after libzmq's default 100 ms back-off.
     _peers_sub.set(zmq::sockopt::reconnect_ivl, static_cast<int>(std::clamp<long>(
                                                     _options.cluster.heartbeat.count() / 4, 5, 100)));
+    secure_sockets();
     bind_or_explain(_router, _me, 0, "request");
     bind_or_explain(_publisher, _me, 1, "publish");
+    _publish_bound = _publisher.get(zmq::sockopt::last_endpoint);
     bind_or_explain(_beacon, _me, 2, "heartbeat");
-    for (const auto& b : _options.cluster.brokers)
-        if (b.name != _me.name) _peers_sub.connect(b.heartbeat_endpoint());
+    for (const auto& b : _options.cluster.brokers) {
+        if (b.name == _me.name) continue;
+        // CURVE: libzmq takes the server key at connect(), so each peer is checked against its own key.
+        if (_options.cluster.curve()) make_curve_client(_peers_sub, _options.key, b.public_key);
+        _peers_sub.connect(b.heartbeat_endpoint());
+    }
 }
 
 broker::impl::impl(broker_options options)
@@ -112,9 +120,17 @@ void broker::impl::run(const std::atomic<bool>& stop) {
                                               {_peers_sub.handle(), 0, ZMQ_POLLIN, 0},
                                               {_publisher.handle(), 0, ZMQ_POLLIN, 0},
                                               {nullptr, _file_service.installer_fd(), ZMQ_POLLIN, 0}};
+        // Where the optional sockets sit in `items` (SIZE_MAX: not polled this turn).
+        std::size_t follower_at = items.size();
         if (zmq::socket_t* f = _follower.socket()) items.push_back({f->handle(), 0, ZMQ_POLLIN, 0});
-        const std::size_t reconciler_at = items.size();
+        else follower_at = SIZE_MAX;
+        std::size_t reconciler_at = items.size();
         if (zmq::socket_t* r = _reconciler.socket()) items.push_back({r->handle(), 0, ZMQ_POLLIN, 0});
+        else reconciler_at = SIZE_MAX;
+        std::size_t zap_at = items.size();
+        if (_zap) items.push_back({_zap->socket().handle(), 0, ZMQ_POLLIN, 0});
+        else zap_at = SIZE_MAX;
+        const auto ready = [&](std::size_t at) { return at < items.size() && (items[at].revents & ZMQ_POLLIN); };
         auto now = std::chrono::steady_clock::now();
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
         wait = std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(100));
@@ -135,8 +151,12 @@ void broker::impl::run(const std::atomic<bool>& stop) {
         }
         if (items[2].revents & ZMQ_POLLIN) drain_subscriptions();
         if (items[3].revents & ZMQ_POLLIN) _file_service.drain_installer(_state == broker_state::active, now);
-        if (_follower.socket() && items.size() > 4 && (items[4].revents & ZMQ_POLLIN)) drain_follower(now);
-        if (items.size() > reconciler_at && (items[reconciler_at].revents & ZMQ_POLLIN)) _reconciler.drain(now);
+        if (ready(follower_at) && _follower.socket()) drain_follower(now);
+        if (ready(reconciler_at) && _reconciler.socket()) _reconciler.drain(now);
+        if (ready(zap_at))
+            _zap->drain([&](std::string_view domain, std::string_view key) {
+                return judge_handshake(_options.cluster, access_now(), domain, key);
+            }, now);
         if (items[0].revents & ZMQ_POLLIN) drain_requests(now);
         end_of_batch(now);
         if (now >= next_tick) {
@@ -256,6 +276,8 @@ void broker::impl::tick(steady_time now) {
     _reconciler.tick(now);
     if (_bus.has_parked()) _bus.wake(_writes.commit_seq(), now, false);
     _file_service.tick(now);
+    if (_zap) (void)access_now();  // notices a narrowed list even when no request asks
+    if (_publish_reset_due) reset_publish_port();
     if (serving()) advance_commit(now);
     sense(now);
     if (now >= _next_heartbeat) send_heartbeat(now);

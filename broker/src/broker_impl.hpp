@@ -11,12 +11,14 @@
 //   follower, reconciler          the replica's side: following a server, replaying a parted history
 //   bus_service                   BUS-FETCH, the publish port's fan-out
 //   file_service                  FILE-LIST, FETCH, uploads, installs, garbage collection
+//   security (security.cpp)       CURVE on the sockets, the ZAP handler, who may send each request
 // docs/architecture.md draws it.
 #pragma once
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <zmq.hpp>
 
@@ -24,6 +26,7 @@
 #include <starbus/broker/fsm.hpp>
 #include <starbus/wire/codec.hpp>
 
+#include "access_control.hpp"
 #include "broker_sink.hpp"
 #include "bus_service.hpp"
 #include "client_registry.hpp"
@@ -37,6 +40,7 @@
 #include "role_sensing.hpp"
 #include "tick_guard.hpp"
 #include "write_path.hpp"
+#include "zap_handler.hpp"
 
 namespace starbus {
 
@@ -110,6 +114,23 @@ struct broker::impl final : broker_sink {
     void handle_handover_request(const std::string& identity, const handover_request& r, steady_time now);
     void reject(const std::string& identity, const decode_result& d, std::size_t bytes, steady_time now);
 
+    // ---- security (security.cpp) ----
+    // With CURVE: checks that --key is this broker's key, starts the ZAP handler, makes every socket CURVE.
+    void secure_sockets();
+    // The access list as the replica's state holds it now (rebuilt when the state has moved since).
+    const access_list& access_now();
+    // "" when the connection that sent `body` may send a request needing `need` (`claimed_broker`: the
+    // broker name the request claims), else why not. Always "" with security mode none.
+    [[nodiscard]] std::string authorise(const zmq::message_t& body, const request_need& need,
+                                        std::string_view claimed_broker);
+    void refuse_unauthorised(const std::string& identity, std::uint64_t request_id, const std::string& why,
+                             steady_time now);
+    // Logs bad input (rejected requests, refused keys), at most a few lines per second.
+    void log_bad_input(const std::string& line, steady_time now);
+    // Closes and reopens the publish port, so that every subscriber reconnects through the ZAP handler
+    // (after the access list lost a key: an open SUB connection is never judged again otherwise).
+    void reset_publish_port();
+
     // ---- configuration ----
     broker_options _options;
     const broker_info& _me;
@@ -121,6 +142,14 @@ struct broker::impl final : broker_sink {
     zmq::socket_t _beacon;     // P+2: my heartbeats
     zmq::socket_t _peers_sub;  // every peer's P+2
     steady_time _batch_now{};  // when the batch being handled started (what the sink's replies judge by)
+    std::string _publish_bound;  // the publish port's endpoint as bound (what unbind needs)
+
+    // ---- security ----
+    std::optional<zap_handler> _zap;  // with CURVE only; after _ctx, so closed before it
+    access_list _access;
+    std::optional<position> _access_at;  // the state's position _access was built at
+    bool _publish_reset_due = false;
+    std::uint64_t _unauthorised = 0;
 
     // ---- storage and what the broker knows of its peers ----
     local_replica _replica;

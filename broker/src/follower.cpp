@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <starbus/security/curve_sockets.hpp>
 #include <starbus/wire/codec.hpp>
 
 namespace starbus {
@@ -32,6 +33,7 @@ void follower::open_socket() {
     _socket->set(zmq::sockopt::linger, 0);
     _socket->set(zmq::sockopt::maxmsgsize, limits::max_frame_bytes);
     _socket->set(zmq::sockopt::rcvhwm, 0);  // the server bounds what it sends; never drop a change here
+    if (_own_key) make_curve_client(*_socket, *_own_key, _server.public_key);
     _socket->connect(_server.request_endpoint());
 }
 

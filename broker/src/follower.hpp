@@ -10,12 +10,14 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <zmq.hpp>
 
 #include <starbus/config/cluster_config.hpp>
+#include <starbus/security/key_files.hpp>
 #include <starbus/wire/messages.hpp>
 
 #include "content_gate.hpp"
@@ -36,6 +38,8 @@ class follower {
 
     follower(zmq::context_t& ctx, std::string my_name, std::uint32_t my_rank, file_store& store,
              const file_settings& files, bool verify_sha256);
+    // CURVE: connect to servers as a client holding `own`, checking each server's public key.
+    void secure_with(const curve_key_pair& own) { _own_key = own; }
 
     // Starts a session with `server` (closing any previous one). The hello is
     // sent now, or after `min_gap` since the last one (no tight retry loops).
@@ -96,6 +100,7 @@ class follower {
     enum class phase { idle, hello_due, awaiting, snapshot, delta, streaming };
 
     void open_socket();
+
     [[nodiscard]] outcome take_batch(const change_batch& b, const local_replica& replica);
     // SNAPSHOT-END of this session: a full snapshot goes to the gate (and what lay beyond the fork becomes
     // orphans); a delta must end where the replica is. Then the live stream follows.
@@ -103,6 +108,7 @@ class follower {
     void send_orders();
 
     zmq::context_t& _ctx;
+    std::optional<curve_key_pair> _own_key;  // CURVE, when the cluster uses it
     std::string _my_name;
     std::uint32_t _my_rank;
     broker_info _server;

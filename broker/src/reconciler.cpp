@@ -2,6 +2,8 @@
 // Orphaned changes kept on disk and replayed to the server (reconciler.hpp).
 #include "reconciler.hpp"
 
+#include <starbus/security/curve_sockets.hpp>
+
 #include <fstream>
 #include <string_view>
 
@@ -95,6 +97,7 @@ void reconciler::follow(const broker_info* server, bool server_is_primary) {
     _socket = std::make_unique<zmq::socket_t>(_ctx, zmq::socket_type::dealer);
     _socket->set(zmq::sockopt::linger, 0);
     _socket->set(zmq::sockopt::maxmsgsize, limits::max_frame_bytes);
+    if (_own_key) make_curve_client(*_socket, *_own_key, server->public_key);
     _socket->connect(server->request_endpoint());
 }
 

@@ -29,6 +29,7 @@
 #include <zmq.hpp>
 
 #include <starbus/config/cluster_config.hpp>
+#include <starbus/security/key_files.hpp>
 #include <starbus/wire/messages.hpp>
 
 #include "file_store.hpp"
@@ -40,6 +41,8 @@ class reconciler {
   public:
     // Loads what an earlier run left in `data_dir`/orphans.
     reconciler(zmq::context_t& ctx, const std::filesystem::path& data_dir, file_store& files);
+    // CURVE: connect to servers as a client holding `own`, checking each server's public key.
+    void secure_with(const curve_key_pair& own) { _own_key = own; }
 
     // Changes of this broker's history that the server's lacks (they follow
     // the fork); kept, durably, until a server acknowledges each. Those from
@@ -78,6 +81,7 @@ class reconciler {
     void serve_fetch(const fetch_request& r);
 
     zmq::context_t& _ctx;
+    std::optional<curve_key_pair> _own_key;  // CURVE, when the cluster uses it
     std::filesystem::path _path;
     file_store& _files;
     std::vector<change> _orphans;                       // in their original order

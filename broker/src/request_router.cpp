@@ -19,11 +19,31 @@ constexpr int bad_input_log_lines_per_second = 10;
 
 }  // namespace
 
+namespace {
+
+// The broker a request claims to come from (REPL-HELLO, HANDOVER), checked against the key that sent it.
+std::string_view claimed_broker(const message& m) {
+    if (const auto* h = std::get_if<repl_hello>(&m)) return h->name;
+    if (const auto* h = std::get_if<handover_request>(&m)) return h->name;
+    return {};
+}
+
+}  // namespace
+
 void broker::impl::handle_request(const std::string& identity, const zmq::message_t& body, steady_time now) {
     // A chunk of an upload is read in place: its data goes straight from the frame to the file.
-    if (peek_command(body.data(), body.size()) == command::file_chunk) return _file_service.on_chunk(identity, body, now);
+    if (peek_command(body.data(), body.size()) == command::file_chunk) {
+        if (auto why = authorise(body, {permission::configure, "upload files"}, {}); !why.empty()) {
+            std::string unused;
+            const auto c = decode_chunk_view(body, &unused);
+            return refuse_unauthorised(identity, c ? c->request_id : 0, why, now);
+        }
+        return _file_service.on_chunk(identity, body, now);
+    }
     decode_result d = decode(body);
     if (!d.ok()) return reject(identity, d, body.size(), now);
+    if (auto why = authorise(body, needed_for(*d.value), claimed_broker(*d.value)); !why.empty())
+        return refuse_unauthorised(identity, d.request_id, why, now);
     std::visit(
         [&](const auto& m) {
             using T = std::decay_t<decltype(m)>;
@@ -167,13 +187,18 @@ void broker::impl::handle_bus_fetch(const std::string& identity, const bus_fetch
 
 void broker::impl::reject(const std::string& identity, const decode_result& d, std::size_t bytes, steady_time now) {
     ++_bad_messages;
+    log_bad_input("rejected a request (" + std::to_string(bytes) + " bytes): " + d.reason + " [" +
+                      std::to_string(_bad_messages) + " rejected so far]",
+                  now);
+    reply_error(identity, d.request_id, d.error, d.reason);
+}
+
+void broker::impl::log_bad_input(const std::string& line, steady_time now) {
     if (now - _bad_log_window > std::chrono::seconds(1)) {
         _bad_log_window = now;
         _bad_logged_in_window = 0;
     }
-    if (++_bad_logged_in_window <= bad_input_log_lines_per_second)
-        spdlog::warn("rejected a request ({} bytes): {} [{} rejected so far]", bytes, d.reason, _bad_messages);
-    reply_error(identity, d.request_id, d.error, d.reason);
+    if (++_bad_logged_in_window <= bad_input_log_lines_per_second) spdlog::warn("{}", line);
 }
 
 }  // namespace starbus

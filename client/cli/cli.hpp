@@ -4,9 +4,9 @@
 // `set --stdin` line format, and the exit codes. The commands themselves
 // (cli_commands.cpp) talk to the cluster through starbus::client.
 //
-//   starbus --cluster FILE [--timeout-ms N] COMMAND ...
+//   starbus --cluster FILE [--key FILE] [--timeout-ms N] COMMAND ...
 //   exit codes: 0 ok, 2 usage or bad input, 3 refused, 4 not found,
-//               5 no broker reachable in time
+//               5 no broker reachable in time, 6 not authorised
 // --timeout-ms bounds each command (default 5000 ms), with exceptions:
 // `set --stdin`, `put`, `fetch` and `mirror` give up when nothing has moved
 // for that long (a progress deadline, so long inputs and large files are not
@@ -24,6 +24,11 @@
 #include <vector>
 
 #include <starbus/client/client_types.hpp>
+#include <starbus/security/access_merge.hpp>
+
+namespace starbus {
+class client;
+}
 
 namespace starbus::cli {
 
@@ -33,6 +38,7 @@ enum exit_code : int {
     exit_refused = 3,      // the cluster refused (configuration change without the primary, force)
     exit_not_found = 4,    // get: no such key
     exit_unreachable = 5,  // no broker served (or answered) in time
+    exit_not_authorised = 6,  // CURVE: the key is unknown (or missing), or its role does not allow the command
 };
 
 // The exit code for a request's outcome.
@@ -41,6 +47,7 @@ enum exit_code : int {
 // What the command line asked for.
 struct invocation {
     std::string cluster_file;  // --cluster, else $STARBUS_CLUSTER
+    std::string key_file;      // --key, else $STARBUS_KEY: the client's NAME.key (CURVE clusters)
     std::chrono::milliseconds timeout{5000};
     bool timeout_given = false;  // --timeout-ms was on the command line
     std::string command;         // status, set, del, get, dump, pub, sub, force
@@ -62,6 +69,11 @@ struct invocation {
     bool verify = false;         // fetch, mirror --verify: check SHA-256 too
     bool no_fsync = false;       // fetch, mirror --no-fsync
     subscribe_options bus_start;  // sub --from latest|oldest|EPOCH:SEQ
+    std::string dir = ".";       // keygen --dir
+    bool replace = false;        // keygen --force
+    std::string access_action;   // access grant|revoke|ls
+    std::string role;            // access grant
+    std::string pub_file;        // access grant: the client's NAME.pub
 };
 
 // The result of parsing: an invocation to run, or an exit code with what to
@@ -76,7 +88,9 @@ struct parsed_arguments {
 // Parses the command line (args[0] is the program name). `env_cluster` is
 // $STARBUS_CLUSTER (nullptr when unset). Usage errors exit 2, never CLI11's
 // own codes; --help exits 0.
-[[nodiscard]] parsed_arguments parse_arguments(const std::vector<std::string>& args, const char* env_cluster);
+// `env_key` is $STARBUS_KEY (nullptr when unset).
+[[nodiscard]] parsed_arguments parse_arguments(const std::vector<std::string>& args, const char* env_cluster,
+                                               const char* env_key = nullptr);
 
 // `sub --from`: "latest", "oldest", or "EPOCH:SEQ" (the position of a
 // message received, as `sub --positions` prints it: start after it).
@@ -110,6 +124,16 @@ struct parsed_arguments {
 // One progress line: "put big.iso [=====>    ]  45% 1.2 GiB of 2.7 GiB, 850.0 MiB/s, ETA 2 s" (no bar: for logs).
 [[nodiscard]] std::string render_progress(const std::string& what, std::uint64_t done, std::uint64_t total,
                                           double rate_per_s, bool bar);
+
+// `access ls`: one line per client, by name: NAME TAB ROLE TAB PUBLIC-KEY TAB SOURCE (file: the cluster
+// file's [[client]] table; granted: `starbus access grant`).
+[[nodiscard]] std::string render_access_text(const std::vector<access_list_entry>& entries);
+// `access ls --json`: an array of {"name", "role", "public_key", "source"}.
+[[nodiscard]] std::string render_access_json(const std::vector<access_list_entry>& entries);
+
+// `keygen` and `access` (cli_security.cpp). keygen needs no cluster.
+[[nodiscard]] int run_keygen(const invocation& inv);
+[[nodiscard]] int run_access(const invocation& inv, client& c);
 
 // Runs a parsed invocation against the cluster; returns the exit code.
 [[nodiscard]] int run(const invocation& inv);

@@ -17,6 +17,7 @@ int exit_code_for(result_status s) {
         case result_status::not_found: return exit_not_found;
         case result_status::unreachable: return exit_unreachable;
         case result_status::invalid: return exit_usage;
+        case result_status::not_authorised: return exit_not_authorised;
     }
     return exit_usage;
 }
@@ -32,17 +33,54 @@ parsed_arguments usage_error(std::string message) {
 
 }  // namespace
 
-parsed_arguments parse_arguments(const std::vector<std::string>& args, const char* env_cluster) {
+namespace {
+
+// keygen and access: the commands of docs/security.md.
+struct security_commands {
+    CLI::App* keygen = nullptr;
+    CLI::App* access = nullptr;
+};
+
+security_commands add_security_commands(CLI::App& app, invocation& inv) {
+    security_commands s;
+    s.keygen = app.add_subcommand("keygen", "write a CURVE key pair: DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub");
+    s.keygen->add_option("name", inv.name, "NAME")->required();
+    s.keygen->add_option("--dir", inv.dir, "where to write them (default: the current directory)")->option_text("DIR");
+    s.keygen->add_flag("--force", inv.replace, "replace existing files of that name");
+
+    s.access = app.add_subcommand("access", "the access list of a CURVE cluster (grant and revoke: admin, while the "
+                                            "primary serves)");
+    s.access->require_subcommand(1);
+    auto* grant = s.access->add_subcommand("grant", "let client NAME, holding the key of PUBFILE, act as ROLE");
+    grant->add_option("name", inv.name, "NAME")->required();
+    grant->add_option("role", inv.role, "ROLE: reader, writer or admin")
+        ->required()
+        ->check(CLI::IsMember({"reader", "writer", "admin"}));
+    grant->add_option("pubfile", inv.pub_file, "the client's NAME.pub (from starbus keygen)")->required();
+    auto* revoke = s.access->add_subcommand("revoke", "cut client NAME off, on open connections too");
+    revoke->add_option("name", inv.name, "NAME")->required();
+    auto* ls = s.access->add_subcommand("ls", "every client: NAME, ROLE, PUBLIC-KEY, SOURCE (tab-separated)");
+    ls->add_flag("--json", inv.json, "one JSON array");
+    return s;
+}
+
+}  // namespace
+
+parsed_arguments parse_arguments(const std::vector<std::string>& args, const char* env_cluster, const char* env_key) {
     invocation inv;
     std::int64_t timeout_ms = 5000;
     std::uint64_t count = 0;
 
     CLI::App app{"starbus: talk to a starbus cluster (high-availability message bus for ZeroMQ)", "starbus"};
     app.footer(
-        "Exit codes: 0 ok, 2 usage or bad input, 3 refused, 4 not found, 5 no broker reachable in time.\n"
+        "Exit codes: 0 ok, 2 usage or bad input, 3 refused, 4 not found, 5 no broker reachable in time,\n"
+        "6 not authorised (CURVE: a key unknown to the cluster, missing, or whose role does not allow it).\n"
+        "Without --key, the key file named by $STARBUS_KEY is used (needed on a cluster with [security] mode = curve).\n"
         "Without --cluster, the file named by $STARBUS_CLUSTER is used; without either, the built-in single\n"
         "broker A on tcp://127.0.0.1:5670 (what starbus-broker runs without a cluster file).");
     app.add_option("--cluster", inv.cluster_file, "cluster file (TOML): the brokers in rank order")
+        ->option_text("FILE");
+    app.add_option("--key", inv.key_file, "this client's secret key file (NAME.key from starbus keygen)")
         ->option_text("FILE");
     auto* timeout_opt = app.add_option("--timeout-ms", timeout_ms, "give up after this many milliseconds (default 5000)")
                             ->check(CLI::Range(std::int64_t{1}, std::int64_t{24} * 3600 * 1000))
@@ -118,6 +156,8 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     mirror->add_flag("--verify", inv.verify, "check SHA-256 too (slower), not only XXH3-128");
     mirror->add_flag("--no-fsync", inv.no_fsync, "do not fsync files before they replace the old ones");
 
+    const security_commands security = add_security_commands(app, inv);
+
     std::vector<const char*> argv;
     argv.reserve(args.size());
     for (const auto& a : args) argv.push_back(a.c_str());
@@ -139,6 +179,13 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     }
 
     inv.command = app.get_subcommands().front()->get_name();
+    if (security.access->parsed()) inv.access_action = security.access->get_subcommands().front()->get_name();
+    if (security.keygen->parsed()) {
+        if (auto e = name_error(inv.name); !e.empty()) return usage_error("key name \"" + inv.name + "\" " + e);
+    }
+    if (security.access->parsed() && inv.access_action != "ls") {
+        if (auto e = name_error(inv.name); !e.empty()) return usage_error("client name \"" + inv.name + "\" " + e);
+    }
     inv.timeout = std::chrono::milliseconds(timeout_ms);
     inv.timeout_given = timeout_opt->count() > 0;
     // File transfers wait on progress: a busy disk or a failover may hold them a while.
@@ -162,6 +209,7 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
 
     // Neither given: the built-in single broker that `starbus-broker` runs without a cluster file.
     if (inv.cluster_file.empty() && env_cluster && *env_cluster) inv.cluster_file = env_cluster;
+    if (inv.key_file.empty() && env_key && *env_key) inv.key_file = env_key;
 
     parsed_arguments p;
     p.run = std::move(inv);

@@ -64,6 +64,7 @@ int report_failure(const invocation& inv, const std::string& what, const result&
                        "; check that the brokers of " + cluster_source(inv) + " run (starbus status)");
             break;
         case result_status::invalid: error_line(what + " is invalid: " + r.message); break;
+        case result_status::not_authorised: error_line(what + " not authorised: " + r.message); break;
     }
     return exit_code_for(r.status);
 }
@@ -75,8 +76,16 @@ int cmd_status(const invocation& inv, client& c) {
     const auto wait = std::min<std::chrono::milliseconds>(inv.timeout, 2 * expiry + std::chrono::seconds(1));
     const auto rows = c.status_all(wait);
     write_out(inv.json ? render_status_json(rows) : render_status_text(rows));
-    for (const auto& r : rows)
+    bool refused = false;
+    for (const auto& r : rows) {
         if (r.reachable) return exit_ok;
+        refused = refused || r.key_refused;
+    }
+    if (refused) {
+        error_line("not authorised: the brokers refused this client's key (" + inv.key_file +
+                   "): it is not in the access list; an admin grants it with `starbus access grant NAME ROLE FILE.pub`");
+        return exit_not_authorised;
+    }
     error_line("no broker answered within " + millis(wait) + ": start them, or check the endpoints in " +
                cluster_source(inv));
     return exit_unreachable;
@@ -387,12 +396,28 @@ int cmd_force(const invocation& inv, client& c) {
 }  // namespace
 
 int run(const invocation& inv) {
+    if (inv.command == "keygen") return run_keygen(inv);
     client_options opts;
     try {
         opts.cluster = inv.cluster_file.empty() ? builtin_cluster(1) : load_cluster_file(inv.cluster_file);
     } catch (const config_error& e) {
         error_line(e.what());
         return exit_usage;
+    }
+    if (opts.cluster.curve() && inv.key_file.empty()) {
+        error_line("a key is needed: " + cluster_source(inv) +
+                   " uses CURVE ([security] mode = \"curve\"); give this client's NAME.key with --key FILE or "
+                   "STARBUS_KEY=FILE (an admin makes one with `starbus keygen NAME` and grants it with "
+                   "`starbus access grant`)");
+        return exit_not_authorised;
+    }
+    if (opts.cluster.curve()) {
+        try {
+            opts.key = load_secret_key_file(inv.key_file);
+        } catch (const key_error& e) {
+            error_line(e.what());
+            return exit_usage;
+        }
     }
     opts.mirror_state = inv.command == "mirror";
     opts.verify_sha256 = inv.verify;
@@ -410,6 +435,7 @@ int run(const invocation& inv) {
     if (inv.command == "pub") return cmd_pub(inv, c);
     if (inv.command == "sub") return cmd_sub(inv, c);
     if (inv.command == "force") return cmd_force(inv, c);
+    if (inv.command == "access") return run_access(inv, c);
     error_line("unknown command " + inv.command);
     return exit_usage;
 }

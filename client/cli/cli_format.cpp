@@ -121,6 +121,24 @@ std::string render_files_json(const std::vector<file_entry>& files) {
     return to_text(array);
 }
 
+std::string render_access_text(const std::vector<access_list_entry>& entries) {
+    std::string out;
+    for (const auto& e : entries)
+        out += e.name + "\t" + std::string(to_string(e.role)) + "\t" + e.public_key + "\t" +
+               (e.from_file ? "file" : "granted") + "\n";
+    return out;
+}
+
+std::string render_access_json(const std::vector<access_list_entry>& entries) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const auto& e : entries)
+        array.push_back({{"name", e.name},
+                         {"role", std::string(to_string(e.role))},
+                         {"public_key", e.public_key},
+                         {"source", e.from_file ? "file" : "granted"}});
+    return to_text(array);
+}
+
 std::string human_bytes(std::uint64_t bytes) {
     static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = static_cast<double>(bytes);

@@ -9,7 +9,7 @@
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv, argv + argc);
-    auto parsed = starbus::cli::parse_arguments(args, std::getenv("STARBUS_CLUSTER"));
+    auto parsed = starbus::cli::parse_arguments(args, std::getenv("STARBUS_CLUSTER"), std::getenv("STARBUS_KEY"));
     std::cout << parsed.out << std::flush;
     std::cerr << parsed.err << std::flush;
     if (!parsed.run) return parsed.exit;

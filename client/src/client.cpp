@@ -268,7 +268,7 @@ result client::wait_replicated(std::size_t replicas, deadline d) {
 }
 
 std::vector<broker_status> client::status_all(std::chrono::milliseconds timeout) {
-    return client_detail::probe_status(_impl->context, _impl->session.cluster(), _impl->ids(),
+    return client_detail::probe_status(_impl->probe(), _impl->session.cluster(), _impl->ids(),
                                        clock::now() + timeout);
 }
 
@@ -283,7 +283,7 @@ dump_result client::dump(deadline d, const std::optional<std::string>& from_brok
                         _impl->known_names() + ")";
             return r;
         }
-        return client_detail::fetch_snapshot(_impl->context, *b, false, _impl->ids(), d.at(), silence, true);
+        return client_detail::fetch_snapshot(_impl->probe(), *b, false, _impl->ids(), d.at(), silence, true);
     }
     // From the server: let the session find it, ask it, and walk on when it
     // turns out not to serve (or stops answering) meanwhile.
@@ -299,8 +299,9 @@ dump_result client::dump(deadline d, const std::optional<std::string>& from_brok
         }
         const std::string name = _impl->session.server()->name;
         const broker_info* b = _impl->find_broker(name);
-        dump_result r = client_detail::fetch_snapshot(_impl->context, *b, true, _impl->ids(), d.at(), silence, false);
-        if (r.ok() || r.status == result_status::invalid || d.passed()) return r;
+        dump_result r = client_detail::fetch_snapshot(_impl->probe(), *b, true, _impl->ids(), d.at(), silence, false);
+        if (r.ok() || r.status == result_status::invalid || r.status == result_status::not_authorised || d.passed())
+            return r;
         _impl->session.distrust_server(r.message);
     }
 }
@@ -314,7 +315,7 @@ result client::force(std::string_view name, deadline d) {
                     _impl->known_names() + ")";
         return r;
     }
-    return client_detail::force_broker(_impl->context, *b, _impl->ids(), d.at(),
+    return client_detail::force_broker(_impl->probe(), *b, _impl->ids(), d.at(),
                                        _impl->session.options().effective_attempt_timeout());
 }
 

@@ -31,6 +31,9 @@ struct client::impl {
     // Empty when the application shares its own context (client_options::context).
     std::unique_ptr<zmq::context_t> owned_context;
     zmq::context_t& context;
+
+    // How the operator exchanges (probe.hpp) reach brokers.
+    [[nodiscard]] client_detail::probe_link probe() { return {context, session.options().key}; }
     client_detail::session session;
 
     event_handler on_event;

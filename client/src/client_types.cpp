@@ -11,6 +11,7 @@ std::string_view to_string(result_status s) {
         case result_status::not_found: return "not found";
         case result_status::unreachable: return "unreachable";
         case result_status::invalid: return "invalid";
+        case result_status::not_authorised: return "not_authorised";
     }
     return "unknown";
 }

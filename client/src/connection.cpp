@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include <starbus/security/curve_sockets.hpp>
 #include <starbus/wire/codec.hpp>
 
 namespace starbus::client_detail {
@@ -36,12 +37,17 @@ void connection::open_request(const broker_info& b) {
     // libzmq's default HWM be what limits it.
     s.set(zmq::sockopt::sndhwm, 100000);
     s.set(zmq::sockopt::rcvhwm, 100000);
+    if (_own_key) {
+        make_curve_client(s, *_own_key, b.public_key);
+        _dealer_monitor.emplace(_context, s);
+    }
     s.connect(b.request_endpoint());
     _dealer.emplace(std::move(s));
     _dealer_broker = b.name;
 }
 
 void connection::close_request() {
+    _dealer_monitor.reset();
     _dealer.reset();  // linger 0: queued requests die with the socket
     _dealer_broker.clear();
 }
@@ -91,18 +97,8 @@ void connection::open_subscriber(const broker_info& b, const std::set<std::strin
     // A mirror that misses published changes must resync: hold plenty.
     s.set(zmq::sockopt::rcvhwm, 100000);
     for (const auto& p : prefixes) s.set(zmq::sockopt::subscribe, p);
-    if (_watch_handshake) {
-        // Attached before connect(), so the one handshake of this connection cannot be missed.
-        const std::string address = "inproc://starbus-sub-monitor-" +
-                                    std::to_string(reinterpret_cast<std::uintptr_t>(this)) + "-" +
-                                    std::to_string(++_monitors_opened);
-        if (zmq_socket_monitor(s.handle(), address.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
-            zmq::socket_t m(_context, zmq::socket_type::pair);
-            m.set(zmq::sockopt::linger, 0);
-            m.connect(address);
-            _sub_monitor.emplace(std::move(m));
-        }
-    }
+    if (_own_key) make_curve_client(s, *_own_key, b.public_key);
+    if (_watch_handshake) _sub_monitor.emplace(_context, s);  // before connect(): the handshake cannot be missed
     s.connect(b.publish_endpoint());
     _sub.emplace(std::move(s));
 }
@@ -114,21 +110,12 @@ void connection::close_subscriber() {
 }
 
 bool connection::subscriber_handshaken() {
-    while (_sub_monitor && !_sub_handshaken) {
-        // An event is two frames: 6 bytes (event number, value), then the endpoint.
-        zmq::message_t event, endpoint;
-        try {
-            if (!_sub_monitor->recv(event, zmq::recv_flags::dontwait)) break;
-            if (event.more()) (void)_sub_monitor->recv(endpoint, zmq::recv_flags::dontwait);
-        } catch (const zmq::error_t& e) {
-            if (e.num() == EINTR) break;
-            throw;
-        }
-        std::uint16_t number = 0;
-        if (event.size() >= sizeof number) std::memcpy(&number, event.data(), sizeof number);
-        if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) _sub_handshaken = true;
-    }
+    if (_sub_monitor && !_sub_handshaken) _sub_handshaken = _sub_monitor->read().succeeded;
     return _sub_handshaken;
+}
+
+handshake_monitor::seen connection::request_handshakes() {
+    return _dealer_monitor ? _dealer_monitor->read() : handshake_monitor::seen{};
 }
 
 void connection::subscribe(std::string_view prefix) {
@@ -161,9 +148,9 @@ std::optional<connection::published> connection::receive_published() {
 }
 
 connection::readiness connection::wait(std::chrono::milliseconds timeout, int watch_fd) {
-    zmq::pollitem_t items[3];
+    zmq::pollitem_t items[4];
     std::size_t n = 0;
-    int dealer_at = -1, sub_at = -1, fd_at = -1;
+    int dealer_at = -1, sub_at = -1, fd_at = -1, monitor_at = -1;
     if (_dealer) {
         dealer_at = static_cast<int>(n);
         items[n++] = {_dealer->handle(), 0, ZMQ_POLLIN, 0};
@@ -171,6 +158,10 @@ connection::readiness connection::wait(std::chrono::milliseconds timeout, int wa
     if (_sub) {
         sub_at = static_cast<int>(n);
         items[n++] = {_sub->handle(), 0, ZMQ_POLLIN, 0};
+    }
+    if (_dealer_monitor) {
+        monitor_at = static_cast<int>(n);
+        items[n++] = {_dealer_monitor->socket().handle(), 0, ZMQ_POLLIN, 0};
     }
     if (watch_fd >= 0) {
         fd_at = static_cast<int>(n);
@@ -185,6 +176,7 @@ connection::readiness connection::wait(std::chrono::milliseconds timeout, int wa
     r.request = dealer_at >= 0 && (items[dealer_at].revents & ZMQ_POLLIN);
     r.subscriber = sub_at >= 0 && (items[sub_at].revents & ZMQ_POLLIN);
     r.watched_fd = fd_at >= 0 && (items[fd_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR));
+    r.handshake = monitor_at >= 0 && (items[monitor_at].revents & ZMQ_POLLIN);
     return r;
 }
 

@@ -17,6 +17,9 @@
 #include <zmq.hpp>
 
 #include <starbus/config/cluster_config.hpp>
+#include <starbus/security/key_files.hpp>
+
+#include "handshake_monitor.hpp"
 
 namespace starbus::client_detail {
 
@@ -31,6 +34,10 @@ int poll_items(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseco
 class connection {
   public:
     explicit connection(zmq::context_t& context);
+
+    // CURVE: every socket opened from now on proves `own` and accepts only a broker holding the public
+    // key the cluster file gives it; request sockets are watched for a refused key.
+    void secure_with(const curve_key_pair& own) { _own_key = own; }
 
     // ---- request socket (DEALER) ----
     // Closes any previous DEALER (linger 0: what it still queued is dropped)
@@ -47,6 +54,8 @@ class connection {
     [[nodiscard]] bool send_frame(zmq::message_t& frame);
     // One frame from the DEALER, if one is waiting.
     [[nodiscard]] std::optional<zmq::message_t> receive_request();
+    // The DEALER's handshakes since the last call (CURVE only; nothing seen otherwise).
+    [[nodiscard]] handshake_monitor::seen request_handshakes();
 
     // ---- publish socket (SUB) ----
     // Closes any previous SUB and subscribes a new one to `b`'s publish endpoint
@@ -76,19 +85,21 @@ class connection {
         bool request = false;
         bool subscriber = false;
         bool watched_fd = false;
+        bool handshake = false;  // the DEALER's handshake monitor has news (request_handshakes())
     };
     // Waits up to `timeout` for either socket, or `watch_fd` (if >= 0) to be readable.
     [[nodiscard]] readiness wait(std::chrono::milliseconds timeout, int watch_fd = -1);
 
   private:
     zmq::context_t& _context;
+    std::optional<curve_key_pair> _own_key;
     std::optional<zmq::socket_t> _dealer;
+    std::optional<handshake_monitor> _dealer_monitor;  // with CURVE
     std::string _dealer_broker;
     std::optional<zmq::socket_t> _sub;
     bool _watch_handshake = false;
-    std::optional<zmq::socket_t> _sub_monitor;  // PAIR receiving the SUB's monitor events
+    std::optional<handshake_monitor> _sub_monitor;
     bool _sub_handshaken = false;
-    std::uint64_t _monitors_opened = 0;         // makes each monitor's inproc address unique
 };
 
 }  // namespace starbus::client_detail

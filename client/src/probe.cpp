@@ -3,11 +3,14 @@
 #include "probe.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <thread>
 
 #include "connection.hpp"
+#include "handshake_monitor.hpp"
 #include "state_mirror.hpp"
+#include <starbus/security/curve_sockets.hpp>
 #include <starbus/wire/codec.hpp>
 
 namespace starbus::client_detail {
@@ -16,16 +19,38 @@ namespace {
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-zmq::socket_t open_dealer(zmq::context_t& context, const broker_info& b) {
-    zmq::socket_t s(context, zmq::socket_type::dealer);
-    configure_client_socket(s);
-    s.connect(b.request_endpoint());
-    return s;
+// A DEALER to one broker and, with CURVE, the monitor that tells of a refused key.
+struct probe_socket {
+    zmq::socket_t s;
+    std::optional<handshake_monitor> monitor;
+    bool key_refused = false;
+
+    // Reads the monitor (without waiting); true once the broker refused the key.
+    bool refused() {
+        if (monitor && !key_refused) key_refused = monitor->read().key_refused;
+        return key_refused;
+    }
+};
+
+std::unique_ptr<probe_socket> open_dealer(const probe_link& link, const broker_info& b) {
+    auto p = std::make_unique<probe_socket>(probe_socket{zmq::socket_t(link.context, zmq::socket_type::dealer), {}});
+    configure_client_socket(p->s);
+    if (!link.key.empty()) {
+        make_curve_client(p->s, link.key, b.public_key);
+        p->monitor.emplace(link.context, p->s);
+    }
+    p->s.connect(b.request_endpoint());
+    return p;
 }
 
-void send_message(zmq::socket_t& s, const message& m) {
+void send_message(probe_socket& p, const message& m) {
     // A fresh DEALER queues the frame until it connects: this never blocks.
-    static_cast<void>(s.send(encode_frame(m), zmq::send_flags::dontwait));
+    static_cast<void>(p.s.send(encode_frame(m), zmq::send_flags::dontwait));
+}
+
+std::string refused_text(const broker_info& b, const curve_key_pair& key) {
+    return "broker " + b.name + " refused this client's key (public key " + key.public_key.substr(0, 8) +
+           "…): it is not in the access list; an admin grants it with `starbus access grant NAME ROLE FILE.pub`";
 }
 
 std::string millis(clock::duration d) {
@@ -46,26 +71,29 @@ std::optional<message> read_message(zmq::socket_t& s) {
     return std::move(d.value);
 }
 
-// Waits for the next starbus message on s until `until`.
-std::optional<message> wait_message(zmq::socket_t& s, clock::time_point until) {
+// Waits for the next starbus message on p until `until`, or until the broker refuses the key
+// (nullopt, p.key_refused set).
+std::optional<message> wait_message(probe_socket& p, clock::time_point until) {
     for (;;) {
         const auto now = clock::now();
-        if (now >= until) return std::nullopt;
-        zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+        if (now >= until || p.refused()) return std::nullopt;
+        zmq::pollitem_t items[2] = {{p.s.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, 0, ZMQ_POLLIN, 0}};
+        std::size_t n = 1;
+        if (p.monitor) items[n++] = {p.monitor->socket().handle(), 0, ZMQ_POLLIN, 0};
         const auto wait = std::min(milliseconds(1000), std::chrono::ceil<milliseconds>(until - now));
-        if (poll_items(&item, 1, wait) > 0 && (item.revents & ZMQ_POLLIN))
-            if (auto m = read_message(s)) return m;
+        if (poll_items(items, n, wait) > 0 && (items[0].revents & ZMQ_POLLIN))
+            if (auto m = read_message(p.s)) return m;
     }
 }
 
 }  // namespace
 
-std::vector<broker_status> probe_status(zmq::context_t& context, const cluster_config& cluster,
+std::vector<broker_status> probe_status(const probe_link& link, const cluster_config& cluster,
                                         const id_source& next_id, clock::time_point deadline) {
     const auto started = clock::now();
     const std::size_t n = cluster.brokers.size();
     std::vector<broker_status> rows(n);
-    std::vector<zmq::socket_t> sockets;
+    std::vector<std::unique_ptr<probe_socket>> sockets;
     std::vector<std::uint64_t> ids(n);
     std::vector<bool> answered(n, false);
     sockets.reserve(n);
@@ -74,9 +102,9 @@ std::vector<broker_status> probe_status(zmq::context_t& context, const cluster_c
         rows[i].name = b.name;
         rows[i].rank = b.rank;
         rows[i].role = "down";
-        sockets.push_back(open_dealer(context, b));
+        sockets.push_back(open_dealer(link, b));
         ids[i] = next_id();
-        send_message(sockets[i], status_request{ids[i]});
+        send_message(*sockets[i], status_request{ids[i]});
     }
     std::size_t remaining = n;
     std::vector<zmq::pollitem_t> items;
@@ -88,16 +116,28 @@ std::vector<broker_status> probe_status(zmq::context_t& context, const cluster_c
         which.clear();
         for (std::size_t i = 0; i < n; ++i) {
             if (answered[i]) continue;
-            items.push_back({sockets[i].handle(), 0, ZMQ_POLLIN, 0});
+            if (sockets[i]->refused()) {
+                rows[i].key_refused = true;
+                rows[i].note = refused_text(cluster.brokers[i], link.key);
+                answered[i] = true;
+                --remaining;
+                continue;
+            }
+            items.push_back({sockets[i]->s.handle(), 0, ZMQ_POLLIN, 0});
             which.push_back(i);
+            if (sockets[i]->monitor) {
+                items.push_back({sockets[i]->monitor->socket().handle(), 0, ZMQ_POLLIN, 0});
+                which.push_back(i);
+            }
         }
+        if (items.empty()) break;
         const auto wait = std::min(milliseconds(1000), std::chrono::ceil<milliseconds>(deadline - now));
         if (poll_items(items.data(), items.size(), wait) <= 0) continue;
         for (std::size_t k = 0; k < items.size(); ++k) {
             if (!(items[k].revents & ZMQ_POLLIN)) continue;
             const std::size_t i = which[k];
             while (!answered[i]) {
-                auto m = read_message(sockets[i]);
+                auto m = read_message(sockets[i]->s);
                 if (!m) break;
                 broker_status& row = rows[i];
                 if (const auto* s = std::get_if<status_reply>(&*m); s && s->request_id == ids[i]) {
@@ -127,23 +167,28 @@ std::vector<broker_status> probe_status(zmq::context_t& context, const cluster_c
     return rows;
 }
 
-dump_result fetch_snapshot(zmq::context_t& context, const broker_info& b, bool require_serving,
+dump_result fetch_snapshot(const probe_link& link, const broker_info& b, bool require_serving,
                            const id_source& next_id, clock::time_point deadline, milliseconds silence,
                            bool retry_when_silent) {
     dump_result out;
     out.broker = b.name;
     out.server = b.name;
-    zmq::socket_t s = open_dealer(context, b);
+    auto s = open_dealer(link, b);
     state_mirror collector;
     auto send_request = [&] {
         collector = state_mirror();
-        send_message(s, collector.start_sync(next_id(), require_serving));
+        send_message(*s, collector.start_sync(next_id(), require_serving));
     };
     send_request();
     auto last_rx = clock::now();
     for (;;) {
-        auto m = wait_message(s, std::min(deadline, last_rx + silence));
+        auto m = wait_message(*s, std::min(deadline, last_rx + silence));
         const auto now = clock::now();
+        if (!m && s->key_refused) {
+            out.status = result_status::not_authorised;
+            out.message = refused_text(b, link.key);
+            return out;
+        }
         if (!m) {
             if (now >= deadline || !retry_when_silent) {
                 out.status = result_status::unreachable;
@@ -152,7 +197,7 @@ dump_result fetch_snapshot(zmq::context_t& context, const broker_info& b, bool r
                 return out;
             }
             // Silent: a new socket (linger 0 drops the old one's queue) and a new request.
-            s = open_dealer(context, b);
+            s = open_dealer(link, b);
             send_request();
             last_rx = now;
             continue;
@@ -172,7 +217,9 @@ dump_result fetch_snapshot(zmq::context_t& context, const broker_info& b, bool r
                 continue;
             }
             const bool refusal = e->code_value == error_code::not_serving || e->code_value == error_code::refused;
-            out.status = refusal ? result_status::refused : result_status::invalid;
+            out.status = e->code_value == error_code::not_authorised ? result_status::not_authorised
+                         : refusal                                    ? result_status::refused
+                                                                      : result_status::invalid;
             out.message = b.name + ": " + (e->text.empty() ? std::string(to_string(e->code_value)) : e->text);
             out.server = e->server;
             return out;
@@ -189,26 +236,31 @@ dump_result fetch_snapshot(zmq::context_t& context, const broker_info& b, bool r
     }
 }
 
-result force_broker(zmq::context_t& context, const broker_info& b, const id_source& next_id,
+result force_broker(const probe_link& link, const broker_info& b, const id_source& next_id,
                     clock::time_point deadline, milliseconds silence) {
     result out;
     out.server = b.name;
-    zmq::socket_t s = open_dealer(context, b);
+    auto s = open_dealer(link, b);
     std::uint64_t id = next_id();
-    send_message(s, force_request{id});
+    send_message(*s, force_request{id});
     auto last_rx = clock::now();
     for (;;) {
-        auto m = wait_message(s, std::min(deadline, last_rx + silence));
+        auto m = wait_message(*s, std::min(deadline, last_rx + silence));
         const auto now = clock::now();
+        if (!m && s->key_refused) {
+            out.status = result_status::not_authorised;
+            out.message = refused_text(b, link.key);
+            return out;
+        }
         if (!m) {
             if (now >= deadline) {
                 out.status = result_status::unreachable;
                 out.message = b.name + " did not answer before the deadline";
                 return out;
             }
-            s = open_dealer(context, b);
+            s = open_dealer(link, b);
             id = next_id();
-            send_message(s, force_request{id});
+            send_message(*s, force_request{id});
             last_rx = now;
             continue;
         }
@@ -226,7 +278,8 @@ result force_broker(zmq::context_t& context, const broker_info& b, const id_sour
             return out;
         }
         if (const auto* e = std::get_if<error_reply>(&*m); e && e->request_id == id) {
-            out.status = result_status::refused;
+            out.status = e->code_value == error_code::not_authorised ? result_status::not_authorised
+                                                                     : result_status::refused;
             out.message = b.name + " refused: " + (e->text.empty() ? std::string(to_string(e->code_value)) : e->text);
             out.server = e->server;
             return out;

@@ -238,6 +238,18 @@ std::size_t request_table::expire(clock::time_point now, const std::function<res
     return overdue.size();
 }
 
+std::size_t request_table::fail_outstanding(const result& outcome) {
+    std::vector<std::uint64_t> ids;
+    for (auto id = _first; id <= _last_id; ++id)
+        if (outstanding_entry(id)) ids.push_back(id);
+    for (auto id : ids) {
+        get_result g;
+        static_cast<result&>(g) = outcome;
+        complete(id, std::move(g));
+    }
+    return ids.size();
+}
+
 std::optional<clock::time_point> request_table::next_timer() const {
     clock::time_point next = _outstanding == 0 ? never : _min_deadline;
     if (_scheduled_count > 0)

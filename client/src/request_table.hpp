@@ -103,6 +103,10 @@ class request_table {
     // only when something expires). Returns how many.
     std::size_t expire(clock::time_point now, const std::function<result()>& make_outcome);
 
+    // Finishes every outstanding request with `outcome` (a refused key: nothing would be answered).
+    // Returns how many.
+    std::size_t fail_outstanding(const result& outcome);
+
     // The earliest time something here needs attention (a deadline or a resend).
     [[nodiscard]] std::optional<clock::time_point> next_timer() const;
 

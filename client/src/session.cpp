@@ -50,6 +50,13 @@ session::session(zmq::context_t& context, const client_options& options)
       _files(download_settings(options), [this] { return next_request_id(); }) {
     if (options.cluster.brokers.empty())
         throw config_error("the cluster lists no brokers: give the client a cluster file with at least one [[broker]]");
+    if (options.cluster.curve()) {
+        if (options.key.empty())
+            throw config_error("the cluster uses CURVE ([security] mode = \"curve\"): a key is needed; set "
+                               "client_options::key from the client's NAME.key (load_secret_key_file; the "
+                               "starbus command: --key FILE or STARBUS_KEY)");
+        _conn.secure_with(options.key);
+    }
     if (options.mirror_state) _prefixes.insert(std::string(state_prefix));
 }
 
@@ -83,7 +90,7 @@ void session::probe_first_contact() {
     // down does not spend a whole attempt timeout on it. A live broker answers STATUS at once.
     if (_options.cluster.brokers.size() < 2) return;
     const auto wait = std::min(_timing.attempt_timeout, milliseconds(250));
-    const auto rows = probe_status(_context, _options.cluster, [this] { return next_request_id(); },
+    const auto rows = probe_status({_context, _options.key}, _options.cluster, [this] { return next_request_id(); },
                                    clock::now() + wait);
     std::optional<std::size_t> start_at;
     for (const auto& r : rows)
@@ -204,11 +211,31 @@ bool session::service(clock::time_point until, int watch_fd) {
         _times.last_serviced = now;
         if (r.request) read_requests(now);
         if (r.subscriber) read_published();
+        if (r.handshake) check_handshakes();
         if (r.watched_fd) fd_ready = true;
         if (done || fd_ready || _table.has_finished() || !_events.empty() || _new_message || _files_moved) break;
     }
     housekeeping(clock::now());  // send what the replies made due (e.g. re-sends to a new server)
     return fd_ready;
+}
+
+void session::check_handshakes() {
+    const handshake_monitor::seen seen = _conn.request_handshakes();
+    if (seen.key_refused) {
+        // Every broker judges by the same access list: walking on would only meet the same answer after a
+        // time-out. What waits fails now; libzmq keeps retrying the handshake, so a later grant is noticed.
+        _trouble = "broker " + current_name() + " refused this client's key (public key " +
+                   _options.key.public_key.substr(0, 8) +
+                   "…): it is not in the access list; an admin grants it with `starbus access grant NAME ROLE "
+                   "FILE.pub`";
+        result r;
+        r.status = result_status::not_authorised;
+        r.message = _trouble;
+        _table.fail_outstanding(r);
+    } else if (seen.failed) {
+        _trouble = current_name() + " failed the CURVE handshake: it does not hold the key the cluster file gives "
+                                    "it (an impostor at its address, or a cluster file that is out of date)";
+    }
 }
 
 void session::housekeeping(clock::time_point now) {

@@ -129,6 +129,8 @@ class session {
     void announce(const server_info& s);
 
     void housekeeping(clock::time_point now);
+    // The DEALER's handshake monitor has news (CURVE): a refused key fails what waits.
+    void check_handshakes();
     [[nodiscard]] bool mirror_sync_due(clock::time_point now) const;
     std::uint64_t send_ping(clock::time_point now);
     void reset_subscription_check();

@@ -172,6 +172,9 @@ void session::handle_error(clock::time_point now, const error_reply& e) {
         g.status = result_status::unreachable;
         g.message = text + "; an earlier attempt went unanswered, so the change may still be applied when " +
                     (e.primary.empty() ? std::string("the primary") : e.primary) + " serves again";
+    } else if (e.code_value == error_code::not_authorised) {
+        g.status = result_status::not_authorised;
+        g.message = text;
     } else if (e.code_value == error_code::config_refused || e.code_value == error_code::refused ||
                e.code_value == error_code::storage_failed) {
         g.status = result_status::refused;

@@ -41,15 +41,6 @@ void parse_endpoint(broker_info& b, const std::string& where) {
     b.port = static_cast<std::uint16_t>(port);
 }
 
-std::string valid_name_error(const std::string& name) {
-    if (name.empty()) return "is empty";
-    if (name.size() > 64) return "is longer than 64 characters";
-    for (char c : name)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-            return "may hold only letters, digits, '-', '_' and '.'";
-    return {};
-}
-
 // One whole number (of `unit`) from `table`, within [low, high].
 void read_whole(const toml::table& t, const char* key, std::uint64_t& out, std::uint64_t low, std::uint64_t high,
                 const std::string& source, const char* table, const char* unit) {
@@ -101,6 +92,13 @@ const broker_info* cluster_config::find(std::string_view name) const {
     return nullptr;
 }
 
+const broker_info* cluster_config::find_by_key(std::string_view public_key) const {
+    if (public_key.empty()) return nullptr;
+    for (const auto& b : brokers)
+        if (b.public_key == public_key) return &b;
+    return nullptr;
+}
+
 namespace {
 
 toml::table parse_toml(std::string_view toml_text, const std::string& source) {
@@ -114,13 +112,13 @@ toml::table parse_toml(std::string_view toml_text, const std::string& source) {
 }
 
 void check_top_level_keys(const toml::table& root, const std::string& source) {
-    static const std::set<std::string> known_keys = {"heartbeat_ms", "expiry_ms", "ack",  "fsync",
-                                                     "when_alone",   "files",     "bus",  "broker"};
+    static const std::set<std::string> known_keys = {"heartbeat_ms", "expiry_ms", "ack",    "fsync",   "when_alone",
+                                                     "files",        "bus",       "broker", "security", "client"};
     for (const auto& [key, value] : root) {
         if (!known_keys.count(std::string(key.str())))
             throw config_error(source + ": unknown setting \"" + std::string(key.str()) +
                                "\" (known: heartbeat_ms, expiry_ms, ack, fsync, when_alone, [files], [bus], "
-                               "[[broker]])");
+                               "[security], [[broker]], [[client]])");
     }
 }
 
@@ -186,8 +184,9 @@ void parse_bus(const toml::node_view<const toml::node> bus, cluster_config& cfg,
 broker_info parse_broker(const toml::table& t, std::uint32_t rank, const std::string& where,
                          std::set<std::string>& names, std::set<std::pair<std::string, std::uint16_t>>& ports) {
     for (const auto& [key, value] : t)
-        if (key.str() != "name" && key.str() != "endpoint")
-            throw config_error(where + ": unknown key \"" + std::string(key.str()) + "\" (known: name, endpoint)");
+        if (key.str() != "name" && key.str() != "endpoint" && key.str() != "public_key")
+            throw config_error(where + ": unknown key \"" + std::string(key.str()) +
+                               "\" (known: name, endpoint, public_key)");
     broker_info b;
     b.rank = rank;
     auto name = t["name"].value<std::string>();
@@ -196,8 +195,16 @@ broker_info parse_broker(const toml::table& t, std::uint32_t rank, const std::st
     if (!endpoint) throw config_error(where + " (" + *name + "): endpoint is missing or not a string");
     b.name = *name;
     b.endpoint = *endpoint;
-    if (auto e = valid_name_error(b.name); !e.empty()) throw config_error(where + ": name \"" + b.name + "\" " + e);
+    if (auto e = name_error(b.name); !e.empty()) throw config_error(where + ": name \"" + b.name + "\" " + e);
     parse_endpoint(b, where + " (" + b.name + ")");
+    if (auto key = t["public_key"]; key) {
+        auto text = key.value<std::string>();
+        if (!text || !is_z85_key(*text))
+            throw config_error(where + " (" + b.name + "): public_key must be a 40-character Z85 CURVE public key "
+                                       "(the public-key line of the .pub file `starbus keygen " + b.name +
+                               "` writes)");
+        b.public_key = *text;
+    }
     if (!names.insert(b.name).second)
         throw config_error(where + ": duplicate broker name \"" + b.name + "\": names must be unique");
     for (std::uint16_t off = 0; off < 3; ++off)
@@ -225,6 +232,79 @@ void parse_brokers(const toml::table& root, cluster_config& cfg, const std::stri
     }
 }
 
+// [security] mode: "none" (the default) or "curve".
+void parse_security(const toml::table& root, cluster_config& cfg, const std::string& source) {
+    auto node = root["security"];
+    if (!node) return;
+    const toml::table* t = node.as_table();
+    if (!t) throw config_error(source + ": security must be a table: write it as [security]");
+    for (const auto& [key, value] : *t)
+        if (key.str() != "mode")
+            throw config_error(source + ": unknown key \"" + std::string(key.str()) + "\" in [security] (known: mode)");
+    if (auto mode = (*t)["mode"]; mode) {
+        auto v = mode.value<std::string>();
+        if (v == "none") cfg.security.mode = security_mode::none;
+        else if (v == "curve") cfg.security.mode = security_mode::curve;
+        else throw config_error(source + ": [security] mode must be \"none\" or \"curve\"");
+    }
+}
+
+// The [[client]] tables: the initial access list.
+void parse_clients(const toml::table& root, cluster_config& cfg, const std::string& source) {
+    auto node = root["client"];
+    if (!node) return;
+    const toml::array* list = node.as_array();
+    if (!list) throw config_error(source + ": client must be a list of tables: write each as [[client]]");
+    std::set<std::string> names, keys;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const std::string where = source + ": client #" + std::to_string(i + 1);
+        const toml::table* t = (*list)[i].as_table();
+        if (!t) throw config_error(where + " is not a table: write it as [[client]]");
+        for (const auto& [key, value] : *t)
+            if (key.str() != "name" && key.str() != "role" && key.str() != "public_key")
+                throw config_error(where + ": unknown key \"" + std::string(key.str()) +
+                                   "\" (known: name, role, public_key)");
+        client_grant g;
+        auto name = (*t)["name"].value<std::string>();
+        if (!name) throw config_error(where + ": name is missing or not a string");
+        g.name = *name;
+        if (auto e = name_error(g.name); !e.empty()) throw config_error(where + ": name \"" + g.name + "\" " + e);
+        auto role = (*t)["role"].value<std::string>();
+        auto parsed = role ? parse_access_role(*role) : std::nullopt;
+        if (!parsed) throw config_error(where + " (" + g.name + "): role must be \"reader\", \"writer\" or \"admin\"");
+        g.role = *parsed;
+        auto key = (*t)["public_key"].value<std::string>();
+        if (!key || !is_z85_key(*key))
+            throw config_error(where + " (" + g.name + "): public_key must be a 40-character Z85 CURVE public key "
+                                                       "(from the .pub file of `starbus keygen " + g.name + "`)");
+        g.public_key = *key;
+        if (!names.insert(g.name).second)
+            throw config_error(where + ": duplicate client name \"" + g.name + "\": names must be unique");
+        if (!keys.insert(g.public_key).second)
+            throw config_error(where + " (" + g.name + "): this public_key is already another client's: give each "
+                                                       "client a key of its own");
+        cfg.security.clients.push_back(std::move(g));
+    }
+}
+
+// With curve: every broker has a key, and no key names two parties.
+void check_security(const cluster_config& cfg, const std::string& source) {
+    std::set<std::string> keys;
+    for (const auto& b : cfg.brokers) {
+        if (cfg.curve() && b.public_key.empty())
+            throw config_error(source + ": broker " + b.name + " has no public_key, and [security] mode is \"curve\": "
+                               "run `starbus keygen " + b.name + "` and copy the public-key line of " + b.name +
+                               ".pub into its [[broker]] table");
+        if (!b.public_key.empty() && !keys.insert(b.public_key).second)
+            throw config_error(source + ": broker " + b.name + " has the same public_key as another broker: each "
+                                                               "broker needs a key of its own");
+    }
+    for (const auto& c : cfg.security.clients)
+        if (keys.count(c.public_key))
+            throw config_error(source + ": client " + c.name + " has a broker's public_key: a broker's key must "
+                                                               "not be handed to a client");
+}
+
 }  // namespace
 
 cluster_config parse_cluster(std::string_view toml_text, const std::string& source) {
@@ -239,7 +319,10 @@ cluster_config parse_cluster(std::string_view toml_text, const std::string& sour
         if (!t) throw config_error(source + ": files must be a table: write it as [files]");
         parse_file_settings(*t, cfg.files, source);
     }
+    parse_security(root, cfg, source);
+    parse_clients(root, cfg, source);
     parse_brokers(root, cfg, source);
+    check_security(cfg, source);
     return cfg;
 }
 

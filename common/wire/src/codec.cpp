@@ -1,6 +1,7 @@
 // File: codec.cpp
 // Envelope encoding and defensive decoding of every command (codec.hpp).
 #include <starbus/wire/codec.hpp>
+#include <starbus/wire/access_entry.hpp>
 
 #include <array>
 #include <functional>
@@ -274,6 +275,10 @@ field_verdict check_change(const change& c) {
     if (!valid_class(c.cls)) return bad("unknown change class " + std::to_string(static_cast<int>(c.cls)));
     if (auto v = check_size("key", c.key.size(), limits::max_key_bytes); !v.ok()) return v;
     if (auto v = check_size("value", c.value.size(), limits::max_value_bytes); !v.ok()) return v;
+    if (c.op == change_op::put || c.op == change_op::erase)
+        if (auto why = reserved_key_error(c.key, c.op == change_op::put, c.value, c.cls == change_class::config);
+            !why.empty())
+            return bad(why);
     switch (c.op) {
         case change_op::put:
             return c.key.empty() ? bad("a key change needs a key") : ok();

@@ -61,6 +61,7 @@ std::string_view to_string(error_code c) {
         case error_code::refused: return "REFUSED";
         case error_code::stale_version: return "STALE_VERSION";
         case error_code::storage_failed: return "STORAGE_FAILED";
+        case error_code::not_authorised: return "NOT_AUTHORISED";
     }
     return "UNKNOWN_ERROR";
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include <starbus/config/cluster_config.hpp>
+#include <starbus/security/key_files.hpp>
 
 namespace starbus {
 
@@ -19,6 +20,9 @@ struct broker_options {
     std::string name;                       // must be one of cluster.brokers
     std::filesystem::path data_dir;         // created if missing; locked while the broker runs
     std::size_t history_capacity = 100000;  // recent changes kept in memory for delta resync
+    // This broker's CURVE key pair (its NAME.key): required when cluster.security.mode is curve, and its
+    // public key must be the one the cluster file gives this broker.
+    curve_key_pair key;
 };
 
 class broker {

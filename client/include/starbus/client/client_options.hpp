@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include <starbus/config/cluster_config.hpp>
+#include <starbus/security/key_files.hpp>
 
 namespace zmq {
 class context_t;
@@ -46,6 +47,10 @@ struct client_options {
     // share a context may still be used from different threads, one thread
     // per client.
     zmq::context_t* context = nullptr;
+    // The client's CURVE key pair (load_secret_key_file("NAME.key")): required when the cluster file's
+    // [security] mode is "curve" (the client constructor throws config_error without it), unused otherwise.
+    // Each broker is checked against the public_key the cluster file gives it.
+    curve_key_pair key;
 
     // attempt_timeout with its default applied.
     [[nodiscard]] std::chrono::milliseconds effective_attempt_timeout() const {

@@ -51,6 +51,7 @@ enum class result_status : std::uint8_t {
                   // change that an earlier, unanswered attempt may yet apply: a change may still be applied
     invalid,      // the request itself is wrong (empty or oversized key/topic, unknown broker name,
                   // or a broker said bad_request/too_large/unknown_command)
+    not_authorised,  // CURVE: the broker refused this client's key, or its role does not allow the request
 };
 [[nodiscard]] std::string_view to_string(result_status s);
 
@@ -214,6 +215,7 @@ struct broker_status {
     std::uint32_t clients = 0;  // clients the broker heard recently
     std::string server;         // who serves, as this broker knows it
     std::string note;           // why it does not serve, or why it is down
+    bool key_refused = false;   // CURVE: the broker refused this client's key (not in the access list)
 };
 
 // ---- events reported to the application (client::on_event) ----

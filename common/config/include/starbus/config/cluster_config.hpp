@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <starbus/wire/access_entry.hpp>
+
 namespace starbus {
 
 // A broken cluster file or command line: the message says what to fix.
@@ -60,12 +62,31 @@ struct bus_settings {
 // rests on one broker).
 enum class alone_policy : std::uint8_t { accept, refuse };
 
+// Who may talk to the brokers (cluster file table [security]); docs/security.md.
+enum class security_mode : std::uint8_t {
+    none,   // plaintext, anyone who reaches a port may do anything (trusted networks only)
+    curve,  // CURVE on every port; brokers known by their keys, clients by the access list
+};
+
+// One [[client]] table: an entry of the initial access list.
+struct client_grant {
+    std::string name;
+    access_role role = access_role::reader;
+    std::string public_key;  // Z85
+};
+
+struct security_settings {
+    security_mode mode = security_mode::none;
+    std::vector<client_grant> clients;  // the initial access list; `starbus access` changes it later
+};
+
 struct broker_info {
     std::string name;
     std::uint32_t rank = 0;
     std::string endpoint;  // as written: tcp://HOST:P
     std::string host;
     std::uint16_t port = 0;
+    std::string public_key;  // Z85 CURVE public key (required with security mode curve)
 
     [[nodiscard]] std::string request_endpoint() const;    // tcp://HOST:P, to connect to
     [[nodiscard]] std::string publish_endpoint() const;    // tcp://HOST:P+1
@@ -83,9 +104,13 @@ struct cluster_config {
     file_settings files;
     bus_settings bus;
     alone_policy when_alone = alone_policy::accept;
+    security_settings security;
     std::vector<broker_info> brokers;  // rank order; brokers[0] is the primary
 
     [[nodiscard]] const broker_info* find(std::string_view name) const;
+    // The broker whose public key this is (nullptr: none).
+    [[nodiscard]] const broker_info* find_by_key(std::string_view public_key) const;
+    [[nodiscard]] bool curve() const { return security.mode == security_mode::curve; }
     [[nodiscard]] const broker_info& primary() const { return brokers.front(); }
 };
 

@@ -27,8 +27,9 @@ enum class error_code : std::uint8_t {
     refused = 8,           // a request not allowed in this state (e.g. force while another serves)
     stale_version = 9,     // FETCH of a file version this broker does not hold (replaced, removed or never had)
     storage_failed = 10,   // the broker could not store a file: out of space or an I/O error; nothing changed
+    not_authorised = 11,   // the sender's key is not (or no longer) in the access list, or its role does not allow this
 };
-inline constexpr int error_code_max = 10;
+inline constexpr int error_code_max = 11;
 [[nodiscard]] std::string_view to_string(error_code c);
 
 // Command codes, the third element of every envelope.

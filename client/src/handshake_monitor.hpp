@@ -1,0 +1,38 @@
+// File: handshake_monitor.hpp
+// What libzmq tells about a socket's handshakes (zmq_socket_monitor): that
+// one completed (after which a SUB's subscriptions are on their way), or that
+// a CURVE server refused this client's key (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+// its ZAP handler said no), or that a handshake failed otherwise (a server
+// that does not hold the key the cluster file gives it: an impostor, or a
+// mismatched configuration). A client that learns its key was refused says so
+// at once instead of waiting out a time-out. A building block of
+// starbus::client.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <zmq.hpp>
+
+namespace starbus::client_detail {
+
+class handshake_monitor {
+  public:
+    // Attach before `watched` connects, so that its first handshake cannot be missed.
+    handshake_monitor(zmq::context_t& context, zmq::socket_t& watched);
+
+    [[nodiscard]] zmq::socket_t& socket() { return _pair; }
+
+    // What happened since the last call (reads without waiting).
+    struct seen {
+        bool succeeded = false;     // a handshake completed
+        bool key_refused = false;   // the server refused this client's key (ZAP status 400)
+        bool failed = false;        // a handshake failed for another reason (the server's key is not the expected one)
+    };
+    [[nodiscard]] seen read();
+
+  private:
+    zmq::socket_t _pair;
+};
+
+}  // namespace starbus::client_detail
