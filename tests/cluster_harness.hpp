@@ -16,6 +16,7 @@
 
 #include <starbus/client/client_options.hpp>
 #include <starbus/config/cluster_config.hpp>
+#include <starbus/security/key_files.hpp>
 
 #include <cstdlib>
 
@@ -44,21 +45,56 @@ inline std::string bin_dir() {
     return dir && *dir ? std::string(dir) : std::string(STARBUS_BIN_DIR);
 }
 
+// How a test cluster is secured: plaintext, or CURVE with keys made for every broker and for the clients
+// "admin", "writer" and "reader" (in the access list with those roles) and "stranger" (not in it).
+enum class test_security { none, curve };
+
 class test_cluster {
   public:
     // `extra` is appended to the cluster file's top level (e.g. "ack = \"all\"\n").
-    explicit test_cluster(std::size_t brokers, int heartbeat_ms = 50, const std::string& extra = {})
-        : _host(random_loopback_host()), _base_port(random_base_port()) {
-        std::ofstream f(cluster_file());
-        f << "heartbeat_ms = " << heartbeat_ms << "\n" << extra;
-        for (std::size_t i = 0; i < brokers; ++i) {
-            const std::string name = std::string(1, static_cast<char>('A' + i));
-            _names.push_back(name);
-            f << "\n[[broker]]\nname = \"" << name << "\"\nendpoint = \"tcp://" << _host << ":"
-              << (_base_port + 10 * static_cast<int>(i)) << "\"\n";
-        }
+    explicit test_cluster(std::size_t brokers, int heartbeat_ms = 50, const std::string& extra = {},
+                          test_security security = test_security::none)
+        : _host(random_loopback_host()), _base_port(random_base_port()), _heartbeat_ms(heartbeat_ms),
+          _extra(extra), _curve(security == test_security::curve) {
+        for (std::size_t i = 0; i < brokers; ++i) _names.push_back(std::string(1, static_cast<char>('A' + i)));
+        if (_curve)
+            for (const auto& n : _names) make_key(n);
+        if (_curve)
+            for (const char* n : {"admin", "writer", "reader", "stranger"}) make_key(n);
+        write_cluster_file();
         _procs.resize(brokers);
     }
+
+    // Writes the cluster file (again: after a broker's key was replaced).
+    void write_cluster_file() {
+        std::ofstream f(cluster_file());
+        f << "heartbeat_ms = " << _heartbeat_ms << "\n" << _extra;
+        if (_curve) {
+            f << "\n[security]\nmode = \"curve\"\n";
+            for (const char* n : {"admin", "writer", "reader"})
+                f << "\n[[client]]\nname = \"" << n << "\"\nrole = \"" << n << "\"\npublic_key = \""
+                  << _keys.at(n).public_key << "\"\n";
+        }
+        for (std::size_t i = 0; i < _names.size(); ++i) {
+            f << "\n[[broker]]\nname = \"" << _names[i] << "\"\nendpoint = \"tcp://" << _host << ":"
+              << (_base_port + 10 * static_cast<int>(i)) << "\"\n";
+            if (_curve) f << "public_key = \"" << _keys.at(_names[i]).public_key << "\"\n";
+        }
+    }
+
+    // CURVE: a new key pair for `name` (a broker, a client or a stranger), written to NAME.key and NAME.pub
+    // in the cluster's directory (replacing any before). The cluster file is not rewritten.
+    const curve_key_pair& make_key(const std::string& name) {
+        const curve_key_pair k = generate_curve_key_pair();
+        (void)write_key_files(_dir.path(), name, k, true);
+        return _keys[name] = k;
+    }
+    [[nodiscard]] const curve_key_pair& key(const std::string& name) const { return _keys.at(name); }
+    [[nodiscard]] std::string key_file(const std::string& name) const { return (_dir.path() / (name + ".key")).string(); }
+    [[nodiscard]] std::string pub_file(const std::string& name) const { return (_dir.path() / (name + ".pub")).string(); }
+    [[nodiscard]] bool curve() const { return _curve; }
+    // Whose key cli() uses on a CURVE cluster ("" for none).
+    void use_key(const std::string& name) { _cli_key = name; }
 
     [[nodiscard]] std::string cluster_file() const { return (_dir.path() / "cluster.toml").string(); }
     [[nodiscard]] const std::vector<std::string>& names() const { return _names; }
@@ -66,9 +102,10 @@ class test_cluster {
     [[nodiscard]] std::string data_dir(std::size_t i) const { return (_dir.path() / ("data-" + _names[i])).string(); }
 
     void start(std::size_t i) {
-        _procs[i].start({bin_dir() + "/starbus-broker", "--cluster", cluster_file(), "--name",
-                         _names[i], "--data-dir", data_dir(i)},
-                        log_path(i));
+        std::vector<std::string> argv = {bin_dir() + "/starbus-broker", "--cluster", cluster_file(), "--name",
+                                         _names[i], "--data-dir", data_dir(i)};
+        if (_curve) argv.insert(argv.end(), {"--key", key_file(_names[i])});
+        _procs[i].start(argv, log_path(i));
     }
     void start_all() {
         for (std::size_t i = 0; i < _names.size(); ++i) start(i);
@@ -86,9 +123,16 @@ class test_cluster {
     [[nodiscard]] pid_t pid_of(std::size_t i) const { return _procs[i].pid(); }
 
     // Runs `starbus --cluster FILE --timeout-ms T ARGS...`.
+    // On a CURVE cluster with the key use_key() named (the admin's unless changed).
     run_result cli(const std::vector<std::string>& args, int timeout_ms = 5000, const std::string& input = {}) {
+        return cli_as(_curve ? _cli_key : std::string{}, args, timeout_ms, input);
+    }
+    // With the key of `who` ("": no --key).
+    run_result cli_as(const std::string& who, const std::vector<std::string>& args, int timeout_ms = 5000,
+                      const std::string& input = {}) {
         std::vector<std::string> argv = {bin_dir() + "/starbus", "--cluster", cluster_file(),
                                          "--timeout-ms", std::to_string(timeout_ms)};
+        if (!who.empty()) argv.insert(argv.end(), {"--key", key_file(who)});
         argv.insert(argv.end(), args.begin(), args.end());
         return run_program(argv, std::chrono::milliseconds(timeout_ms + 10000), input);
     }
@@ -198,14 +242,21 @@ class test_cluster {
     temp_dir _dir;
     std::string _host;
     int _base_port;
+    int _heartbeat_ms;
+    std::string _extra;
+    bool _curve;
+    std::map<std::string, curve_key_pair> _keys;
+    std::string _cli_key = "admin";
     std::vector<std::string> _names;
     std::vector<child_process> _procs;
 };
 
-// Options for a client of cluster c, with the library's defaults otherwise.
-inline client_options client_options_for(const test_cluster& c) {
+// Options for a client of cluster c, with the library's defaults otherwise; on a CURVE cluster with the
+// key of `who`.
+inline client_options client_options_for(const test_cluster& c, const std::string& who = "admin") {
     client_options o;
     o.cluster = load_cluster_file(c.cluster_file());
+    if (c.curve()) o.key = c.key(who);
     return o;
 }
 

@@ -276,7 +276,10 @@ void broker::impl::tick(steady_time now) {
     _reconciler.tick(now);
     if (_bus.has_parked()) _bus.wake(_writes.commit_seq(), now, false);
     _file_service.tick(now);
-    if (_zap) (void)access_now();  // notices a narrowed list even when no request asks
+    if (_zap) {
+        (void)access_now();  // notices a narrowed list even when no request asks
+        redial_silent_peers(now);
+    }
     if (_publish_reset_due) reset_publish_port();
     if (serving()) advance_commit(now);
     sense(now);

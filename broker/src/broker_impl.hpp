@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -130,6 +131,10 @@ struct broker::impl final : broker_sink {
     // Closes and reopens the publish port, so that every subscriber reconnects through the ZAP handler
     // (after the access list lost a key: an open SUB connection is never judged again otherwise).
     void reset_publish_port();
+    // CURVE: dials again the heartbeat port of every peer silent for two expiries. libzmq never retries a
+    // connection whose handshake failed (a peer that did not know this broker's key yet, during a key
+    // rotation, or an impostor that held the address for a while): without this, that peer stays unheard.
+    void redial_silent_peers(steady_time now);
 
     // ---- configuration ----
     broker_options _options;
@@ -149,6 +154,7 @@ struct broker::impl final : broker_sink {
     access_list _access;
     std::optional<position> _access_at;  // the state's position _access was built at
     bool _publish_reset_due = false;
+    std::vector<steady_time> _redial_at;  // by rank: when redial_silent_peers may dial that peer again
     std::uint64_t _unauthorised = 0;
 
     // ---- storage and what the broker knows of its peers ----

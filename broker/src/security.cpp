@@ -65,6 +65,24 @@ void broker::impl::refuse_unauthorised(const std::string& identity, std::uint64_
     reply_error(identity, request_id, error_code::not_authorised, why);
 }
 
+void broker::impl::redial_silent_peers(steady_time now) {
+    const auto patience = std::max<std::chrono::milliseconds>(2 * _options.cluster.expiry, std::chrono::seconds(1));
+    if (now - _started < patience) return;  // the first handshakes are still under way
+    _redial_at.resize(_options.cluster.brokers.size());
+    for (const auto& b : _options.cluster.brokers) {
+        if (b.rank == _me.rank || now - _peers.heard_at(b.rank) < patience || now < _redial_at[b.rank]) continue;
+        _redial_at[b.rank] = now + patience;
+        try {
+            _peers_sub.disconnect(b.heartbeat_endpoint());
+        } catch (const zmq::error_t&) {
+            // Not connected any more: libzmq dropped it after the failed handshake.
+        }
+        make_curve_client(_peers_sub, _options.key, b.public_key);
+        _peers_sub.connect(b.heartbeat_endpoint());
+        spdlog::debug("security: dialled {} again: not heard for {} ms", b.name, patience.count());
+    }
+}
+
 void broker::impl::reset_publish_port() {
     _publish_reset_due = false;
     try {
@@ -77,7 +95,7 @@ void broker::impl::reset_publish_port() {
     } catch (const zmq::error_t& e) {
         // The old listener may still hold the port for a moment: try again at the next tick.
         _publish_reset_due = true;
-        spdlog::warn("security: reopening the publish port {}: {} (retrying)", _me.bind_endpoint(1), e.what());
+        spdlog::debug("security: reopening the publish port {}: {} (retrying)", _me.bind_endpoint(1), e.what());
     }
 }
 

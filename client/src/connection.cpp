@@ -98,7 +98,8 @@ void connection::open_subscriber(const broker_info& b, const std::set<std::strin
     s.set(zmq::sockopt::rcvhwm, 100000);
     for (const auto& p : prefixes) s.set(zmq::sockopt::subscribe, p);
     if (_own_key) make_curve_client(s, *_own_key, b.public_key);
-    if (_watch_handshake) _sub_monitor.emplace(_context, s);  // before connect(): the handshake cannot be missed
+    // Before connect(): the handshake cannot be missed.
+    if (_watch_handshake || _own_key) _sub_monitor.emplace(_context, s);
     s.connect(b.publish_endpoint());
     _sub.emplace(std::move(s));
 }
@@ -106,12 +107,25 @@ void connection::open_subscriber(const broker_info& b, const std::set<std::strin
 void connection::close_subscriber() {
     _sub_monitor.reset();
     _sub_handshaken = false;
+    _sub_failed = false;
     _sub.reset();
 }
 
 bool connection::subscriber_handshaken() {
-    if (_sub_monitor && !_sub_handshaken) _sub_handshaken = _sub_monitor->read().succeeded;
+    read_subscriber_monitor();
     return _sub_handshaken;
+}
+
+bool connection::subscriber_failed() {
+    read_subscriber_monitor();
+    return _sub_failed;
+}
+
+void connection::read_subscriber_monitor() {
+    if (!_sub_monitor) return;
+    const handshake_monitor::seen seen = _sub_monitor->read();
+    _sub_handshaken = _sub_handshaken || seen.succeeded;
+    _sub_failed = _sub_failed || seen.key_refused || seen.failed;
 }
 
 handshake_monitor::seen connection::request_handshakes() {

@@ -72,6 +72,10 @@ class connection {
     // The current SUB's connection completed its handshake (reads the
     // monitor without waiting; false when not watched).
     [[nodiscard]] bool subscriber_handshaken();
+    // CURVE: the current SUB's handshake failed (its key refused, or the
+    // broker not holding its key). libzmq never retries such a connection:
+    // the caller opens a new SUB.
+    [[nodiscard]] bool subscriber_failed();
     // One published message (two frames: prefix+topic, payload), if one is
     // waiting. Messages with another number of frames are dropped.
     struct published {
@@ -91,6 +95,8 @@ class connection {
     [[nodiscard]] readiness wait(std::chrono::milliseconds timeout, int watch_fd = -1);
 
   private:
+    void read_subscriber_monitor();
+
     zmq::context_t& _context;
     std::optional<curve_key_pair> _own_key;
     std::optional<zmq::socket_t> _dealer;
@@ -100,6 +106,7 @@ class connection {
     bool _watch_handshake = false;
     std::optional<handshake_monitor> _sub_monitor;
     bool _sub_handshaken = false;
+    bool _sub_failed = false;
 };
 
 }  // namespace starbus::client_detail

@@ -254,6 +254,16 @@ void session::housekeeping(clock::time_point now) {
             }
         }
     }
+    if (_options.cluster.curve() && _server && _conn.subscriber_open() && now >= _sub_retry_at &&
+        _conn.subscriber_failed()) {
+        // A refused or failed handshake is never retried by libzmq: a later grant (or the broker's new
+        // key, after a rotation) needs a new SUB.
+        _sub_retry_at = now + _timing.attempt_timeout;
+        if (const auto* b = _options.cluster.find(_server->name)) {
+            _conn.open_subscriber(*b, _prefixes);
+            reset_subscription_check();
+        }
+    }
     _table.expire(now, [this] { return unreachable_result(); });
     // Offers whose FILE-PUT finished (or expired) are withdrawn.
     for (auto it = _puts.begin(); it != _puts.end();) {
