@@ -3,8 +3,12 @@
 #   build    installs the toolchain and -dev packages (scripts/install-deps.sh) and builds Release
 #   runtime  only the shared libraries the programs link, the programs and a default cluster file
 # Build:  docker build -t starbus .
-# Run:    docker compose up     (three brokers and the examples, see docker-compose.yml)
+# Run:    docker compose up     (three brokers with CURVE keys, see docker-compose.yml)
 #         docker run --rm -e STARBUS_NAME=A -v "$PWD/my-cluster.toml:/etc/starbus/cluster.toml:ro" starbus
+# Keys are never part of the image (.dockerignore leaves them out of the build context): a CURVE
+# cluster mounts each broker's secret key at run time and names it in STARBUS_BROKER_KEY, e.g.
+#   -e STARBUS_BROKER_KEY=/run/starbus/key/A.key -v "$PWD/keys/A:/run/starbus/key:ro"
+# (the key must be readable by the user `starbus` the broker runs as; docs/security.md).
 
 FROM debian:12 AS build
 # The same packages as a developer's machine and CI (scripts/install-deps.sh).
@@ -35,6 +39,8 @@ USER starbus
 WORKDIR /var/lib/starbus
 # Which [[broker]] of the cluster file this container runs.
 ENV STARBUS_NAME=A
+# This broker's secret key file (NAME.key), mounted at run time; empty: no --key (security mode none).
+ENV STARBUS_BROKER_KEY=""
 # The `starbus` tool reads the cluster file from here when --cluster is not given.
 ENV STARBUS_CLUSTER=/etc/starbus/cluster.toml
 # A named volume mounted here starts with this directory's owner (starbus).
@@ -43,5 +49,6 @@ VOLUME ["/var/lib/starbus"]
 EXPOSE 5670 5671 5672
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
-# A shell so that $STARBUS_NAME is expanded; exec so the broker itself gets the signal from tini.
-CMD ["/bin/sh", "-c", "exec starbus-broker --cluster /etc/starbus/cluster.toml --name \"$STARBUS_NAME\" --data-dir /var/lib/starbus"]
+# A shell so that $STARBUS_NAME and $STARBUS_BROKER_KEY are expanded; exec so the broker itself gets the
+# signal from tini.
+CMD ["/bin/sh", "-c", "exec starbus-broker --cluster /etc/starbus/cluster.toml --name \"$STARBUS_NAME\" --data-dir /var/lib/starbus ${STARBUS_BROKER_KEY:+--key \"$STARBUS_BROKER_KEY\"}"]

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     std::string key = "config.boiler.setpoint";
     int interval_ms = 2000;
     std::uint64_t count = 0;
-    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER)");
+    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER; a CURVE cluster also needs $STARBUS_KEY, this program's NAME.key)");
     app.add_option("--key", key, "the configuration key to change");
     app.add_option("--interval-ms", interval_ms, "time between changes")->check(CLI::Range(1, 3600000));
     app.add_option("--count", count, "stop after this many rounds (0: run until SIGTERM)");

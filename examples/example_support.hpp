@@ -1,7 +1,8 @@
 // File: example_support.hpp
 // What every example program shares: a clean stop on SIGINT/SIGTERM, time
 // stamps for log lines, and finding the cluster file (--cluster or the
-// STARBUS_CLUSTER environment variable).
+// STARBUS_CLUSTER environment variable; on a CURVE cluster, the key file
+// named by STARBUS_KEY).
 #pragma once
 
 #include <chrono>
@@ -63,7 +64,17 @@ inline std::optional<starbus::client_options> load_options(const std::string& gi
     starbus::client_options opts;
     try {
         opts.cluster = starbus::load_cluster_file(file);
+        // A CURVE cluster needs this program's key: the file named by $STARBUS_KEY.
+        const char* key = std::getenv("STARBUS_KEY");
+        if (opts.cluster.curve() && !(key && *key)) {
+            std::cerr << who << ": " << file << " uses CURVE: set STARBUS_KEY to this program's NAME.key" << std::endl;
+            return std::nullopt;
+        }
+        if (opts.cluster.curve()) opts.key = starbus::load_secret_key_file(key);
     } catch (const starbus::config_error& e) {
+        std::cerr << who << ": " << e.what() << std::endl;
+        return std::nullopt;
+    } catch (const starbus::key_error& e) {
         std::cerr << who << ": " << e.what() << std::endl;
         return std::nullopt;
     }

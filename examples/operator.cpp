@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     int interval_ms = 1000;
     std::uint64_t count = 0;
     bool no_mirror = false;
-    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER)");
+    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER; a CURVE cluster also needs $STARBUS_KEY, this program's NAME.key)");
     app.add_option("--valves", valves, "how many valves (keys valve.1 ... valve.N)")->check(CLI::Range(1, 1000));
     app.add_option("--interval-ms", interval_ms, "time between changes")->check(CLI::Range(1, 3600000));
     app.add_option("--count", count, "stop after this many changes (0: run until SIGTERM)");

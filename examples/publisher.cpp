@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     std::string name = "boiler";
     int interval_ms = 1000;
     std::uint64_t count = 0;
-    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER)");
+    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER; a CURVE cluster also needs $STARBUS_KEY, this program's NAME.key)");
     app.add_option("--topic", topic, "topic prefix: readings go to TOPIC/NAME/temperature and TOPIC/NAME/pressure");
     app.add_option("--name", name, "sensor name");
     app.add_option("--interval-ms", interval_ms, "time between readings")->check(CLI::Range(1, 3600000));

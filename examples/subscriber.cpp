@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     std::string cluster_file;
     std::string topic;
     std::uint64_t count = 0;
-    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER)");
+    app.add_option("--cluster", cluster_file, "cluster file (default: $STARBUS_CLUSTER; a CURVE cluster also needs $STARBUS_KEY, this program's NAME.key)");
     app.add_option("--topic", topic, "topic prefix to receive (default: everything)");
     app.add_option("--count", count, "stop after this many messages (0: run until SIGTERM)");
     try {

@@ -127,11 +127,11 @@ std::string refusal(const peer_identity& who, const request_need& need, std::str
 
 handshake_verdict judge_handshake(const cluster_config& cluster, const access_list& access, std::string_view domain,
                                   std::string_view public_key) {
+    if (domain != zap_domain_requests && domain != zap_domain_publish && domain != zap_domain_heartbeat)
+        return {false, "unknown ZAP domain \"" + std::string(domain) + "\""};
     if (cluster.find_by_key(public_key)) return {true, {}};
     if (domain == zap_domain_heartbeat)
         return {false, "the heartbeat port admits brokers only, and key " + key_hint(public_key) + " is no broker's"};
-    if (domain != zap_domain_requests && domain != zap_domain_publish)
-        return {false, "unknown ZAP domain \"" + std::string(domain) + "\""};
     if (access.by_key(public_key)) return {true, {}};
     return {false, "key " + key_hint(public_key) + " is not in the access list"};
 }

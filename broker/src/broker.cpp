@@ -17,6 +17,8 @@ namespace {
 // makes them durable, replicates and answers.
 constexpr int batch_limit = 4096;
 
+// This broker's table in the cluster file; with CURVE, checks first (before the data directory is read) that
+// the key it was given is that table's.
 const broker_info& find_me(const broker_options& o) {
     const broker_info* me = o.cluster.find(o.name);
     if (!me) {
@@ -24,6 +26,14 @@ const broker_info& find_me(const broker_options& o) {
         for (const auto& b : o.cluster.brokers) names += (names.empty() ? "" : ", ") + b.name;
         throw config_error("no broker named \"" + o.name + "\" in the cluster file (brokers: " + names + ")");
     }
+    if (o.cluster.curve() && o.key.empty())
+        throw config_error("the cluster uses CURVE ([security] mode = \"curve\"): start broker " + me->name +
+                           " with --key " + me->name + ".key (its secret key file, made by `starbus keygen " +
+                           me->name + "`)");
+    if (o.cluster.curve() && o.key.public_key != me->public_key)
+        throw config_error("the key given with --key is not broker " + me->name + "'s: its public key " +
+                           o.key.public_key + " differs from the public_key of " + me->name +
+                           " in the cluster file; give " + me->name + "'s own .key file, or update the cluster file");
     return *me;
 }
 

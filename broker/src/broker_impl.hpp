@@ -126,6 +126,9 @@ struct broker::impl final : broker_sink {
                                         std::string_view claimed_broker);
     void refuse_unauthorised(const std::string& identity, std::uint64_t request_id, const std::string& why,
                              steady_time now);
+    // "" unless `r` grants a key that another client or a broker holds already (one key, one name: else
+    // revoking one name would leave the key acting under the other).
+    [[nodiscard]] std::string access_conflict(const set_request& r);
     // Logs bad input (rejected requests, refused keys), at most a few lines per second.
     void log_bad_input(const std::string& line, steady_time now);
     // Closes and reopens the publish port, so that every subscriber reconnects through the ZAP handler

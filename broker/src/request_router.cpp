@@ -50,6 +50,8 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
             if constexpr (std::is_same_v<T, set_request>) {
                 _clients.heard(m.client_id, now);
                 consider_vote(now);
+                if (auto why = access_conflict(m); !why.empty())
+                    return reply_error(identity, m.request_id, error_code::refused, why);
                 handle_set(identity, m, now);
             } else if constexpr (std::is_same_v<T, publish_request>) {
                 _clients.heard(m.client_id, now);

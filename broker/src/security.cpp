@@ -23,14 +23,7 @@ void broker::impl::secure_sockets() {
                          "not used and nothing is encrypted");
         return;
     }
-    if (key.empty())
-        throw config_error("the cluster uses CURVE ([security] mode = \"curve\"): start broker " + _me.name +
-                           " with --key " + _me.name + ".key (its secret key file, made by `starbus keygen " +
-                           _me.name + "`)");
-    if (key.public_key != _me.public_key)
-        throw config_error("the key given with --key is not broker " + _me.name + "'s: its public key " +
-                           key.public_key + " differs from the public_key of " + _me.name +
-                           " in the cluster file; give " + _me.name + "'s own .key file, or update the cluster file");
+    // find_me() checked the key already, before the data directory was read.
     _zap.emplace(_ctx);
     make_curve_server(_router, key, zap_domain_requests);
     make_curve_server(_publisher, key, zap_domain_publish);
@@ -56,6 +49,20 @@ std::string broker::impl::authorise(const zmq::message_t& body, const request_ne
     const char* user_id = zmq_msg_gets(body.handle(), "User-Id");
     const peer_identity who = identify(_options.cluster, access_now(), user_id ? user_id : "");
     return refusal(who, need, claimed_broker, _me.name);
+}
+
+std::string broker::impl::access_conflict(const set_request& r) {
+    if (r.op != change_op::put || std::string_view(r.key).substr(0, access_key_prefix.size()) != access_key_prefix)
+        return {};
+    const auto value = parse_access_value(r.value);
+    if (!value || value->revoked) return {};  // a malformed one is refused by check_change
+    const std::string name = r.key.substr(access_key_prefix.size());
+    if (const broker_info* b = _options.cluster.find_by_key(value->public_key))
+        return "the key granted to " + name + " is broker " + b->name + "'s: give the client a key of its own";
+    if (const access_list_entry* e = access_now().by_key(value->public_key); e && e->name != name)
+        return "the key granted to " + name + " is already client " + e->name +
+               "'s: revoke " + e->name + " first, or give " + name + " a key of its own";
+    return {};
 }
 
 void broker::impl::refuse_unauthorised(const std::string& identity, std::uint64_t request_id, const std::string& why,

@@ -411,6 +411,9 @@ int run(const invocation& inv) {
                    "`starbus access grant`)");
         return exit_not_authorised;
     }
+    if (!opts.cluster.curve() && !inv.key_file.empty())
+        error_line("note: the key " + inv.key_file + " is not used: " + cluster_source(inv) +
+                   " does not use CURVE ([security] mode = \"none\"), so nothing is encrypted");
     if (opts.cluster.curve()) {
         try {
             opts.key = load_secret_key_file(inv.key_file);

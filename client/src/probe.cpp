@@ -24,10 +24,15 @@ struct probe_socket {
     zmq::socket_t s;
     std::optional<handshake_monitor> monitor;
     bool key_refused = false;
+    bool handshake_failed = false;  // the broker does not hold the key the cluster file gives it
 
     // Reads the monitor (without waiting); true once the broker refused the key.
     bool refused() {
-        if (monitor && !key_refused) key_refused = monitor->read().key_refused;
+        if (monitor && !key_refused) {
+            const auto seen = monitor->read();
+            key_refused = seen.key_refused;
+            handshake_failed = handshake_failed || seen.failed;
+        }
         return key_refused;
     }
 };
@@ -162,8 +167,14 @@ std::vector<broker_status> probe_status(const probe_link& link, const cluster_co
             }
         }
     }
-    for (std::size_t i = 0; i < n; ++i)
-        if (!answered[i]) rows[i].note = "no answer within " + millis(deadline - started);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (answered[i]) continue;
+        (void)sockets[i]->refused();
+        rows[i].note = sockets[i]->handshake_failed
+                           ? rows[i].name + " failed the CURVE handshake: it does not hold the key the cluster file "
+                                            "gives it (an impostor at its address, or a cluster file out of date)"
+                           : "no answer within " + millis(deadline - started);
+    }
     return rows;
 }
 

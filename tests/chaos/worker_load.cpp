@@ -20,7 +20,8 @@ outcome outcome_of(const result& r) {
         case result_status::ok: return outcome::ok;
         case result_status::refused:
         case result_status::invalid:
-        case result_status::not_found: return outcome::fail;
+        case result_status::not_found:
+        case result_status::not_authorised: return outcome::fail;
         case result_status::unreachable: return outcome::info;
     }
     return outcome::info;

@@ -81,7 +81,15 @@ TEST_CASE("security: each role may do what it is given, and a refusal says who r
     // admin: configuration too. A key under "$starbus/" that is not an access entry is refused for everyone.
     CHECK(c.cli_as("admin", {"set", "--config", "cfg", "v"}).exit_code == 0);
     CHECK(c.cli_as("admin", {"set", "--config", "$starbus/other", "v"}).exit_code == 2);
-    CHECK(c.cli_as("writer", {"set", "$starbus/access/me", "admin " + c.key("writer").public_key}).exit_code == 6);
+    CHECK(c.cli_as("writer", {"set", "--config", "$starbus/access/me", "admin " + c.key("writer").public_key})
+              .exit_code == 6);
+    CHECK(c.cli_as("admin", {"set", "$starbus/access/me", "admin " + c.key("writer").public_key}).exit_code == 2);
+
+    // One key, one name: else revoking one name would leave the key acting under the other.
+    r = c.cli({"access", "grant", "alias", "admin", c.pub_file("writer")});
+    CHECK(r.exit_code == 3);
+    CHECK(contains(r.err, "already client writer's"));
+    CHECK(c.cli({"access", "grant", "alias", "admin", c.pub_file("B")}).exit_code == 2);
 
     // Nothing refused was applied.
     auto state = c.dump();

@@ -291,3 +291,152 @@ TEST_CASE("client: cli progress shows percentage, sizes, rate and ETA") {
     CHECK(line.find("100%") != std::string::npos);
     CHECK(line.find("ETA") == std::string::npos);  // done
 }
+
+TEST_CASE("client: cli takes the key file from --key, else STARBUS_KEY", "[security][cli]") {
+    const auto with_env = [](std::vector<std::string> args, const char* env_key) {
+        args.insert(args.begin(), "starbus");
+        return parse_arguments(args, nullptr, env_key);
+    };
+    auto none = with_env({"status"}, nullptr);
+    REQUIRE(none.run);
+    CHECK(none.run->key_file.empty());
+    auto given = with_env({"--key", "me.key", "status"}, nullptr);
+    REQUIRE(given.run);
+    CHECK(given.run->key_file == "me.key");
+    auto after = with_env({"get", "k", "--key", "me.key"}, nullptr);  // a global option may follow the command
+    REQUIRE(after.run);
+    CHECK(after.run->key_file == "me.key");
+    auto env = with_env({"status"}, "/etc/starbus/ops.key");
+    REQUIRE(env.run);
+    CHECK(env.run->key_file == "/etc/starbus/ops.key");
+    auto empty_env = with_env({"status"}, "");
+    REQUIRE(empty_env.run);
+    CHECK(empty_env.run->key_file.empty());
+    auto both = with_env({"--key", "mine.key", "status"}, "/etc/starbus/ops.key");
+    REQUIRE(both.run);
+    CHECK(both.run->key_file == "mine.key");
+    // The two-argument form (as before security) still reads no key.
+    auto old = parse({"status"}, "/etc/starbus/cluster.toml");
+    REQUIRE(old.run);
+    CHECK(old.run->key_file.empty());
+    CHECK(old.run->cluster_file == "/etc/starbus/cluster.toml");
+    CHECK(parse({"--key"}).exit == exit_usage);  // --key needs a FILE
+}
+
+TEST_CASE("client: cli parses keygen NAME with --dir and --force", "[security][cli]") {
+    auto k = parse({"keygen", "writer-1"});
+    REQUIRE(k.run);
+    CHECK(k.run->command == "keygen");
+    CHECK(k.run->name == "writer-1");
+    CHECK(k.run->dir == ".");
+    CHECK_FALSE(k.run->replace);
+    auto d = parse({"keygen", "A", "--dir", "/etc/starbus/keys", "--force"});
+    REQUIRE(d.run);
+    CHECK(d.run->name == "A");
+    CHECK(d.run->dir == "/etc/starbus/keys");
+    CHECK(d.run->replace);
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"keygen"},                        // no NAME
+             {"keygen", "a b"},                 // not a name
+             {"keygen", "../evil"},
+             {"keygen", ""},
+             {"keygen", std::string(65, 'n')},
+             {"keygen", "a", "b"},              // extra argument
+             {"keygen", "a", "--dir"},          // --dir needs DIR
+         }) {
+        INFO((args.size() > 1 ? args[1] : std::string("(none)")));
+        auto p = parse(args);
+        CHECK_FALSE(p.run);
+        CHECK(p.exit == exit_usage);
+        CHECK(p.err.rfind("starbus: ", 0) == 0);
+        CHECK(std::count(p.err.begin(), p.err.end(), '\n') == 1);
+    }
+    CHECK_THAT(parse({"keygen", "a b"}).err, Catch::Contains("key name \"a b\""));
+}
+
+TEST_CASE("client: cli parses access grant, revoke and ls", "[security][cli]") {
+    auto g = parse({"--cluster", "c.toml", "access", "grant", "writer-1", "writer", "keys/writer-1.pub"});
+    REQUIRE(g.run);
+    CHECK(g.run->command == "access");
+    CHECK(g.run->access_action == "grant");
+    CHECK(g.run->name == "writer-1");
+    CHECK(g.run->role == "writer");
+    CHECK(g.run->pub_file == "keys/writer-1.pub");
+    CHECK(g.run->cluster_file == "c.toml");
+    for (const char* role : {"reader", "admin"}) {
+        auto r = parse({"access", "grant", "x", role, "x.pub"});
+        REQUIRE(r.run);
+        CHECK(r.run->role == role);
+    }
+    auto r = parse({"access", "revoke", "writer-1"});
+    REQUIRE(r.run);
+    CHECK(r.run->command == "access");
+    CHECK(r.run->access_action == "revoke");
+    CHECK(r.run->name == "writer-1");
+    auto ls = parse({"access", "ls", "--json"});
+    REQUIRE(ls.run);
+    CHECK(ls.run->command == "access");  // not the file command ls
+    CHECK(ls.run->access_action == "ls");
+    CHECK(ls.run->json);
+    auto plain = parse({"access", "ls", "--cluster", "c.toml"});
+    REQUIRE(plain.run);
+    CHECK_FALSE(plain.run->json);
+    CHECK(plain.run->cluster_file == "c.toml");
+    auto keyed = parse({"--key", "ops.key", "access", "revoke", "x"});
+    REQUIRE(keyed.run);
+    CHECK(keyed.run->key_file == "ops.key");
+
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"access"},                                             // no action
+             {"access", "frobnicate"},                               // unknown action
+             {"access", "grant", "x", "root", "x.pub"},              // no such role
+             {"access", "grant", "x", "Admin", "x.pub"},
+             {"access", "grant", "x", "writer"},                     // no PUBFILE
+             {"access", "grant", "a b", "writer", "x.pub"},          // not a name
+             {"access", "grant", "", "writer", "x.pub"},
+             {"access", "revoke"},                                   // no NAME
+             {"access", "revoke", "../x"},
+             {"access", "grant", "x", "writer", "x.pub", "extra"},
+         }) {
+        std::string line;
+        for (const auto& a : args) line += a + " ";
+        INFO(line);
+        auto p = parse(args);
+        CHECK_FALSE(p.run);
+        CHECK(p.exit == exit_usage);
+        CHECK(p.err.rfind("starbus: ", 0) == 0);
+        CHECK(std::count(p.err.begin(), p.err.end(), '\n') == 1);
+    }
+}
+
+TEST_CASE("client: cli exits 6 when not authorised", "[security][cli]") {
+    CHECK(exit_code_for(result_status::not_authorised) == 6);
+    CHECK(exit_not_authorised == 6);
+    CHECK(exit_code_for(result_status::not_authorised) != exit_code_for(result_status::refused));
+    CHECK(to_string(result_status::not_authorised) != to_string(result_status::refused));
+}
+
+TEST_CASE("client: cli lists the access list as tab-separated lines and as JSON", "[security][cli]") {
+    const std::string ka(40, 'a'), kw(40, 'w');
+    const std::vector<access_list_entry> list = {
+        {"admin-1", access_role::admin, ka, true},
+        {"writer-1", access_role::writer, kw, false},
+    };
+    CHECK(render_access_text(list) == "admin-1\tadmin\t" + ka + "\tfile\nwriter-1\twriter\t" + kw + "\tgranted\n");
+    CHECK(render_access_text({}).empty());
+    const auto j = nlohmann::json::parse(render_access_json(list));
+    REQUIRE(j.is_array());
+    REQUIRE(j.size() == 2);
+    CHECK(j[0]["name"] == "admin-1");
+    CHECK(j[0]["role"] == "admin");
+    CHECK(j[0]["public_key"] == ka);
+    CHECK(j[0]["source"] == "file");
+    CHECK(j[1]["role"] == "writer");
+    CHECK(j[1]["source"] == "granted");
+    CHECK(j[0].size() == 4);  // exactly name, role, public_key, source
+    const auto none = nlohmann::json::parse(render_access_json({}));
+    CHECK(none.is_array());
+    CHECK(none.empty());
+    const std::vector<access_list_entry> reader = {{"r", access_role::reader, ka, false}};
+    CHECK(render_access_text(reader) == "r\treader\t" + ka + "\tgranted\n");
+}

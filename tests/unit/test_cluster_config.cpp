@@ -122,3 +122,143 @@ TEST_CASE("cluster_config: the [files] table sets chunk size, credit and size li
                  Catch::Contains("unknown key \"speed\" in [files]"));
     REQUIRE_THAT(error_of(std::string("files = 3\n") + two_brokers), Catch::Contains("files must be a table"));
 }
+
+// docs/security.md: [security] mode, the brokers' public keys and the [[client]] tables (the initial access list).
+namespace {
+
+// Distinct valid Z85 keys: 40 times one letter or digit.
+std::string key_of(char c) { return std::string(40, c); }
+
+std::string broker_table(const std::string& name, int port, const std::string& key = {}) {
+    std::string t = "[[broker]]\nname = \"" + name + "\"\nendpoint = \"tcp://127.0.0.1:" + std::to_string(port) +
+                    "\"\n";
+    if (!key.empty()) t += "public_key = \"" + key + "\"\n";
+    return t;
+}
+
+std::string client_table(const std::string& name, const std::string& role, const std::string& key) {
+    return "[[client]]\nname = \"" + name + "\"\nrole = \"" + role + "\"\npublic_key = \"" + key + "\"\n";
+}
+
+// Two brokers with keys 'A' and 'B', under [security] mode = "curve".
+const std::string curve_pair = "[security]\nmode = \"curve\"\n" + broker_table("A", 5670, std::string(40, 'A')) +
+                               broker_table("B", 5680, std::string(40, 'B'));
+
+}  // namespace
+
+TEST_CASE("cluster_config: security mode is none by default, curve on request", "[config][security]") {
+    cluster_config plain = parse_cluster(two_brokers, "f");
+    CHECK(plain.security.mode == security_mode::none);
+    CHECK_FALSE(plain.curve());
+    CHECK(plain.security.clients.empty());
+    CHECK(plain.brokers[0].public_key.empty());
+    CHECK(parse_cluster(std::string("[security]\nmode = \"none\"\n") + two_brokers, "f").security.mode ==
+          security_mode::none);
+    CHECK_FALSE(parse_cluster(std::string("[security]\n") + two_brokers, "f").curve());
+
+    cluster_config c = parse_cluster(curve_pair, "f");
+    CHECK(c.security.mode == security_mode::curve);
+    CHECK(c.curve());
+    CHECK(c.brokers[0].public_key == key_of('A'));
+    CHECK(c.brokers[1].public_key == key_of('B'));
+    // A broker may carry its key before the cluster turns CURVE on.
+    CHECK(parse_cluster(broker_table("A", 5670, key_of('A')), "f").brokers[0].public_key == key_of('A'));
+}
+
+TEST_CASE("cluster_config: find_by_key names the broker of a key", "[config][security]") {
+    cluster_config c = parse_cluster(curve_pair, "f");
+    REQUIRE(c.find_by_key(key_of('A')) != nullptr);
+    CHECK(c.find_by_key(key_of('A'))->name == "A");
+    REQUIRE(c.find_by_key(key_of('B')) != nullptr);
+    CHECK(c.find_by_key(key_of('B'))->name == "B");
+    CHECK(c.find_by_key(key_of('C')) == nullptr);
+    CHECK(c.find_by_key(key_of('A').substr(1)) == nullptr);
+    // Without keys in the file, no key (not even the empty one) names a broker.
+    cluster_config plain = parse_cluster(two_brokers, "f");
+    CHECK(plain.find_by_key("") == nullptr);
+    CHECK(plain.find_by_key(key_of('A')) == nullptr);
+    CHECK(c.find_by_key("") == nullptr);
+}
+
+TEST_CASE("cluster_config: [security] and broker keys get an error that says what to fix", "[config][security]") {
+    CHECK_THAT(error_of(std::string("[security]\nmode = \"tls\"\n") + two_brokers),
+               Catch::Contains("[security] mode must be \"none\" or \"curve\""));
+    CHECK_THAT(error_of(std::string("[security]\nmode = \"CURVE\"\n") + two_brokers), Catch::Contains("mode must be"));
+    CHECK_THAT(error_of(std::string("[security]\nmode = 1\n") + two_brokers), Catch::Contains("mode must be"));
+    CHECK_THAT(error_of(std::string("[security]\nmode = \"none\"\nzap = true\n") + two_brokers),
+               Catch::Contains("unknown key \"zap\" in [security]"));
+    CHECK_THAT(error_of(std::string("security = \"curve\"\n") + two_brokers),
+               Catch::Contains("security must be a table"));
+
+    // With curve, every broker needs its key: the error names the broker and the command that makes one.
+    const std::string missing = error_of("[security]\nmode = \"curve\"\n" + broker_table("A", 5670, key_of('A')) +
+                                         broker_table("B", 5680));
+    CHECK_THAT(missing, Catch::Contains("broker B has no public_key") && Catch::Contains("starbus keygen B"));
+    CHECK_THAT(error_of("[security]\nmode = \"curve\"\n" + broker_table("A", 5670)),
+               Catch::Contains("broker A has no public_key"));
+
+    const std::string bad_key = error_of(broker_table("A", 5670, key_of('A')) + broker_table("B", 5680, "tooshort"));
+    CHECK_THAT(bad_key, Catch::Contains("(B): public_key must be a 40-character Z85") &&
+                            Catch::Contains("starbus keygen B"));
+    CHECK_THAT(error_of(broker_table("A", 5670, key_of('A') + "x")), Catch::Contains("public_key must be"));
+    CHECK_THAT(error_of(broker_table("A", 5670, std::string(39, 'A') + ",")), Catch::Contains("public_key must be"));
+    CHECK_THAT(error_of("[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:1\"\npublic_key = 7\n"),
+               Catch::Contains("public_key must be"));
+    CHECK_THAT(error_of(broker_table("A", 5670, key_of('K')) + broker_table("B", 5680, key_of('K'))),
+               Catch::Contains("broker B has the same public_key as another broker"));
+}
+
+TEST_CASE("cluster_config: [[client]] tables make the initial access list", "[config][security]") {
+    cluster_config c = parse_cluster(curve_pair + client_table("ops", "admin", key_of('o')) +
+                                         client_table("sensor-1", "writer", key_of('s')) +
+                                         client_table("dash.board", "reader", key_of('d')),
+                                     "f");
+    REQUIRE(c.security.clients.size() == 3);
+    CHECK(c.security.clients[0].name == "ops");  // file order
+    CHECK(c.security.clients[0].role == access_role::admin);
+    CHECK(c.security.clients[0].public_key == key_of('o'));
+    CHECK(c.security.clients[1].name == "sensor-1");
+    CHECK(c.security.clients[1].role == access_role::writer);
+    CHECK(c.security.clients[2].role == access_role::reader);
+    CHECK(c.find_by_key(key_of('o')) == nullptr);  // a client's key is no broker's
+    // Clients may be listed with mode none too (nothing checks them until curve is on).
+    CHECK(parse_cluster(two_brokers + client_table("ops", "admin", key_of('o')), "f").security.clients.size() == 1);
+}
+
+TEST_CASE("cluster_config: every [[client]] mistake gets an error that says what to fix", "[config][security]") {
+    const std::string ok_key = key_of('c');
+    CHECK_THAT(error_of(curve_pair + client_table("c", "admin", ok_key) + "colour = \"red\"\n"),
+               Catch::Contains("client #1: unknown key \"colour\""));
+    CHECK_THAT(error_of(curve_pair + "[[client]]\nrole = \"admin\"\npublic_key = \"" + ok_key + "\"\n"),
+               Catch::Contains("client #1: name is missing"));
+    CHECK_THAT(error_of(curve_pair + client_table("a b", "admin", ok_key)),
+               Catch::Contains("name \"a b\" may hold only"));
+    CHECK_THAT(error_of(curve_pair + client_table("", "admin", ok_key)), Catch::Contains("is empty"));
+    CHECK_THAT(error_of(curve_pair + client_table("c", "root", ok_key)),
+               Catch::Contains("client #1 (c): role must be \"reader\", \"writer\" or \"admin\""));
+    CHECK_THAT(error_of(curve_pair + "[[client]]\nname = \"c\"\npublic_key = \"" + ok_key + "\"\n"),
+               Catch::Contains("(c): role must be"));
+    CHECK_THAT(error_of(curve_pair + client_table("c", "admin", "short")),
+               Catch::Contains("client #1 (c): public_key must be a 40-character Z85") &&
+                   Catch::Contains("starbus keygen c"));
+    CHECK_THAT(error_of(curve_pair + "[[client]]\nname = \"c\"\nrole = \"admin\"\n"),
+               Catch::Contains("public_key must be"));
+    CHECK_THAT(error_of(curve_pair + client_table("c", "admin", ok_key) + client_table("c", "reader", key_of('d'))),
+               Catch::Contains("client #2: duplicate client name \"c\""));
+    CHECK_THAT(error_of(curve_pair + client_table("c", "admin", ok_key) + client_table("d", "reader", ok_key)),
+               Catch::Contains("client #2 (d): this public_key is already another client's"));
+    CHECK_THAT(error_of(curve_pair + client_table("c", "admin", key_of('B'))),
+               Catch::Contains("client c has a broker's public_key"));
+    CHECK_THAT(error_of("client = 3\n" + curve_pair), Catch::Contains("client must be a list of tables"));
+    CHECK_THAT(error_of(curve_pair + "[client]\nname = \"c\"\n"), Catch::Contains("client must be a list of tables"));
+}
+
+// A public_key whose 5-character groups encode more than 32 bits ("#####" is 84 * (85^4 + ... + 1) > 2^32) has
+// the right alphabet and length, but libzmq cannot decode it (zmq_setsockopt(ZMQ_CURVE_SERVERKEY) fails with
+// EINVAL when a broker or client connects): the cluster file refuses it, naming the broker.
+TEST_CASE("cluster_config: a public_key that is no Z85 encoding of 32 bytes is refused", "[config][security]") {
+    const std::string undecodable(40, '#');
+    CHECK_THAT(error_of("[security]\nmode = \"curve\"\n" + broker_table("A", 5670, undecodable)),
+               Catch::Contains("public_key must be"));
+    CHECK_THAT(error_of(curve_pair + client_table("c", "admin", undecodable)), Catch::Contains("public_key must be"));
+}

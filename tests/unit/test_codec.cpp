@@ -11,6 +11,7 @@
 
 #include <starbus/wire/codec.hpp>
 #include <starbus/files/fast_hash.hpp>
+#include <starbus/wire/request_changes.hpp>
 
 #include "largest_values.hpp"
 
@@ -417,4 +418,118 @@ TEST_CASE("codec: the largest key and value a client sets, and the reply that re
     publish_request pub{widest, widest, std::string(limits::max_topic_bytes, 't'),
                         std::string(limits::max_payload_bytes, 'p')};
     CHECK(round_trip_within_frame(pub).payload == pub.payload);
+}
+
+// docs/protocol.md "Security": keys that begin with "$starbus/" are reserved; every replica refuses a change to
+// one that is not a well-formed access entry ("$starbus/access/NAME", class config, "ROLE KEY" or "revoked").
+TEST_CASE("codec: CHANGES and SNAPSHOT-PART refuse a change of a reserved key that is no well-formed access entry",
+          "[codec][security]") {
+    const std::string key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";  // a Z85 public key (RFC 26's example)
+    const auto change_of = [](change_op op, change_class cls, std::string k, std::string v) {
+        change c;
+        c.epoch = 2;
+        c.seq = 5;
+        c.op = op;
+        c.cls = cls;
+        c.key = std::move(k);
+        c.value = std::move(v);
+        return c;
+    };
+    const auto in_changes = [](const change& c) {
+        const std::string bytes = encode(change_batch{{c}, 0});
+        return decode(bytes.data(), bytes.size());
+    };
+    const auto in_snapshot = [](const change& c) {
+        const std::string bytes = encode(snapshot_part{1, {c}});
+        return decode(bytes.data(), bytes.size());
+    };
+
+    // Accepted: grants, a revocation, the erase of any reserved key (of either class: one a cluster held before
+    // the rule must be removable), and any key outside "$starbus/".
+    for (const change& good : {
+             change_of(change_op::put, change_class::config, "$starbus/access/writer-1", "writer " + key),
+             change_of(change_op::put, change_class::config, "$starbus/access/a", "revoked"),
+             change_of(change_op::erase, change_class::config, "$starbus/access/a", ""),
+             change_of(change_op::erase, change_class::config, "$starbus/other", ""),
+             change_of(change_op::erase, change_class::operational, "$starbus/access/a", ""),
+             change_of(change_op::put, change_class::operational, "starbus/access/x", "anything"),
+             change_of(change_op::put, change_class::operational, "x$starbus/", "anything"),
+         }) {
+        INFO(good.key << " = " << good.value);
+        CHECK(check_change(good).ok());
+        auto d = in_changes(good);
+        INFO(d.reason);
+        CHECK(d.ok());
+        CHECK(in_snapshot(good).ok());
+    }
+    // Refused, as BAD_REQUEST, whichever carrier brings them.
+    for (const change& bad : {
+             change_of(change_op::put, change_class::config, "$starbus/other", "x"),
+             change_of(change_op::put, change_class::config, "$starbus/", "x"),
+             change_of(change_op::put, change_class::operational, "$starbus/access/a", "writer " + key),
+             change_of(change_op::put, change_class::config, "$starbus/access/", "writer " + key),
+             change_of(change_op::put, change_class::config, "$starbus/access/a b", "writer " + key),
+             change_of(change_op::put, change_class::config, "$starbus/access/a", "writer"),
+             change_of(change_op::put, change_class::config, "$starbus/access/a", "boss " + key),
+             change_of(change_op::put, change_class::config, "$starbus/access/a", "writer " + key.substr(0, 39)),
+             change_of(change_op::put, change_class::config, "$starbus/access/a", "writer " + key + " "),
+             change_of(change_op::put, change_class::config, "$starbus/access/a", ""),
+         }) {
+        INFO(bad.key << " = " << bad.value << " (" << to_string(bad.cls) << ")");
+        CHECK_FALSE(check_change(bad).ok());
+        auto d = in_changes(bad);
+        CHECK_FALSE(d.ok());
+        CHECK(d.error == error_code::bad_request);
+        CHECK_FALSE(d.reason.empty());
+        CHECK(in_snapshot(bad).error == error_code::bad_request);
+    }
+}
+
+// The SET validator applies the reserved-key rule too: protocol.md "Valid changes" and
+// tests/fuzz/fuzz_decode.cpp hold that the change of every accepted write request is a valid change, so decode()
+// and check_change() must agree.
+TEST_CASE("codec: a SET that breaks the reserved-key rule is refused by decode as BAD_REQUEST",
+          "[codec][security]") {
+    const std::string key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    const auto decoded = [](const set_request& s) {
+        const std::string bytes = encode(s);
+        return decode(bytes.data(), bytes.size());
+    };
+    auto good = decoded(set_request{1, 7, change_op::put, change_class::config, "$starbus/access/a", "admin " + key});
+    INFO(good.reason);
+    CHECK(good.ok());
+    for (const set_request& bad : {
+             set_request{2, 7, change_op::put, change_class::config, "$starbus/access/a", "admin"},
+             set_request{3, 7, change_op::put, change_class::config, "$starbus/access/a", "boss " + key},
+             set_request{4, 7, change_op::put, change_class::operational, "$starbus/access/a", "admin " + key},
+             set_request{5, 7, change_op::put, change_class::config, "$starbus/elsewhere", "x"},
+             set_request{6, 7, change_op::put, change_class::config, "$starbus/access/../x", "revoked"},
+         }) {
+        INFO(bad.key << " = " << bad.value);
+        REQUIRE_FALSE(check_change(change_for(bad)).ok());  // the rule the replicas apply
+        auto d = decoded(bad);
+        CHECK_FALSE(d.ok());
+        CHECK(d.error == error_code::bad_request);
+        CHECK(d.request_id == bad.request_id);
+    }
+}
+
+TEST_CASE("codec: ERROR code 11 is NOT_AUTHORISED and 12 is unknown", "[codec][security]") {
+    CHECK(error_code_max == 11);
+    CHECK(static_cast<int>(error_code::not_authorised) == 11);
+    CHECK(to_string(error_code::not_authorised) == "NOT_AUTHORISED");
+    error_reply e{9, error_code::not_authorised, "broker A refused key r: role reader may not publish", "A", "A"};
+    const std::string bytes = encode(e);
+    auto d = decode(bytes.data(), bytes.size());
+    INFO(d.reason);
+    REQUIRE(d.ok());
+    CHECK(std::get<error_reply>(*d.value).code_value == error_code::not_authorised);
+    CHECK(std::get<error_reply>(*d.value).text == e.text);
+
+    error_reply beyond{9, static_cast<error_code>(12), "?", "", ""};
+    const std::string b = encode(beyond);
+    auto r = decode(b.data(), b.size());
+    CHECK_FALSE(r.ok());
+    CHECK(r.error == error_code::bad_request);
+    CHECK_THAT(r.reason, Catch::Contains("12"));
 }

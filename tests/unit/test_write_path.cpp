@@ -148,6 +148,36 @@ TEST_CASE("write_path: a change the replicas would refuse is never logged", "[wr
     REQUIRE(f.out.replies.size() == 1);
 }
 
+// docs/protocol.md "Security": a SET of a reserved key that is no well-formed access entry is what every replica
+// would refuse, so the server answers BAD_REQUEST and logs nothing; a well-formed grant is logged as any change.
+TEST_CASE("write_path: a malformed access entry is refused with BAD_REQUEST and never logged, a grant is logged",
+          "[write_path][security]") {
+    fixture f;
+    const std::string key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+    set_request bad = set_of(1, 10, "$starbus/access/alice", change_class::config);
+    bad.value = "admin " + key.substr(0, 20);  // a short key
+    REQUIRE_FALSE(write(f, "c1", bad));
+    CHECK(f.replica.last().seq == 0);
+    CHECK(f.writes.refused_changes() == 1);
+    REQUIRE(f.out.of<error_reply>().size() == 1);
+    CHECK(f.out.of<error_reply>()[0].second.code_value == error_code::bad_request);
+    CHECK(f.out.of<error_reply>()[0].second.request_id == 10);
+    CHECK_THAT(f.out.of<error_reply>()[0].second.text, Catch::Contains("ROLE PUBLIC-KEY"));
+
+    set_request elsewhere = set_of(1, 11, "$starbus/notes", change_class::config);
+    REQUIRE_FALSE(write(f, "c1", elsewhere));
+    CHECK(f.writes.refused_changes() == 2);
+    CHECK(f.replica.state().find("$starbus/notes") == nullptr);
+
+    set_request grant = set_of(1, 12, "$starbus/access/alice", change_class::config);
+    grant.value = "admin " + key;
+    REQUIRE(write(f, "c1", grant));
+    CHECK(f.replica.last().seq == 1);
+    REQUIRE(f.replica.state().find("$starbus/access/alice") != nullptr);
+    CHECK(f.replica.state().find("$starbus/access/alice")->value == grant.value);
+    CHECK(f.writes.refused_changes() == 2);
+}
+
 TEST_CASE("write_path: a new server waits for its own ack rule on what it inherited, and stopping forgets waiters",
           "[write_path]") {
     fixture f;

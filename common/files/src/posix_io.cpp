@@ -133,12 +133,15 @@ fs::path temp_path_of(const fs::path& target) {
     return tmp;
 }
 
-unique_fd atomic_replace(const fs::path& target, const std::function<void(int fd)>& fill, std::string_view advice) {
+unique_fd atomic_replace(const fs::path& target, const std::function<void(int fd)>& fill, std::string_view advice,
+                         mode_t mode) {
     const fs::path tmp = temp_path_of(target);
     const auto fail = [&](const std::string& what, int e) {
         throw storage_error(what + ": " + errno_text(e) + std::string(advice));
     };
-    unique_fd fd = open_file(tmp, O_RDWR | O_CREAT | O_TRUNC);
+    // A fresh file, so that `mode` holds from its first byte (a leftover temporary keeps its own mode).
+    ::unlink(tmp.c_str());
+    unique_fd fd = open_file(tmp, O_RDWR | O_CREAT | O_EXCL, mode);
     if (!fd) fail("cannot create " + tmp.string(), errno);
     try {
         fill(fd.get());

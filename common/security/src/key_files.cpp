@@ -127,13 +127,15 @@ written_key_files write_key_files(const std::filesystem::path& dir, const std::s
                                              "pass --force)");
     const std::string advice = ": check the directory's permissions and free space";
     try {
-        (void)atomic_replace(out.secret, [&](int fd) {
-            // Before a byte of the secret is written: the temporary must never be readable by others.
-            if (::fchmod(fd, 0600) != 0) throw_storage_error("cannot restrict " + out.secret.string(), errno, advice);
-            const std::string text = certificate_text(name, keys, true);
-            if (int err = write_all(fd, text.data(), text.size()); err != 0)
-                throw_storage_error("cannot write " + out.secret.string(), err, advice);
-        }, advice);
+        // Created 0600: the temporary is never readable by others, not even before a byte is written.
+        (void)atomic_replace(
+            out.secret,
+            [&](int fd) {
+                const std::string text = certificate_text(name, keys, true);
+                if (int err = write_all(fd, text.data(), text.size()); err != 0)
+                    throw_storage_error("cannot write " + out.secret.string(), err, advice);
+            },
+            advice, 0600);
         (void)atomic_replace(out.pub, certificate_text(name, {keys.public_key, {}}, false), advice);
     } catch (const storage_error& e) {
         throw key_error(e.what());

@@ -25,8 +25,17 @@ bool is_z85_key(std::string_view text) {
     static constexpr std::string_view alphabet =
         "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
     if (text.size() != z85_key_chars) return false;
-    for (char c : text)
-        if (alphabet.find(c) == std::string_view::npos) return false;
+    // Each group of five characters is a base-85 number that must fit in four bytes (else libzmq cannot
+    // decode the key: "#####" is 85^5 - 1).
+    for (std::size_t group = 0; group < text.size(); group += 5) {
+        std::uint64_t value = 0;
+        for (std::size_t i = group; i < group + 5; ++i) {
+            const auto digit = alphabet.find(text[i]);
+            if (digit == std::string_view::npos) return false;
+            value = value * 85 + digit;
+        }
+        if (value > 0xFFFFFFFFu) return false;
+    }
     return true;
 }
 
@@ -62,6 +71,9 @@ std::string access_value_text(const access_value& v) {
 
 std::string reserved_key_error(std::string_view key, bool is_put, std::string_view value, bool is_config) {
     if (key.substr(0, reserved_key_prefix.size()) != reserved_key_prefix) return {};
+    // Any reserved key may be erased (of either class), so that a key a cluster held before the rule (an
+    // upgrade) can always be removed; only an admin may send it (docs/protocol.md "Security").
+    if (!is_put) return {};
     if (key.substr(0, access_key_prefix.size()) != access_key_prefix)
         return "keys beginning with \"" + std::string(reserved_key_prefix) +
                "\" are reserved for the cluster's own records (only \"" + std::string(access_key_prefix) +

@@ -104,7 +104,13 @@ struct validator {
         if (!valid_class(m.cls)) return bad("unknown change class " + std::to_string(static_cast<int>(m.cls)));
         if (m.key.empty()) return bad("key is empty");
         if (auto v = check_size("key", m.key.size(), limits::max_key_bytes); !v.ok()) return v;
-        return check_size("value", m.value.size(), limits::max_value_bytes);
+        if (auto v = check_size("value", m.value.size(), limits::max_value_bytes); !v.ok()) return v;
+        // The rule every replica applies to the change (check_change), so that a SET the decoder accepts
+        // always makes a valid change.
+        if (auto why = reserved_key_error(m.key, m.op == change_op::put, m.value, m.cls == change_class::config);
+            !why.empty())
+            return bad(why);
+        return ok();
     }
     verdict operator()(const get_request& m) const { return check_size("key", m.key.size(), limits::max_key_bytes); }
     verdict operator()(const publish_request& m) const {

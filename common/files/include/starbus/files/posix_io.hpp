@@ -84,9 +84,11 @@ class storage_error : public std::runtime_error {
 // directory fsync failed: then the rename happened but may not be durable) and
 // storage_error says which step failed on which path, followed by `advice`
 // (": check free space and the disk, then restart the broker"). Returns the
-// descriptor of the new file, for callers that keep using it.
+// descriptor of the new file, for callers that keep using it. The new file is
+// created with `mode` (less the umask): 0600 for a secret, never readable by
+// others even for a moment.
 unique_fd atomic_replace(const std::filesystem::path& target, const std::function<void(int fd)>& fill,
-                         std::string_view advice);
+                         std::string_view advice, mode_t mode = 0644);
 
 // The same, writing `bytes` as the whole content.
 unique_fd atomic_replace(const std::filesystem::path& target, std::string_view bytes, std::string_view advice);

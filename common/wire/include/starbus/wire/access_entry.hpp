@@ -48,7 +48,9 @@ struct access_value {
 }
 
 // "" when a change of key `key` (put with `value`, or erase) is allowed under
-// the reserved-key rule, else why not. Keys outside "$starbus/" always pass.
+// the reserved-key rule, else why not. Keys outside "$starbus/" always pass,
+// and so does the erase of any key (a cluster upgraded from before the rule
+// may hold one).
 [[nodiscard]] std::string reserved_key_error(std::string_view key, bool is_put, std::string_view value,
                                              bool is_config);
 
