@@ -55,6 +55,7 @@ struct options {
     std::string fsync = "batch,never";
     std::string acks = "local,replica,all";
     std::string what = "changes,publishes";
+    std::string security = "none";  // none, curve, or none,curve (each ack mode on a cluster of each)
     int heartbeat_ms = 100;
     int max_seconds = 120;
     std::string broker;
@@ -271,17 +272,29 @@ struct ack_cluster {
 
 // Starts the brokers only: the clusters of a group settle in parallel.
 ack_cluster start_ack_cluster(const options& o, const std::string& broker_path, std::size_t replicas,
-                              const std::string& fsync, const std::string& ack) {
+                              const std::string& fsync, const std::string& ack, bool curve) {
     cluster_settings settings;
     settings.brokers = replicas + 1;
     settings.heartbeat_ms = o.heartbeat_ms;
     settings.fsync = fsync;
     settings.ack = ack;
+    settings.curve = curve;
     ack_cluster a;
     a.cluster = std::make_unique<bench_cluster>(broker_path, settings);
     a.cluster->start_all();
-    a.series.ack = ack;
+    a.series.ack = ack + (curve ? " curve" : "");
     return a;
+}
+
+// --security: which of none and curve to run.
+std::vector<bool> curve_modes(const options& o) {
+    std::vector<bool> out;
+    for (const auto& s : split_list(o.security)) {
+        if (s != "none" && s != "curve") throw std::runtime_error("--security: \"" + s + "\" is not none or curve");
+        out.push_back(s == "curve");
+    }
+    if (out.empty()) throw std::runtime_error("--security: none, curve or none,curve");
+    return out;
 }
 
 // Waits until A serves and the others follow, then connects and warms up the
@@ -292,8 +305,7 @@ bool prepare(ack_cluster& a, const options& o) {
         std::cerr << "ack " << a.series.ack << ": " << a.series.failure << "\n" << a.cluster->log_tail();
         return false;
     }
-    client_options co;
-    co.cluster = a.cluster->config();
+    client_options co = a.cluster->options();
     co.window = o.window;
     a.c = std::make_unique<client>(co);
     for (int i = 0; i < 20; ++i) {
@@ -381,7 +393,7 @@ group_result measure_group(const options& o, const selection& what, const std::s
     g.label = std::to_string(replicas + 1) + " broker(s), " + std::to_string(replicas) + " replica(s), fsync " + fsync;
     std::vector<ack_cluster> clusters;
     for (const auto& ack : distinct_acks(asked, replicas, g.merged))
-        clusters.push_back(start_ack_cluster(o, broker_path, replicas, fsync, ack));
+        for (bool curve : curve_modes(o)) clusters.push_back(start_ack_cluster(o, broker_path, replicas, fsync, ack, curve));
     std::cout << "\n== " << g.label << ", ack " << o.acks << " (" << clusters.front().cluster->describe()
               << "; one cluster per ack mode)\n";
     if (!g.merged.empty()) std::cout << "   (" << g.merged << ")\n";
@@ -482,6 +494,27 @@ void print_summary_lines(const std::vector<group_result>& groups) {
     }
 }
 
+// The cost of CURVE: each ack mode with and without it, in the same group.
+void print_curve_cost(const std::vector<group_result>& groups) {
+    for (const auto& g : groups)
+        for (const auto& a : g.acks) {
+            if (a.ack.size() < 6 || a.ack.substr(a.ack.size() - 6) != " curve" || !a.failure.empty()) continue;
+            const std::string plain = a.ack.substr(0, a.ack.size() - 6);
+            for (const auto& b : g.acks) {
+                if (b.ack != plain || !b.failure.empty()) continue;
+                std::cout << "acks: CURVE cost, " << g.label << ", ack " << plain << ":";
+                if (!a.changes.empty() && !b.changes.empty())
+                    std::cout << " changes/s " << ratio(summarize(a.changes).median, summarize(b.changes).median)
+                              << " x plaintext; set() p50 " << fmt(summarize(a.p50).median) << " vs "
+                              << fmt(summarize(b.p50).median) << " us";
+                if (!a.publishes.empty() && !b.publishes.empty())
+                    std::cout << "; publishes/s "
+                              << ratio(summarize(a.publishes).median, summarize(b.publishes).median) << " x plaintext";
+                std::cout << "\n";
+            }
+        }
+}
+
 // The fsync cost: the same replica count and ack mode with and without fdatasync.
 void print_fsync_cost(const std::vector<group_result>& groups) {
     const auto find = [&](std::size_t replicas, const std::string& fsync, const std::string& ack) -> const ack_series* {
@@ -542,6 +575,7 @@ int run(const options& o) {
     print_summary_table(groups);
     std::cout << "\n";
     print_summary_lines(groups);
+    print_curve_cost(groups);
     if (what.changes) print_fsync_cost(groups);
     for (const auto& g : groups) {
         if (g.raw_rate.empty()) return 1;
@@ -569,6 +603,7 @@ int main(int argc, char** argv) {
     app.add_option("--replicas", o.replicas, "comma-separated replica counts (cluster size - 1)");
     app.add_option("--fsync", o.fsync, "comma-separated fsync modes: batch, never");
     app.add_option("--acks", o.acks, "comma-separated ack modes: local, replica, all (one cluster each)");
+    app.add_option("--security", o.security, "none, curve, or none,curve (each ack mode on a cluster of each)");
     app.add_option("--what", o.what, "comma-separated workloads: changes (set_many + set latency), publishes");
     app.add_option("--heartbeat-ms", o.heartbeat_ms, "cluster heartbeat")->check(CLI::Range(10, 60000));
     app.add_option("--max-seconds", o.max_seconds, "time limit of one repetition on one cluster")

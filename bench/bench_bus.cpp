@@ -60,6 +60,7 @@ struct options {
     std::string broker;
     std::string variants = "raw,starbus,starbus/raw-sub";
     std::string retain = "0,100000";  // [bus] retain_messages of each starbus cluster
+    std::string security = "none";    // none, curve, or none,curve: each retention on a cluster of each
 };
 
 const std::string topic = "bench";
@@ -258,9 +259,9 @@ void add_note(outcome& out, std::uint64_t count, const std::string& what) {
     out.note += std::to_string(count) + " " + what;
 }
 
-outcome run_starbus(const options& o, const cluster_config& cluster, bool client_subscriber) {
-    client_options po;
-    po.cluster = cluster;
+outcome run_starbus(const options& o, const client_options& base, bool client_subscriber) {
+    const cluster_config& cluster = base.cluster;
+    client_options po = base;
     po.window = o.window;
     client publisher(po);
     const deadline until(clock::now() + std::chrono::seconds(o.max_seconds));
@@ -283,9 +284,7 @@ outcome run_starbus(const options& o, const cluster_config& cluster, bool client
     f.idle = [&](milliseconds d) { publisher.poll(d); };
 
     if (client_subscriber) {
-        client_options so;
-        so.cluster = cluster;
-        client subscriber(so);
+        client subscriber(base);
         // With a bus log, messages are lost only as reported gaps (retention dropped them while we lagged).
         std::size_t gaps = 0;
         subscriber.on_event([&](const client_event& e) { gaps += std::holds_alternative<bus_gap>(e) ? 1 : 0; });
@@ -311,28 +310,40 @@ std::string retention_label(std::size_t retain_messages) {
 
 struct retention_cluster {
     std::size_t retain_messages = 0;
+    bool curve = false;
     std::unique_ptr<bench_cluster> cluster;
 };
+
+std::string cluster_label(const retention_cluster& c) {
+    return retention_label(c.retain_messages) + (c.curve ? ", curve" : "");
+}
 
 // Every cluster is started at once (they settle in parallel) and stays up for
 // the whole run, so the runs of different retentions can be interleaved.
 std::vector<retention_cluster> start_clusters(const options& o, const std::string& broker_path) {
     std::vector<retention_cluster> out;
+    for (const auto& security : split_list(o.security)) {
+    if (security != "none" && security != "curve")
+        throw std::runtime_error("--security: \"" + security + "\" is not none or curve");
     for (const auto& item : split_list(o.retain)) {
         const unsigned long long n = std::stoull(item);
         if (n > 100000000) throw std::runtime_error("--retain: " + item + " is more than 100000000 messages");
         for (const auto& c : out)
-            if (c.retain_messages == n) throw std::runtime_error("--retain: " + item + " is given twice");
+            if (c.retain_messages == n && c.curve == (security == "curve"))
+                throw std::runtime_error("--retain: " + item + " is given twice");
         cluster_settings settings;
         settings.brokers = 1;
         settings.heartbeat_ms = 100;
         // retain_bytes and retain_seconds keep their defaults (64 MiB, 1 h): the message count binds here.
         settings.extra = "\n[bus]\nretain_messages = " + std::to_string(n) + "\n";
+        settings.curve = security == "curve";
         retention_cluster c;
         c.retain_messages = static_cast<std::size_t>(n);
+        c.curve = settings.curve;
         c.cluster = std::make_unique<bench_cluster>(broker_path, settings);
         c.cluster->start_all();
         out.push_back(std::move(c));
+    }
     }
     if (out.empty()) throw std::runtime_error("--retain: no retention given (e.g. 0,100000)");
     return out;
@@ -343,6 +354,7 @@ struct run_spec {
     std::string variant;
     std::size_t cluster = 0;  // index in the clusters (starbus variants)
     std::size_t retain_messages = 0;
+    bool curve = false;
     std::string label;  // "raw", "starbus [log 100000]", ...
 };
 
@@ -351,12 +363,11 @@ std::vector<run_spec> run_specs(const std::vector<std::string>& variants,
     std::vector<run_spec> out;
     for (const auto& v : variants) {
         if (v == "raw") {
-            out.push_back({v, 0, 0, v});
+            out.push_back({v, 0, 0, false, v});
             continue;
         }
         for (std::size_t i = 0; i < clusters.size(); ++i)
-            out.push_back(
-                {v, i, clusters[i].retain_messages, v + " [" + retention_label(clusters[i].retain_messages) + "]"});
+            out.push_back({v, i, clusters[i].retain_messages, clusters[i].curve, v + " [" + cluster_label(clusters[i]) + "]"});
     }
     return out;
 }
@@ -370,7 +381,14 @@ struct figures {
 // The same variant without a bus log, if it was measured.
 const run_spec* without_log(const std::vector<run_spec>& specs, const run_spec& s) {
     for (const auto& o : specs)
-        if (o.variant == s.variant && o.variant != "raw" && o.retain_messages == 0) return &o;
+        if (o.variant == s.variant && o.variant != "raw" && o.retain_messages == 0 && o.curve == s.curve) return &o;
+    return nullptr;
+}
+
+// The same variant and retention in plaintext, if it was measured.
+const run_spec* without_curve(const std::vector<run_spec>& specs, const run_spec& s) {
+    for (const auto& o : specs)
+        if (o.variant == s.variant && o.retain_messages == s.retain_messages && !o.curve) return &o;
     return nullptr;
 }
 
@@ -398,6 +416,15 @@ void print_summary(const std::vector<run_spec>& specs, figures& fig) {
         const double r = m.median / raw_median;
         std::cout << ", raw proxy " << fmt(raw_median) << " msg/s, ratio " << fmt(r, 2)
                   << " (target >= 0.50: " << (r >= 0.5 ? "met" : "MISSED") << ")\n";
+    }
+    // The cost of CURVE: the same variant and retention with and without it.
+    for (const auto& s : specs) {
+        const run_spec* base = s.curve ? without_curve(specs, s) : nullptr;
+        if (!base) continue;
+        const double with = summarize(fig.rates[s.label]).median, without = summarize(fig.rates[base->label]).median;
+        std::cout << "bus: CURVE cost, " << s.variant << " " << retention_label(s.retain_messages) << ": " << fmt(with)
+                  << " msg/s vs plaintext " << fmt(without) << " msg/s, ratio " << ratio(with, without)
+                  << " (goal >= 0.50: " << (with >= 0.5 * without ? "met" : "MISSED") << ")\n";
     }
     // The cost of the retained log: the same variant with and without it.
     for (const auto& s : specs) {
@@ -432,7 +459,7 @@ int run(const options& o) {
     std::cout << "starbus-bench-bus: " << o.messages << " messages of " << o.payload << " bytes, window " << o.window
               << ", HWM " << o.hwm << ", " << o.reps << " repetitions\n";
     for (const auto& c : clusters)
-        std::cout << "cluster [" << retention_label(c.retain_messages) << "]: " << c.cluster->describe()
+        std::cout << "cluster [" << cluster_label(c) << "]: " << c.cluster->describe()
                   << ", [bus] retain_messages = " << c.retain_messages << "\n";
     std::cout << "raw proxy process at " << xsub_ep << " -> " << xpub_ep << "\n";
     for (const auto& c : clusters)
@@ -449,7 +476,7 @@ int run(const options& o) {
             const run_spec& spec = specs[(k + static_cast<std::size_t>(rep)) % specs.size()];
             const outcome r = spec.variant == "raw"
                                   ? run_raw(o, xsub_ep, xpub_ep)
-                                  : run_starbus(o, clusters[spec.cluster].cluster->config(), spec.variant == "starbus");
+                                  : run_starbus(o, clusters[spec.cluster].cluster->options(), spec.variant == "starbus");
             fig.rates[spec.label].push_back(r.rate());
             fig.received[spec.label].push_back(static_cast<double>(r.received));
             runs.add({std::to_string(rep + 1), spec.label, std::to_string(r.received),
@@ -480,6 +507,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 10000000));
     app.add_option("--max-seconds", o.max_seconds, "time limit of one run")->check(CLI::Range(1, 3600));
     app.add_option("--variants", o.variants, "comma-separated: raw, starbus, starbus/raw-sub");
+    app.add_option("--security", o.security, "none, curve, or none,curve (each retention on a cluster of each)");
     app.add_option("--retain", o.retain,
                    "comma-separated [bus] retain_messages, one 1-broker cluster each (0: no bus log)");
     app.add_option("--broker", o.broker, "starbus-broker to run (default: next to this program)");

@@ -69,8 +69,7 @@ rep_result measure(const options& o, const std::string& broker_path, std::size_t
     };
     if (!cluster.wait_settled(0, std::chrono::seconds(30))) return fail("the cluster did not settle within 30 s");
 
-    client_options co;
-    co.cluster = cluster.config();
+    client_options co = cluster.options();
     co.window = o.window;
     client c(co);
     const deadline until(clock::now() + std::chrono::seconds(o.max_seconds));

@@ -153,8 +153,7 @@ int run(const options& o) {
     std::atomic<bool> stop{false};
     const auto writer_until = clock::now() + std::chrono::seconds(60) * (o.trials + 1);
     std::thread writer([&] {
-        client_options co;
-        co.cluster = cluster.config();
+        client_options co = cluster.options();
         client c(co);
         c.on_event([&](const client_event& e) {
             if (const auto* s = std::get_if<server_changed>(&e)) log.changed(clock::now(), cluster.index_of(s->name));

@@ -117,8 +117,7 @@ void write_random(const std::filesystem::path& p, std::uint64_t bytes, unsigned 
 
 client_options options_for(const bench_cluster& c, std::uint64_t chunk = 0, std::uint64_t credit = 0,
                            bool mirror = false) {
-    client_options o;
-    o.cluster = c.config();
+    client_options o = c.options();
     if (chunk) o.cluster.files.chunk_bytes = chunk;
     if (credit) o.cluster.files.credit_bytes = credit;
     o.mirror_state = mirror;

@@ -205,8 +205,7 @@ rep_result measure(const options& o, const std::string& broker_path, std::size_t
 
     zmq::context_t ctx(1);
     ctx.set(zmq::ctxopt::max_sockets, static_cast<int>(8 * o.clients + 64));
-    client_options base;
-    base.cluster = cluster.config();
+    client_options base = cluster.options();
     base.context = &ctx;
     client writer(base);
     const deadline load_until(clock::now() + std::chrono::seconds(o.max_seconds));

@@ -3,6 +3,8 @@
 // (bench_support.hpp).
 #include "bench_support.hpp"
 
+#include <starbus/security/key_files.hpp>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -186,19 +188,27 @@ bench_cluster::bench_cluster(std::string broker_path, cluster_settings settings)
         f << "fsync = \"" << settings.fsync << "\"\n";
         f << "ack = \"" << settings.ack << "\"\n";
         f << settings.extra;
+        if (settings.curve) {
+            _client_key = generate_curve_key_pair();
+            f << "\n[security]\nmode = \"curve\"\n\n[[client]]\nname = \"bench\"\nrole = \"admin\"\npublic_key = \""
+              << _client_key.public_key << "\"\n";
+        }
         for (std::size_t i = 0; i < settings.brokers; ++i) {
-            f << "\n[[broker]]\nname = \"" << static_cast<char>('A' + i) << "\"\nendpoint = \"tcp://" << host << ":"
+            const std::string name(1, static_cast<char>('A' + i));
+            f << "\n[[broker]]\nname = \"" << name << "\"\nendpoint = \"tcp://" << host << ":"
               << (base_port + 10 * static_cast<int>(i)) << "\"\n";
+            if (settings.curve) {
+                const curve_key_pair k = generate_curve_key_pair();
+                (void)write_key_files(_dir.path(), name, k, true);
+                f << "public_key = \"" << k.public_key << "\"\n";
+            }
         }
     }
     _config = load_cluster_file(_cluster_file);
     _procs.resize(_config.brokers.size());
-    client_options o;
-    o.cluster = _config;
-    _probe = std::make_unique<client>(o);
+    _probe = std::make_unique<client>(options());
     for (const auto& b : _config.brokers) {
-        client_options one;
-        one.cluster = _config;
+        client_options one = options();
         one.cluster.brokers = {b};
         _single.push_back(std::make_unique<client>(one));
     }
@@ -224,11 +234,19 @@ std::string bench_cluster::describe() const {
     return s;
 }
 
+client_options bench_cluster::options() const {
+    client_options o;
+    o.cluster = _config;
+    o.key = _client_key;
+    return o;
+}
+
 void bench_cluster::start(std::size_t i) {
     const std::string name = _config.brokers[i].name;
-    _procs[i].start({_broker_path, "--cluster", _cluster_file, "--name", name, "--data-dir",
-                     (_dir.path() / ("data-" + name)).string(), "--log-level", "info"},
-                    log_path(i));
+    std::vector<std::string> argv = {_broker_path, "--cluster", _cluster_file, "--name", name, "--data-dir",
+                                     (_dir.path() / ("data-" + name)).string(), "--log-level", "info"};
+    if (_config.curve()) argv.insert(argv.end(), {"--key", (_dir.path() / (name + ".key")).string()});
+    _procs[i].start(argv, log_path(i));
 }
 
 std::string bench_cluster::log_path(std::size_t i) const {

@@ -123,6 +123,7 @@ struct cluster_settings {
     std::string ack = "replica";  // "local", "replica" or "all"
     std::string log_dir;          // where broker logs go (kept); empty: the cluster's temporary directory
     std::string extra;            // more cluster-file text before the brokers (e.g. a [files] table)
+    bool curve = false;           // [security] mode = "curve": keys made for every broker and one admin client
 };
 
 class bench_cluster {
@@ -134,6 +135,9 @@ class bench_cluster {
     bench_cluster& operator=(const bench_cluster&) = delete;
 
     [[nodiscard]] const cluster_config& config() const { return _config; }
+    // Options for a client of this cluster (with the admin client's key on a CURVE cluster), the library's
+    // defaults otherwise.
+    [[nodiscard]] client_options options() const;
     [[nodiscard]] const std::string& cluster_file() const { return _cluster_file; }
     [[nodiscard]] std::size_t size() const { return _config.brokers.size(); }
     [[nodiscard]] const std::string& name(std::size_t i) const { return _config.brokers[i].name; }
@@ -173,6 +177,7 @@ class bench_cluster {
     std::string _log_dir;
     std::string _cluster_file;
     cluster_config _config;
+    curve_key_pair _client_key;  // CURVE: the benchmark's clients' key (role admin)
     std::vector<tracked_process> _procs;
     std::unique_ptr<client> _probe;
     std::vector<std::unique_ptr<client>> _single;  // one status-only client per broker

@@ -383,7 +383,8 @@ fi
 if [[ $do_build -eq 1 ]]; then
     banner "Installing dependencies and building (Release, ccache) into build/"
     scripts/install-deps.sh
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+    # Examples on explicitly: scripts/test.sh configures the same build/ with them off.
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DSTARBUS_BUILD_EXAMPLES=ON
     # Only what the demo runs: the tests are built by scripts/test.sh.
     cmake --build build -j2 --target starbus-broker starbus \
         starbus-example-publisher starbus-example-subscriber starbus-example-operator
