@@ -40,6 +40,7 @@
 #include <zmq.hpp>
 
 #include <starbus/client/client.hpp>
+#include <starbus/security/curve_sockets.hpp>
 #include <starbus/wire/codec.hpp>
 
 #include "bench_support.hpp"
@@ -192,11 +193,14 @@ outcome run_pair(const options& o, const publisher_fns& pub, const receive_fn& r
 
 class raw_sub {
   public:
-    raw_sub(const std::string& endpoint, const std::string& prefix, int hwm)
+    // `key` and `server_key`: CURVE, when the cluster uses it (an empty key: plaintext).
+    raw_sub(const std::string& endpoint, const std::string& prefix, int hwm, const curve_key_pair& key = {},
+            const std::string& server_key = {})
         : _ctx(1), _sub(_ctx, zmq::socket_type::sub) {
         _sub.set(zmq::sockopt::linger, 0);
         _sub.set(zmq::sockopt::rcvhwm, hwm);
         _sub.set(zmq::sockopt::subscribe, prefix);
+        if (!key.empty()) make_curve_client(_sub, key, server_key);
         _sub.connect(endpoint);
     }
     std::optional<char> receive(milliseconds timeout) {
@@ -298,7 +302,8 @@ outcome run_starbus(const options& o, const client_options& base, bool client_su
         add_note(out, subscriber.dropped_messages(), "dropped by the client queue");
         return out;
     }
-    raw_sub s(cluster.primary().publish_endpoint(), std::string(bus_prefix) + topic, o.hwm);
+    raw_sub s(cluster.primary().publish_endpoint(), std::string(bus_prefix) + topic, o.hwm, base.key,
+              cluster.primary().public_key);
     return run_pair(o, f, [&](milliseconds t) { return s.receive(t); });
 }
 
