@@ -11,7 +11,7 @@
 #   run     every fuzz target for FUZZ_SECONDS (10) under ASan + UBSan (every
 #           decoder: frames and messages, the cluster file, the data directory,
 #           paths, manifests, chunk plans); the integration tests of hostile
-#           input, hardening and the spec, run from the Release build against
+#           input, hardening, the spec and security, run from the Release build against
 #           ASan + UBSan brokers (STARBUS_TEST_BIN_DIR; the CLI stays the Release
 #           one); under TSan, thread_unit_tests and the file integration tests
 #           against TSan brokers. Any sanitizer report, in a test program or in a
@@ -93,9 +93,9 @@ do_run() {
     export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$reports/asan"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
 
-    echo "== quick checks: hostile-input, hardening and spec tests against ASan + UBSan brokers"
+    echo "== quick checks: hostile-input, hardening, spec and security tests against ASan + UBSan brokers"
     STARBUS_TEST_BIN_DIR=$(brokers_of "$asan_dir") ctest --test-dir "$release" --output-on-failure -j"$jobs" --timeout 300 \
-        -R '^integration:(bad input|hardening|spec):' || status=1
+        -R '^integration:(bad input|hardening|spec|security):' || status=1
     check_reports "brokers under ASan" || status=1
 
     echo "== quick checks: fuzz, ${FUZZ_SECONDS:-10} s per target"

@@ -209,13 +209,19 @@ int cmd_sub(const invocation& inv, client& c) {
     install_stop_handlers();
     // Gaps (messages retention dropped before this subscriber got them) are
     // said on stderr, so that stdout stays one message per line.
-    c.on_event([](const client_event& e) {
+    std::optional<std::string> refused;
+    c.on_event([&refused](const client_event& e) {
         if (std::holds_alternative<bus_gap>(e)) error_line(describe(e));
+        if (const auto* k = std::get_if<key_refused>(&e)) refused = k->reason;
     });
     c.subscribe(inv.topic, inv.bus_start);
     std::uint64_t received = 0;
     auto last_message = clock::now();
     while (!stop_signal) {
+        if (refused) {
+            error_line("sub \"" + inv.topic + "\" not authorised: " + *refused);
+            return exit_not_authorised;
+        }
         if (auto m = c.next_message(milliseconds(100))) {
             if (inv.positions)
                 write_out(std::to_string(m->position.epoch) + ":" + std::to_string(m->position.seq) + " ");

@@ -221,10 +221,15 @@ bool client::wait_synchronised(deadline d) {
 
 result client::wait_serving(deadline d) {
     _impl->session.start();
-    while (!_impl->session.server() && !d.passed()) _impl->service(d.at());
+    while (!_impl->session.server() && _impl->session.key_refusal().empty() && !d.passed()) _impl->service(d.at());
     result r;
     if (const auto& s = _impl->session.server()) {
         r.server = s->name;
+        return r;
+    }
+    if (!_impl->session.key_refusal().empty()) {
+        r.status = result_status::not_authorised;
+        r.message = _impl->session.key_refusal();
         return r;
     }
     r.status = result_status::unreachable;
@@ -289,7 +294,14 @@ dump_result client::dump(deadline d, const std::optional<std::string>& from_brok
     // turns out not to serve (or stops answering) meanwhile.
     _impl->session.start();
     for (;;) {
-        while (!_impl->session.server() && !d.passed()) _impl->service(d.at());
+        while (!_impl->session.server() && _impl->session.key_refusal().empty() && !d.passed())
+            _impl->service(d.at());
+        if (!_impl->session.server() && !_impl->session.key_refusal().empty()) {
+            dump_result r;
+            r.status = result_status::not_authorised;
+            r.message = _impl->session.key_refusal();
+            return r;
+        }
         if (!_impl->session.server()) {
             dump_result r;
             r.status = result_status::unreachable;

@@ -32,6 +32,7 @@ struct describer {
         if (!e.primary.empty()) s += " (primary: " + e.primary + ")";
         return s;
     }
+    std::string operator()(const key_refused& e) const { return "not authorised: " + e.reason; }
     std::string operator()(const bus_gap& e) const {
         return "bus messages may have been missed: seqs " + std::to_string(e.from_seq) + " to " +
                std::to_string(e.through_seq) + " are no longer retained";

@@ -149,6 +149,7 @@ void session::replay_unanswered() {
 }
 
 void session::confirm(link_state was, std::uint64_t epoch) {
+    _key_refusal.clear();  // a broker answered: the key is known again
     if (was != link_state::connected) _walk.serving();
     _server = server_info{current_name(), epoch};
     if (!_announced || _announced->name != _server->name || _announced->epoch != epoch) announce(*_server);
@@ -224,14 +225,16 @@ void session::check_handshakes() {
     if (seen.key_refused) {
         // Every broker judges by the same access list: walking on would only meet the same answer after a
         // time-out. What waits fails now; libzmq keeps retrying the handshake, so a later grant is noticed.
-        _trouble = "broker " + current_name() + " refused this client's key (public key " +
-                   _options.key.public_key.substr(0, 8) +
-                   "…): it is not in the access list; an admin grants it with `starbus access grant NAME ROLE "
-                   "FILE.pub`";
+        _key_refusal = "broker " + current_name() + " refused this client's key (public key " +
+                       _options.key.public_key.substr(0, 8) +
+                       "…): it is not in the access list; an admin grants it with `starbus access grant NAME ROLE "
+                       "FILE.pub`";
+        _trouble = _key_refusal;
         result r;
         r.status = result_status::not_authorised;
-        r.message = _trouble;
+        r.message = _key_refusal;
         _table.fail_outstanding(r);
+        _events.push_back(key_refused{current_name(), _key_refusal});
     } else if (seen.failed) {
         _trouble = current_name() + " failed the CURVE handshake: it does not hold the key the cluster file gives "
                                     "it (an impostor at its address, or a cluster file that is out of date)";
@@ -305,6 +308,12 @@ void session::start_mirror_sync(clock::time_point now) {
 
 result session::unreachable_result() const {
     result r;
+    if (!_key_refusal.empty()) {
+        // Sent after the refusal, to a broker that never answered: the key is why.
+        r.status = result_status::not_authorised;
+        r.message = _key_refusal;
+        return r;
+    }
     r.status = result_status::unreachable;
     if (_link == link_state::connected)
         r.message = "no answer from the server " + current_name() +

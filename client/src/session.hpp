@@ -110,6 +110,8 @@ class session {
     [[nodiscard]] const cluster_config& cluster() const { return _options.cluster; }
     // Why the last broker was left ("" if none was), for error messages.
     [[nodiscard]] const std::string& trouble() const { return _trouble; }
+    // CURVE: why a broker refused this client's key ("" unless one did since a broker last answered).
+    [[nodiscard]] const std::string& key_refusal() const { return _key_refusal; }
     // The caller saw the current server misbehave (e.g. it refused a dump as
     // not serving): leave it and walk on.
     void distrust_server(const std::string& reason);
@@ -179,6 +181,7 @@ class session {
     std::optional<server_info> _server;            // confirmed server on the current connection
     std::optional<server_info> _announced;         // the last server_changed emitted
     std::string _trouble;
+    std::string _key_refusal;                      // a refused key, until a broker answers (check_handshakes)
 
     std::set<std::string> _prefixes;               // SUB prefixes: "K" when mirroring; "B"+topic without a bus log
     bus_subscription _bus;

@@ -133,6 +133,10 @@ void session::handle_pong(clock::time_point now, const pong& p) {
 void session::handle_error(clock::time_point now, const error_reply& e) {
     const std::string who = current_name();
     const std::string text = e.text.empty() ? std::string(to_string(e.code_value)) : e.text;
+    if (e.code_value == error_code::not_authorised && e.request_id != 0 &&
+        ((_mirror.sync_in_flight() && e.request_id == _mirror.sync_request_id()) ||
+         (_bus.in_flight() && e.request_id == _bus.in_flight_id())))
+        _events.push_back(key_refused{who, text});  // nobody waits on these requests: say it as an event
     if (_mirror.sync_in_flight() && e.request_id == _mirror.sync_request_id()) {
         _mirror.abandon_sync();
         if (e.code_value == error_code::not_serving)

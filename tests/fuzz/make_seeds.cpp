@@ -99,6 +99,9 @@ void decode_seeds(seed_writer& out) {
     const std::vector<std::pair<std::string, message>> filled = {
         {"set", set_request{42, 7, change_op::put, change_class::config, "limit.max", "12"}},
         {"set-erase", set_request{43, 7, change_op::erase, change_class::operational, "valve.1", ""}},
+        {"set-access-grant", set_request{44, 7, change_op::put, change_class::config, "$starbus/access/ops",
+                                         "admin rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"}},
+        {"set-access-revoke", set_request{45, 7, change_op::put, change_class::config, "$starbus/access/ops", "revoked"}},
         {"get", get_request{44, "valve.1"}},
         {"value", value_reply{44, true, "open", change_class::operational, 2, 41}},
         {"snapshot", snapshot_request{45, 2, 40, true}},
@@ -157,6 +160,10 @@ void cluster_seeds(seed_writer& out) {
          "heartbeat_ms = 1000\nexpiry_ms = 1500\n[[broker]]\nname = \"A\"\nendpoint = \"tcp://h:1\"\n"},
         {"broken-types", "heartbeat_ms = \"fast\"\nack = 3\n[[broker]]\nname = 1\nendpoint = true\n"},
         {"broken-broker-not-table", "broker = [1, 2]\n"},
+        {"valid-curve",
+         "[security]\nmode = \"curve\"\n\n[[client]]\nname = \"ops\"\nrole = \"admin\"\n"
+         "public_key = \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\"\n\n[[broker]]\nname = \"A\"\n"
+         "endpoint = \"tcp://127.0.0.1:5670\"\npublic_key = \"Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID\"\n"},
     };
     for (const auto& [name, text] : files) out.write("fuzz_cluster_file", name, text);
 }

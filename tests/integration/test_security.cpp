@@ -105,7 +105,8 @@ TEST_CASE("security: an unknown key is told at once, a missing key fails before 
     c.start_all();
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
 
-    for (const auto& args : std::vector<std::vector<std::string>>{{"status"}, {"get", "k"}, {"set", "k", "v"}}) {
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"status"}, {"get", "k"}, {"set", "k", "v"}, {"sub", "t"}, {"dump"}}) {
         const auto start = std::chrono::steady_clock::now();
         const run_result r = c.cli_as("stranger", args, 10000);
         INFO(args.front() << ": " << r.err);

@@ -255,7 +255,16 @@ struct bus_gap {
     std::uint64_t through_seq = 0;
 };
 
-using client_event = std::variant<server_changed, server_lost, synchronised, change_refused, bus_gap>;
+// CURVE: a broker refused this client's key (not, or no longer, in the access
+// list), or its role does not allow what a subscription or the mirror asks
+// (BUS-FETCH, SNAPSHOT). Requests fail with status not_authorised by
+// themselves; this tells an application that only listens.
+struct key_refused {
+    std::string broker;
+    std::string reason;
+};
+
+using client_event = std::variant<server_changed, server_lost, synchronised, change_refused, bus_gap, key_refused>;
 
 // One line describing an event, for logs.
 [[nodiscard]] std::string describe(const client_event& e);
