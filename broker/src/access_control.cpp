@@ -5,21 +5,42 @@
 
 namespace starbus {
 
-access_list access_list::build(const cluster_config& cluster, const kv_state& state) {
-    std::vector<std::pair<std::string_view, std::string_view>> replicated;
+namespace {
+
+// Calls f(key, change) for every access entry of `state`, in key order.
+template <typename F>
+void for_each_access_entry(const kv_state& state, F&& f) {
     const auto& entries = state.entries();
     for (auto it = entries.lower_bound(access_key_prefix);
          it != entries.end() && std::string_view(it->first).substr(0, access_key_prefix.size()) == access_key_prefix;
          ++it)
-        replicated.emplace_back(it->first, it->second.value);
+        f(it->first, it->second);
+}
+
+}  // namespace
+
+access_list access_list::build(const cluster_config& cluster, const kv_state& state) {
+    std::vector<std::pair<std::string_view, std::string_view>> replicated;
+    for_each_access_entry(state, [&](const std::string& key, const change& c) { replicated.emplace_back(key, c.value); });
     access_list out;
     out._entries = merge_access_list(cluster.security.clients, replicated);
     for (std::size_t i = 0; i < out._entries.size(); ++i) out._by_key.emplace(out._entries[i].public_key, i);
+    out._built_from = mark_of(state);
     return out;
 }
 
+access_list::source_mark access_list::mark_of(const kv_state& state) {
+    source_mark m;
+    for_each_access_entry(state, [&](const std::string&, const change& c) {
+        ++m.count;
+        const position p{c.epoch, c.seq};
+        if (p.seq > m.latest.seq || (p.seq == m.latest.seq && p.epoch > m.latest.epoch)) m.latest = p;
+    });
+    return m;
+}
+
 const access_list_entry* access_list::by_key(std::string_view public_key) const {
-    auto it = _by_key.find(std::string(public_key));
+    auto it = _by_key.find(public_key);
     return it == _by_key.end() ? nullptr : &_entries[it->second];
 }
 
@@ -34,7 +55,7 @@ bool access_list::narrows(const access_list& before) const {
 peer_identity identify(const cluster_config& cluster, const access_list& access, std::string_view public_key) {
     peer_identity who;
     if (!cluster.curve()) return who;
-    who.public_key = std::string(public_key);
+
     if (const broker_info* b = cluster.find_by_key(public_key)) {
         who.what = peer_identity::kind::broker;
         who.name = b->name;
@@ -47,6 +68,7 @@ peer_identity identify(const cluster_config& cluster, const access_list& access,
         return who;
     }
     who.what = peer_identity::kind::unknown;
+    who.public_key = std::string(public_key);
     return who;
 }
 
@@ -86,6 +108,8 @@ access_role role_for(permission p) {
 
 std::string key_hint(std::string_view key) { return std::string(key.substr(0, 8)) + "…"; }
 
+std::string text(std::string_view s) { return std::string(s); }
+
 }  // namespace
 
 request_need needed_for(const message& request) { return std::visit(need_of{}, request); }
@@ -109,17 +133,17 @@ std::string refusal(const peer_identity& who, const request_need& need, std::str
         case kind::anyone: return {};
         case kind::broker:
             if (p == permission::broker && !claimed_broker.empty() && claimed_broker != who.name)
-                return refused + "of broker " + who.name + ": it claims to be broker " + std::string(claimed_broker);
+                return refused + "of broker " + text(who.name) + ": it claims to be broker " + text(claimed_broker);
             return {};
         case kind::unknown:
             return refused + key_hint(who.public_key) +
                    ": it is not in the access list (revoked?); ask an admin to grant it with `starbus access grant`";
         case kind::client:
             if (p == permission::broker)
-                return refused + who.name + ": a client may not " + std::string(need.action) + " (only brokers may)";
+                return refused + text(who.name) + ": a client may not " + text(need.action) + " (only brokers may)";
             if (who.role < role_for(p))
-                return refused + who.name + ": role " + std::string(to_string(who.role)) + " may not " +
-                       std::string(need.action);
+                return refused + text(who.name) + ": role " + text(to_string(who.role)) + " may not " +
+                       text(need.action);
             return {};
     }
     return refused + "(unknown kind)";

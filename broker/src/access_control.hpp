@@ -33,9 +33,26 @@ class access_list {
     // holding it must be cut where no request is checked: the publish port).
     [[nodiscard]] bool narrows(const access_list& before) const;
 
+    // What build() read of `state`: the number of access entries and the latest position among them. Any
+    // change to them moves it (a put takes a new, higher position; an erase lowers the count), so a list
+    // is rebuilt only when it differs (access entries change rarely; the state changes every batch).
+    struct source_mark {
+        std::size_t count = 0;
+        position latest;
+        friend bool operator==(const source_mark&, const source_mark&) = default;
+    };
+    [[nodiscard]] static source_mark mark_of(const kv_state& state);
+    [[nodiscard]] const source_mark& built_from() const { return _built_from; }
+
   private:
+    // Looked up by a view of the key (the request's User-Id), with no copy.
+    struct key_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+    };
     std::vector<access_list_entry> _entries;
-    std::unordered_map<std::string, std::size_t> _by_key;
+    std::unordered_map<std::string, std::size_t, key_hash, std::equal_to<>> _by_key;
+    source_mark _built_from;
 };
 
 // Who sent a request, from the key its CURVE handshake proved.
@@ -47,9 +64,10 @@ struct peer_identity {
         unknown,  // a key not (or no longer) known: it proved itself once, but has been revoked since
     };
     kind what = kind::anyone;
-    std::string name;                      // the broker's or client's name
+    // A view into the cluster file or the access list: valid while they are.
+    std::string_view name;                 // the broker's or client's name
     access_role role = access_role::reader;  // clients
-    std::string public_key;
+    std::string public_key;  // unknown keys only (the refusal names it); brokers and clients go by name
 };
 [[nodiscard]] peer_identity identify(const cluster_config& cluster, const access_list& access,
                                      std::string_view public_key);

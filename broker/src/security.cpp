@@ -33,12 +33,15 @@ void broker::impl::secure_sockets() {
 }
 
 const access_list& broker::impl::access_now() {
+    // Cheap when nothing moved (the same position), and cheap when only other keys did (a few entries read).
     const position at = _replica.last();
     if (_access_at && *_access_at == at) return _access;
-    access_list next = access_list::build(_options.cluster, _replica.state());
-    if (_access_at && next.narrows(_access)) _publish_reset_due = true;
-    _access = std::move(next);
+    const bool first = !_access_at;
     _access_at = at;
+    if (!first && access_list::mark_of(_replica.state()) == _access.built_from()) return _access;
+    access_list next = access_list::build(_options.cluster, _replica.state());
+    if (!first && next.narrows(_access)) _publish_reset_due = true;
+    _access = std::move(next);
     return _access;
 }
 
