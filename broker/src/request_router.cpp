@@ -17,10 +17,6 @@ namespace {
 // Bad input is logged, but at most this many lines per second.
 constexpr int bad_input_log_lines_per_second = 10;
 
-}  // namespace
-
-namespace {
-
 // The broker a request claims to come from (REPL-HELLO, HANDOVER), checked against the key that sent it.
 std::string_view claimed_broker(const message& m) {
     if (const auto* h = std::get_if<repl_hello>(&m)) return h->name;
@@ -34,8 +30,7 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
     // A chunk of an upload is read in place: its data goes straight from the frame to the file.
     if (peek_command(body.data(), body.size()) == command::file_chunk) {
         if (auto why = authorise(body, {permission::configure, "upload files"}, {}); !why.empty()) {
-            std::string unused;
-            const auto c = decode_chunk_view(body, &unused);
+            const auto c = decode_chunk_view(body);
             return refuse_unauthorised(identity, c ? c->request_id : 0, why, now);
         }
         return _file_service.on_chunk(identity, body, now);

@@ -224,7 +224,8 @@ void session::check_handshakes() {
     const handshake_monitor::seen seen = _conn.request_handshakes();
     if (seen.key_refused) {
         // Every broker judges by the same access list: walking on would only meet the same answer after a
-        // time-out. What waits fails now; libzmq keeps retrying the handshake, so a later grant is noticed.
+        // time-out. What waits fails now. libzmq never retries a refused handshake: the link, finding this
+        // broker silent, walks on with a new DEALER, so a later grant is noticed at that next connection.
         _key_refusal = "broker " + current_name() + " refused this client's key (public key " +
                        _options.key.public_key.substr(0, 8) +
                        "…): it is not in the access list; an admin grants it with `starbus access grant NAME ROLE "
