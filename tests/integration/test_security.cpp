@@ -357,3 +357,34 @@ TEST_CASE("security: a CURVE cluster fails over on SIGKILL and back, and a broke
         for (int i = 0; i < written; ++i) CHECK(keys->count("k." + std::to_string(i)) == 1);
     }
 }
+
+TEST_CASE("security: a client's key is rotated with no restart: grant the new key, move, revoke the old",
+          "[integration]") {
+    test_cluster c = curve_cluster(2);
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
+
+    starbus::client old_key(client_options_for(c, "writer"));
+    REQUIRE(old_key.set("app", "1", starbus::change_class::operational, 5s).ok());
+
+    // The new key works beside the old one: the application moves at its own pace.
+    c.make_key("writer-2");
+    REQUIRE(c.cli({"access", "grant", "writer-2", "writer", c.pub_file("writer-2")}).exit_code == 0);
+    starbus::client new_key(client_options_for(c, "writer-2"));
+    CHECK(new_key.set("app", "2", starbus::change_class::operational, 5s).ok());
+    CHECK(old_key.set("app", "3", starbus::change_class::operational, 5s).ok());
+
+    // Once moved, the old key goes: its open connection is refused, the new one goes on, and so it stays
+    // after a failover.
+    REQUIRE(c.cli({"access", "revoke", "writer"}).exit_code == 0);
+    CHECK(old_key.set("app", "4", starbus::change_class::operational, 5s).status ==
+          starbus::result_status::not_authorised);
+    CHECK(new_key.set("app", "5", starbus::change_class::operational, 5s).ok());
+    c.kill(0);
+    REQUIRE_WITH_LOGS(c, c.wait_role("B", "active", 20s));
+    CHECK(new_key.set("app", "6", starbus::change_class::operational, 10s).ok());
+    CHECK(c.cli_as("writer", {"set", "app", "7"}).exit_code == 6);
+    auto state = c.dump();
+    REQUIRE(state.has_value());
+    CHECK(state->at("app") == "6");
+}
