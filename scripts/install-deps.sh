@@ -13,8 +13,15 @@ packages=(
     # libraries (headers; the runtime .so packages come along as dependencies)
     libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev catch2
     libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libssl-dev libxxhash-dev
+    # the broker's HTTP endpoint: the server (cpp-httplib) and the Prometheus exposition format
+    libcpp-httplib-dev prometheus-cpp-dev
     # used by scripts/run-cluster.sh: ps (procps), ss (iproute2), reading `status --json` (jq)
     procps iproute2 jq
+    # used by the package tests (tests/package): cpack's dpkg-shlibdeps (dpkg-dev), dpkg as a user other
+    # than root (fakeroot), the unit's checks and the postinst's systemd-sysusers and systemd-tmpfiles
+    # (systemd; nothing starts on the host), the unit under systemd in a container (systemd-container:
+    # systemd-nspawn), the Kubernetes manifests' linter (yamllint, with python3-yaml)
+    dpkg-dev fakeroot systemd systemd-container yamllint
     "$@"
 )
 

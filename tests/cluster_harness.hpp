@@ -79,8 +79,17 @@ class test_cluster {
             f << "\n[[broker]]\nname = \"" << _names[i] << "\"\nendpoint = \"tcp://" << _host << ":"
               << (_base_port + 10 * static_cast<int>(i)) << "\"\n";
             if (_curve) f << "public_key = \"" << _keys.at(_names[i]).public_key << "\"\n";
+            if (_http) f << "http = \"" << _host << ":" << http_port(i) << "\"\n";
         }
     }
+
+    // Gives every broker an HTTP endpoint (http in its [[broker]] table) at http_url(i); rewrites the file.
+    void enable_http() {
+        _http = true;
+        write_cluster_file();
+    }
+    [[nodiscard]] int http_port(std::size_t i) const { return _base_port + 10 * static_cast<int>(i) + 5; }
+    [[nodiscard]] const std::string& host() const { return _host; }
 
     // CURVE: a new key pair for `name` (a broker, a client or a stranger), written to NAME.key and NAME.pub
     // in the cluster's directory (replacing any before). The cluster file is not rewritten.
@@ -245,6 +254,7 @@ class test_cluster {
     int _heartbeat_ms;
     std::string _extra;
     bool _curve;
+    bool _http = false;
     std::map<std::string, curve_key_pair> _keys;
     std::string _cli_key = "admin";
     std::vector<std::string> _names;

@@ -17,6 +17,10 @@ namespace {
 // makes them durable, replicates and answers.
 constexpr int batch_limit = 4096;
 
+// How often the report the HTTP endpoint shows is made anew (a scraper every 100 ms costs the reactor
+// nothing more than this).
+constexpr std::chrono::milliseconds report_every{250};
+
 // This broker's table in the cluster file; with CURVE, checks first (before the data directory is read) that
 // the key it was given is that table's.
 const broker_info& find_me(const broker_options& o) {
@@ -103,6 +107,10 @@ broker::impl::impl(broker_options options)
       _file_service(_files, _replica, _writes, _follower, _reconciler, *this, _options.cluster, _me),
       _clients(std::max(std::chrono::milliseconds(3000), 3 * _options.cluster.heartbeat)) {
     configure_sockets();
+    if (!_options.http.empty())
+        // A stuck reactor (the loop waits at most 100 ms per turn) fails /livez after this long.
+        _http = std::make_unique<http_endpoint>(
+            _options.http, std::max(std::chrono::milliseconds(2000), 2 * _options.cluster.expiry));
     if (const std::size_t n = _files.collect_all(_replica.state().files()); n > 0)
         spdlog::info("files: deleted {} stored versions that no file refers to any more", n);
     if (auto missing = _files.missing(_replica.state().files()); !missing.empty()) {
@@ -152,6 +160,7 @@ void broker::impl::run(const std::atomic<bool>& stop) {
         }
         now = std::chrono::steady_clock::now();
         _batch_now = now;
+        if (_http) _http->turned(now);
         watch_for_freeze(now);  // before anything of this turn is recorded
         if (items[1].revents & ZMQ_POLLIN) {
             drain_heartbeats(now);
@@ -266,7 +275,11 @@ void broker::impl::end_of_batch(steady_time now) {
     if (serving()) {
         _file_service.finish_uploads();
         _replication.replicate(_writes.take_batch(), _writes.commit_seq());
+        const std::uint64_t unflushed = _replica.last().seq - _replica.flushed_seq();
+        const auto flush_started = std::chrono::steady_clock::now();
         _replica.flush();
+        if (unflushed > 0 && _options.cluster.fsync == fsync_mode::batch)
+            _fsync.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - flush_started).count());
         _reconciler.flush();
         advance_commit(now);
         _file_service.send_upload_orders();
@@ -291,6 +304,10 @@ void broker::impl::tick(steady_time now) {
         redial_silent_peers(now);
     }
     if (_publish_reset_due) reset_publish_port();
+    if (_http && now >= _next_report) {
+        _http->publish(make_report(now));
+        _next_report = now + report_every;
+    }
     if (serving()) advance_commit(now);
     sense(now);
     if (now >= _next_heartbeat) send_heartbeat(now);
@@ -316,6 +333,7 @@ void broker::impl::reply_frame(const std::string& identity, zmq::message_t&& fra
 
 void broker::impl::reply_error(const std::string& identity, std::uint64_t request_id, error_code code,
                                std::string text) {
+    if (static_cast<std::size_t>(code) < _errors_by_code.size()) ++_errors_by_code[static_cast<std::size_t>(code)];
     error_reply e;
     e.request_id = request_id;
     e.code_value = code;

@@ -12,10 +12,14 @@
 //   bus_service                   BUS-FETCH, the publish port's fan-out
 //   file_service                  FILE-LIST, FETCH, uploads, installs, garbage collection
 //   security (security.cpp)       CURVE on the sockets, the ZAP handler, who may send each request
+//   operations (operator_report.cpp) the counters and the report the HTTP endpoint shows (http_endpoint)
 // docs/architecture.md draws it.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +37,7 @@
 #include "client_registry.hpp"
 #include "file_service.hpp"
 #include "file_store.hpp"
+#include "http_endpoint.hpp"
 #include "follower.hpp"
 #include "local_replica.hpp"
 #include "peer_view.hpp"
@@ -139,6 +144,12 @@ struct broker::impl final : broker_sink {
     // rotation, or an impostor that held the address for a while): without this, that peer stays unheard.
     void redial_silent_peers(steady_time now);
 
+    // ---- operations (operator_report.cpp) ----
+    // A copy of what operators see (broker_report.hpp), for the HTTP endpoint.
+    [[nodiscard]] std::shared_ptr<const broker_report> make_report(steady_time now) const;
+    // Keeps the last role transitions for the status page.
+    void note_transition(broker_state from, fsm_event e, broker_state to, std::string_view why);
+
     // ---- configuration ----
     broker_options _options;
     const broker_info& _me;
@@ -159,6 +170,17 @@ struct broker::impl final : broker_sink {
     bool _publish_reset_due = false;
     std::vector<steady_time> _redial_at;  // by rank: when redial_silent_peers may dial that peer again
     std::uint64_t _unauthorised = 0;
+
+    // ---- operations ----
+    std::unique_ptr<http_endpoint> _http;  // with --http or the cluster file's http only
+    steady_time _next_report{};
+    std::array<std::uint64_t, 256> _requests_by_command{};            // by command code
+    std::array<std::uint64_t, error_code_max + 1> _errors_by_code{};  // ERROR replies sent, by code
+    std::uint64_t _serving_starts = 0;
+    std::uint64_t _role_changes = 0;
+    std::uint64_t _bus_accepted = 0;
+    fsync_histogram _fsync;
+    std::deque<transition_record> _transitions;
 
     // ---- storage and what the broker knows of its peers ----
     local_replica _replica;

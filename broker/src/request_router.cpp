@@ -11,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <starbus/version.hpp>
+
 namespace starbus {
 namespace {
 
@@ -29,6 +31,7 @@ std::string_view claimed_broker(const message& m) {
 void broker::impl::handle_request(const std::string& identity, const zmq::message_t& body, steady_time now) {
     // A chunk of an upload is read in place: its data goes straight from the frame to the file.
     if (peek_command(body.data(), body.size()) == command::file_chunk) {
+        ++_requests_by_command[static_cast<std::size_t>(command::file_chunk)];
         if (auto why = authorise(body, {permission::configure, "upload files"}, {}); !why.empty()) {
             const auto c = decode_chunk_view(body);
             return refuse_unauthorised(identity, c ? c->request_id : 0, why, now);
@@ -37,6 +40,7 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
     }
     decode_result d = decode(body);
     if (!d.ok()) return reject(identity, d, body.size(), now);
+    ++_requests_by_command[static_cast<std::size_t>(std::visit([](const auto& m) { return m.code; }, *d.value))];
     if (auto why = authorise(body, needed_for(*d.value), claimed_broker(*d.value)); !why.empty())
         return refuse_unauthorised(identity, d.request_id, why, now);
     std::visit(
@@ -141,6 +145,8 @@ void broker::impl::handle_status(const std::string& identity, const status_reque
     s.clients = static_cast<std::uint32_t>(_clients.count(now));
     s.server = server_name(now);
     s.note = note(now);
+    s.release = std::string(release_version);
+    s.libzmq = libzmq_version();
     reply(identity, s);
 }
 

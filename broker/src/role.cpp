@@ -88,6 +88,7 @@ void broker::impl::fire(fsm_event e, steady_time now) {
         }
         const broker_state from = _state;
         _state = step.next;
+        note_transition(from, *next, step.next, step.why);
         spdlog::info("fsm: {} --{}--> {} [{}]: {}", to_string(from), to_string(*next), to_string(step.next),
                      describe_actions(step.actions), step.why);
         next = carry_out(step.actions, now);

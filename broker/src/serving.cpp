@@ -13,6 +13,7 @@
 namespace starbus {
 
 void broker::impl::become_server(steady_time) {
+    ++_serving_starts;
     const std::uint64_t epoch = next_epoch(std::max(_replica.epoch(), _peers.max_epoch()), _me.rank);
     _replica.set_epoch(epoch);
     // What the previous server had not acknowledged is acknowledged by us only
@@ -75,6 +76,7 @@ void broker::impl::handle_publish(const std::string& identity, const publish_req
         // No bus log: forwarded at once and acknowledged locally (best effort, as ZeroMQ PUB/SUB).
         if (_state != broker_state::active) return reply_not_serving(identity, r.request_id);
         _bus.forward(r);
+        ++_bus_accepted;
         _writes.ack_now(identity, r.request_id, {});
         return;
     }
@@ -87,7 +89,7 @@ void broker::impl::handle_publish(const std::string& identity, const publish_req
     const auto time_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
-    static_cast<void>(_writes.commit(change_for(r, time_ms), identity, r.request_id));
+    if (_writes.commit(change_for(r, time_ms), identity, r.request_id)) ++_bus_accepted;
 }
 
 void broker::impl::handle_handover_request(const std::string& identity, const handover_request& r, steady_time now) {

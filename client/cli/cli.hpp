@@ -5,6 +5,7 @@
 // (cli_commands.cpp) talk to the cluster through starbus::client.
 //
 //   starbus --cluster FILE [--key FILE] [--timeout-ms N] COMMAND ...
+//   starbus --version
 //   exit codes: 0 ok, 2 usage or bad input, 3 refused, 4 not found,
 //               5 no broker reachable in time, 6 not authorised
 // --timeout-ms bounds each command (default 5000 ms), with exceptions:
@@ -87,7 +88,8 @@ struct parsed_arguments {
 
 // Parses the command line (args[0] is the program name). `env_cluster` is
 // $STARBUS_CLUSTER (nullptr when unset). Usage errors exit 2, never CLI11's
-// own codes; --help exits 0.
+// own codes; --help and --version (one line: release, protocol and libzmq
+// versions) exit 0, with or without a command.
 // `env_key` is $STARBUS_KEY (nullptr when unset).
 [[nodiscard]] parsed_arguments parse_arguments(const std::vector<std::string>& args, const char* env_cluster,
                                                const char* env_key = nullptr);
@@ -105,7 +107,8 @@ struct parsed_arguments {
 // `status`: an aligned table with a header line, one row per broker in rank order.
 [[nodiscard]] std::string render_status_text(const std::vector<broker_status>& rows);
 // `status --json`: one array of objects with name, rank, role, epoch, seq,
-// pending, clients (and reachable, state, server, note).
+// pending, clients (and reachable, state, server, note; protocol, release and
+// libzmq: what each broker runs, 0 or empty when unknown).
 [[nodiscard]] std::string render_status_json(const std::vector<broker_status>& rows);
 
 // `dump`: one "KEY VALUE" line per entry, sorted by key (the `set --stdin`

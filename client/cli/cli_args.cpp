@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <starbus/version.hpp>
+
 namespace starbus::cli {
 
 int exit_code_for(result_status s) {
@@ -85,6 +87,9 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     auto* timeout_opt = app.add_option("--timeout-ms", timeout_ms, "give up after this many milliseconds (default 5000)")
                             ->check(CLI::Range(std::int64_t{1}, std::int64_t{24} * 3600 * 1000))
                             ->option_text("N");
+    // Before the subcommand check (CLI11 runs flag callbacks first): `starbus --version` needs no cluster or command.
+    app.set_version_flag("--version", [] { return version_line("starbus"); },
+                         "print the release, the protocol version and the libzmq version, then exit");
     app.require_subcommand(1);
     app.fallthrough();  // global options may also follow the command
 
@@ -173,6 +178,10 @@ parsed_arguments parse_arguments(const std::vector<std::string>& args, const cha
     } catch (const CLI::CallForAllHelp&) {
         parsed_arguments p;
         p.out = app.help("", CLI::AppFormatMode::All);
+        return p;
+    } catch (const CLI::CallForVersion& e) {
+        parsed_arguments p;
+        p.out = std::string(e.what()) + "\n";
         return p;
     } catch (const CLI::ParseError& e) {
         return usage_error(e.what());

@@ -73,6 +73,9 @@ std::string render_status_json(const std::vector<broker_status>& rows) {
             {"state", r.reachable ? std::string(to_string(r.state)) : std::string("down")},
             {"server", r.server},
             {"note", r.note},
+            {"protocol", r.protocol},
+            {"release", r.release},
+            {"libzmq", r.libzmq},
         });
     }
     return to_text(array);

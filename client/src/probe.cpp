@@ -157,6 +157,9 @@ std::vector<broker_status> probe_status(const probe_link& link, const cluster_co
                     row.clients = s->clients;
                     row.server = s->server;
                     row.note = s->note;
+                    row.protocol = protocol_version;  // decode() accepts this version only
+                    row.release = s->release;
+                    row.libzmq = s->libzmq;
                 } else if (const auto* e = std::get_if<error_reply>(&*m); e && e->request_id == ids[i]) {
                     row.note = "answered " + std::string(to_string(e->code_value)) + ": " + e->text;
                 } else {

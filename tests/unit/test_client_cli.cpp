@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <starbus/version.hpp>
+#include <starbus/wire/codec.hpp>
+
 #include "cli.hpp"
 
 using namespace starbus;
@@ -95,6 +98,28 @@ TEST_CASE("client: cli help exits 0 on stdout") {
     auto s = parse({"set", "--help"});
     CHECK(s.exit == 0);
     CHECK(s.out.find("--stdin") != std::string::npos);
+}
+
+TEST_CASE("client: cli --version prints one line and exits 0 without a cluster file or a command") {
+    const std::string expected = version_line("starbus") + "\n";
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--version"},
+             {"--cluster", "missing.toml", "--version"},
+             {"status", "--version"},
+         }) {
+        auto p = parse(args);
+        INFO(p.err);
+        CHECK_FALSE(p.run);
+        CHECK(p.exit == 0);
+        CHECK(p.err.empty());
+        CHECK(p.out == expected);
+    }
+    // "starbus 0.1.0 (protocol 1, libzmq 4.3.4)": the release, the envelope's version, the libzmq it runs on.
+    CHECK(expected.rfind("starbus " + std::string(release_version) + " (protocol " +
+                             std::to_string(protocol_version) + ", libzmq " + libzmq_version(),
+                         0) == 0);
+    CHECK(std::count(expected.begin(), expected.end(), '\n') == 1);
+    CHECK(parse({"--help"}).out.find("--version") != std::string::npos);
 }
 
 TEST_CASE("client: cli parses dump, sub, pub and force options") {
@@ -194,6 +219,40 @@ TEST_CASE("client: status renders as an aligned table and as JSON") {
     CHECK(j[0]["state"] == "active");
     CHECK(j[1]["role"] == "down");
     CHECK(j[1]["reachable"] == false);
+}
+
+TEST_CASE("client: status --json says which release, protocol and libzmq each broker runs") {
+    broker_status a;
+    a.name = "A";
+    a.reachable = true;
+    a.state = broker_state::active;
+    a.role = "active";
+    a.protocol = 1;
+    a.release = "0.1.0";
+    a.libzmq = "4.3.4";
+    broker_status older = a;  // a broker whose STATUS-REPLY predates the fields
+    older.name = "B";
+    older.release.clear();
+    older.libzmq.clear();
+    broker_status down;
+    down.name = "C";
+    down.role = "down";
+    auto j = nlohmann::json::parse(render_status_json({a, older, down}));
+    REQUIRE(j.size() == 3);
+    CHECK(j[0]["protocol"] == 1);
+    CHECK(j[0]["release"] == "0.1.0");
+    CHECK(j[0]["libzmq"] == "4.3.4");
+    CHECK(j[1]["protocol"] == 1);
+    CHECK(j[1]["release"] == "");
+    CHECK(j[1]["libzmq"] == "");
+    CHECK(j[2]["protocol"] == 0);
+    CHECK(j[2]["release"] == "");
+    // Every key of before is still there.
+    for (const char* key : {"name", "rank", "role", "epoch", "seq", "pending", "pending_files", "pending_bytes",
+                            "clients", "reachable", "state", "server", "note"})
+        CHECK(j[0].contains(key));
+    // The text table is unchanged: the versions are in the JSON only.
+    CHECK(render_status_text({a}).find("0.1.0") == std::string::npos);
 }
 
 TEST_CASE("client: dump renders sorted KEY VALUE lines and JSON") {

@@ -262,3 +262,15 @@ TEST_CASE("cluster_config: a public_key that is no Z85 encoding of 32 bytes is r
                Catch::Contains("public_key must be"));
     CHECK_THAT(error_of(curve_pair + client_table("c", "admin", undecodable)), Catch::Contains("public_key must be"));
 }
+
+TEST_CASE("cluster_config: a broker's http is HOST:PORT", "[config]") {
+    const std::string broker = "[[broker]]\nname = \"A\"\nendpoint = \"tcp://127.0.0.1:5670\"\n";
+    const cluster_config c = parse_cluster(broker + "http = \"127.0.0.1:8080\"\n", "f");
+    CHECK(c.brokers.at(0).http == "127.0.0.1:8080");
+    CHECK(parse_cluster(broker, "f").brokers.at(0).http.empty());
+    for (const char* bad : {"8080", ":8080", "host:", "host:http", "host:70000"}) {
+        INFO(bad);
+        CHECK_THAT(error_of(broker + "http = \"" + bad + "\"\n"), Catch::Contains("http must be \"HOST:PORT\""));
+    }
+    CHECK_THAT(error_of(broker + "http = 8080\n"), Catch::Contains("http must be"));
+}

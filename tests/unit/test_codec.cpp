@@ -141,6 +141,18 @@ TEST_CASE("codec: limits and enum ranges are enforced after decoding", "[codec]"
     set_request bad_class{3, 1, change_op::put, static_cast<change_class>(9), "k", "v"};
     bytes = encode(bad_class);
     REQUIRE(decode(bytes.data(), bytes.size()).error == error_code::bad_request);
+
+    // STATUS-REPLY's release and libzmq: at most 64 bytes each (protocol.md "Limits").
+    status_reply st;
+    st.release = std::string(limits::max_name_bytes, 'r');
+    st.libzmq = std::string(limits::max_name_bytes, 'z');
+    bytes = encode(st);
+    REQUIRE(decode(bytes.data(), bytes.size()).ok());
+    st.libzmq += 'z';
+    bytes = encode(st);
+    auto long_libzmq = decode(bytes.data(), bytes.size());
+    REQUIRE(long_libzmq.error == error_code::too_large);
+    REQUIRE(long_libzmq.reason.find("libzmq") != std::string::npos);
 }
 
 TEST_CASE("codec: random bytes and truncated messages never crash the decoder", "[codec]") {
@@ -178,9 +190,11 @@ TEST_CASE("codec: the file commands survive a round trip", "[codec]") {
     CHECK(p.xxh == xxh);
     auto r = round_trip(file_remove_request{10, 11, "dir/x"});
     CHECK(r.path == "dir/x");
-    auto st = round_trip(status_reply{1, "A", 0, broker_state::passive, 1, 2, 3, 4, "A", "", 5, 6});
+    auto st = round_trip(status_reply{1, "A", 0, broker_state::passive, 1, 2, 3, 4, "A", "", 5, 6, "0.1.0", "4.3.4"});
     CHECK(st.pending_files == 5);
     CHECK(st.pending_bytes == 6);
+    CHECK(st.release == "0.1.0");
+    CHECK(st.libzmq == "4.3.4");
 }
 
 TEST_CASE("codec: file commands with hostile paths, digests or lengths are refused", "[codec]") {

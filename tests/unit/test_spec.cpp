@@ -122,6 +122,31 @@ TEST_CASE("spec: commands that grew by appended fields decode from older and new
         CHECK(c.commit_seq == 5);
         CHECK(c.request_id == 0);
     }
+    SECTION("STATUS-REPLY of a broker older than release and libzmq: 12 fields") {
+        // "Fields appended within version 1 so far ... STATUS-REPLY's `release` and `libzmq`. A peer SHALL read
+        // a missing one as 0 (a missing string as empty)"
+        auto st = decoded_as<status_reply>(envelope(11, 12, [](auto& pk) {
+            pk.pack(5);                  // request_id
+            pk.pack(std::string("B"));   // name
+            pk.pack(1);                  // rank
+            pk.pack(3);                  // state: passive
+            pk.pack(2);                  // epoch
+            pk.pack(40);                 // seq
+            pk.pack(0);                  // pending
+            pk.pack(1);                  // clients
+            pk.pack(std::string("A"));   // server
+            pk.pack(std::string("replica of A"));
+            pk.pack(0);                  // pending_files
+            pk.pack(0);                  // pending_bytes
+        }));
+        CHECK(st.request_id == 5);
+        CHECK(st.name == "B");
+        CHECK(st.state == broker_state::passive);
+        CHECK(st.seq == 40);
+        CHECK(st.note == "replica of A");
+        CHECK(st.release.empty());
+        CHECK(st.libzmq.empty());
+    }
     SECTION("a PONG of a later revision, with a field this decoder does not know") {
         auto p = decoded_as<pong>(envelope(14, 6, [](auto& pk) {
             pk.pack(4);
@@ -140,6 +165,17 @@ TEST_CASE("spec: commands that grew by appended fields decode from older and new
         CHECK(decoded_as<ping>(encode(ping{7, 8})).request_id == 8);
         CHECK(decoded_as<pong>(encode(pong{broker_state::passive, 2, 3, "B", 9})).request_id == 9);
         CHECK(decoded_as<change_batch>(encode(change_batch{{}, 4, 10})).request_id == 10);
+        // "STATUS-REPLY = [ request_id, name, rank, state, epoch, seq, pending, clients, server, note,
+        //                   pending_files, pending_bytes, release, libzmq ]"
+        status_reply st;
+        st.release = "0.1.0";
+        st.libzmq = "4.3.4";
+        const std::string status_frame = encode(st);
+        auto sh = msgpack::unpack(status_frame.data(), status_frame.size());
+        const auto& status_body = sh.get().via.array.ptr[3];
+        REQUIRE(status_body.via.array.size == 14);
+        CHECK(status_body.via.array.ptr[12].as<std::string>() == "0.1.0");
+        CHECK(status_body.via.array.ptr[13].as<std::string>() == "4.3.4");
         const std::string frame = encode(pong{broker_state::passive, 2, 3, "B", 9});
         auto h = msgpack::unpack(frame.data(), frame.size());
         const auto& body = h.get().via.array.ptr[3];

@@ -184,9 +184,9 @@ void parse_bus(const toml::node_view<const toml::node> bus, cluster_config& cfg,
 broker_info parse_broker(const toml::table& t, std::uint32_t rank, const std::string& where,
                          std::set<std::string>& names, std::set<std::pair<std::string, std::uint16_t>>& ports) {
     for (const auto& [key, value] : t)
-        if (key.str() != "name" && key.str() != "endpoint" && key.str() != "public_key")
+        if (key.str() != "name" && key.str() != "endpoint" && key.str() != "public_key" && key.str() != "http")
             throw config_error(where + ": unknown key \"" + std::string(key.str()) +
-                               "\" (known: name, endpoint, public_key)");
+                               "\" (known: name, endpoint, public_key, http)");
     broker_info b;
     b.rank = rank;
     auto name = t["name"].value<std::string>();
@@ -204,6 +204,18 @@ broker_info parse_broker(const toml::table& t, std::uint32_t rank, const std::st
                                        "(the public-key line of the .pub file `starbus keygen " + b.name +
                                "` writes)");
         b.public_key = *text;
+    }
+    if (auto http = t["http"]; http) {
+        auto text = http.value<std::string>();
+        const auto colon = text ? text->rfind(':') : std::string::npos;
+        unsigned port = 0;
+        const bool numeric_port =
+            colon != std::string::npos && colon > 0 && colon + 1 < text->size() &&
+            std::from_chars(text->data() + colon + 1, text->data() + text->size(), port).ptr == text->data() + text->size();
+        if (!numeric_port || port > 65535)
+            throw config_error(where + " (" + b.name + "): http must be \"HOST:PORT\" (e.g. \"127.0.0.1:8080\"): the "
+                                                       "address of the broker's HTTP endpoint for operators");
+        b.http = *text;
     }
     if (!names.insert(b.name).second)
         throw config_error(where + ": duplicate broker name \"" + b.name + "\": names must be unique");

@@ -130,6 +130,8 @@ struct validator {
     }
     verdict operator()(const status_reply& m) const {
         if (auto v = check_size("name", m.name.size(), limits::max_name_bytes); !v.ok()) return v;
+        if (auto v = check_size("release", m.release.size(), limits::max_name_bytes); !v.ok()) return v;
+        if (auto v = check_size("libzmq", m.libzmq.size(), limits::max_name_bytes); !v.ok()) return v;
         return check_state(m.state);
     }
     verdict operator()(const pong& m) const { return check_state(m.state); }

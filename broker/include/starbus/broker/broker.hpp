@@ -23,6 +23,9 @@ struct broker_options {
     // This broker's CURVE key pair (its NAME.key): required when cluster.security.mode is curve, and its
     // public key must be the one the cluster file gives this broker.
     curve_key_pair key;
+    // HOST:PORT of the HTTP endpoint for operators (/metrics, /livez, /readyz, /, /status.json); empty: none.
+    // starbus-broker takes it from --http, else from the broker's `http` in the cluster file.
+    std::string http;
 };
 
 class broker {

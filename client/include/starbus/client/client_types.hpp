@@ -216,6 +216,11 @@ struct broker_status {
     std::string server;         // who serves, as this broker knows it
     std::string note;           // why it does not serve, or why it is down
     bool key_refused = false;   // CURVE: the broker refused this client's key (not in the access list)
+    // What the broker runs, to see a mixed-version cluster during an upgrade: empty (0) when it did not answer,
+    // and release and libzmq empty from a broker that predates them (docs/protocol.md "STATUS-REPLY").
+    std::uint32_t protocol = 0;  // the protocol version of its reply
+    std::string release;         // its starbus release, "0.1.0"
+    std::string libzmq;          // the libzmq it runs on, "4.3.4"
 };
 
 // ---- events reported to the application (client::on_event) ----

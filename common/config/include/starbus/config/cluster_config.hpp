@@ -87,6 +87,7 @@ struct broker_info {
     std::string host;
     std::uint16_t port = 0;
     std::string public_key;  // Z85 CURVE public key (required with security mode curve)
+    std::string http;        // HOST:PORT of its HTTP endpoint for operators ("": none); docs/deploy.md
 
     [[nodiscard]] std::string request_endpoint() const;    // tcp://HOST:P, to connect to
     [[nodiscard]] std::string publish_endpoint() const;    // tcp://HOST:P+1

@@ -191,9 +191,12 @@ struct status_reply {
     std::string note;               // why this broker does not serve, or ""
     std::uint64_t pending_files = 0;  // files still to fetch before the replica holds every version it lists
     std::uint64_t pending_bytes = 0;  // bytes of those files not yet received
+    // Appended within version 1 (docs/protocol.md "Versioning"): empty from a broker that predates them.
+    std::string release;            // the broker's starbus release, "0.1.0"
+    std::string libzmq;             // the libzmq it runs on, "4.3.4"
     static constexpr command code = command::status_reply;
     MSGPACK_DEFINE(request_id, name, rank, state, epoch, seq, pending, clients, server, note, pending_files,
-                   pending_bytes)
+                   pending_bytes, release, libzmq)
 };
 
 // C (operator): serve now, even though this broker cannot prove it holds every
