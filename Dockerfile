@@ -24,10 +24,12 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSTARBUS_BUILD_TESTS=OFF -DS
 FROM debian:12 AS runtime
 # Runtime libraries only (the header-only dependencies leave nothing to install):
 #   libzmq5 (ZeroMQ), libspdlog1.10 + libfmt9 (broker logs), libtomlplusplus3 (cluster file),
+#   libcpp-httplib0.11 + libprometheus-cpp-core1.0 (the HTTP endpoint, --http),
 #   tini (PID 1: forwards SIGTERM to the broker and reaps children).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libzmq5 libspdlog1.10 libfmt9 libtomlplusplus3 libssl3 libstdc++6 tini \
+        libzmq5 libspdlog1.10 libfmt9 libtomlplusplus3 libssl3 libstdc++6 libcpp-httplib0.11 \
+        libprometheus-cpp-core1.0 tini \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --user-group --home-dir /var/lib/starbus --shell /usr/sbin/nologin starbus \
     && mkdir -p /etc/starbus /var/lib/starbus \
