@@ -56,6 +56,7 @@ struct options {
     std::string acks = "local,replica,all";
     std::string what = "changes,publishes";
     std::string security = "none";  // none, curve, or none,curve (each ack mode on a cluster of each)
+    std::string scrape = "0";       // ms between scrapes of /metrics, a list: 0 (none), 100, or 0,100
     int heartbeat_ms = 100;
     int max_seconds = 120;
     std::string broker;
@@ -272,17 +273,18 @@ struct ack_cluster {
 
 // Starts the brokers only: the clusters of a group settle in parallel.
 ack_cluster start_ack_cluster(const options& o, const std::string& broker_path, std::size_t replicas,
-                              const std::string& fsync, const std::string& ack, bool curve) {
+                              const std::string& fsync, const std::string& ack, bool curve, int scrape_ms) {
     cluster_settings settings;
     settings.brokers = replicas + 1;
     settings.heartbeat_ms = o.heartbeat_ms;
     settings.fsync = fsync;
     settings.ack = ack;
     settings.curve = curve;
+    settings.scrape_ms = scrape_ms;
     ack_cluster a;
     a.cluster = std::make_unique<bench_cluster>(broker_path, settings);
     a.cluster->start_all();
-    a.series.ack = ack + (curve ? " curve" : "");
+    a.series.ack = ack + (curve ? " curve" : "") + (scrape_ms > 0 ? " scraped" : "");
     return a;
 }
 
@@ -393,7 +395,9 @@ group_result measure_group(const options& o, const selection& what, const std::s
     g.label = std::to_string(replicas + 1) + " broker(s), " + std::to_string(replicas) + " replica(s), fsync " + fsync;
     std::vector<ack_cluster> clusters;
     for (const auto& ack : distinct_acks(asked, replicas, g.merged))
-        for (bool curve : curve_modes(o)) clusters.push_back(start_ack_cluster(o, broker_path, replicas, fsync, ack, curve));
+        for (bool curve : curve_modes(o))
+            for (const auto& ms : split_list(o.scrape))
+                clusters.push_back(start_ack_cluster(o, broker_path, replicas, fsync, ack, curve, std::stoi(ms)));
     std::cout << "\n== " << g.label << ", ack " << o.acks << " (" << clusters.front().cluster->describe()
               << "; one cluster per ack mode)\n";
     if (!g.merged.empty()) std::cout << "   (" << g.merged << ")\n";
@@ -515,6 +519,25 @@ void print_curve_cost(const std::vector<group_result>& groups) {
         }
 }
 
+// The cost of a scraper polling /metrics: each ack mode with and without it, in the same group.
+void print_scrape_cost(const std::vector<group_result>& groups) {
+    for (const auto& g : groups)
+        for (const auto& a : g.acks) {
+            const std::string suffix = " scraped";
+            if (a.ack.size() < suffix.size() || a.ack.substr(a.ack.size() - suffix.size()) != suffix ||
+                !a.failure.empty())
+                continue;
+            const std::string plain = a.ack.substr(0, a.ack.size() - suffix.size());
+            for (const auto& b : g.acks) {
+                if (b.ack != plain || !b.failure.empty() || a.changes.empty() || b.changes.empty()) continue;
+                std::cout << "acks: scraper cost, " << g.label << ", ack " << plain << ": changes/s "
+                          << ratio(summarize(a.changes).median, summarize(b.changes).median)
+                          << " x unscraped; set() p50 " << fmt(summarize(a.p50).median) << " vs "
+                          << fmt(summarize(b.p50).median) << " us\n";
+            }
+        }
+}
+
 // The fsync cost: the same replica count and ack mode with and without fdatasync.
 void print_fsync_cost(const std::vector<group_result>& groups) {
     const auto find = [&](std::size_t replicas, const std::string& fsync, const std::string& ack) -> const ack_series* {
@@ -576,6 +599,7 @@ int run(const options& o) {
     std::cout << "\n";
     print_summary_lines(groups);
     print_curve_cost(groups);
+    print_scrape_cost(groups);
     if (what.changes) print_fsync_cost(groups);
     for (const auto& g : groups) {
         if (g.raw_rate.empty()) return 1;
@@ -603,6 +627,9 @@ int main(int argc, char** argv) {
     app.add_option("--replicas", o.replicas, "comma-separated replica counts (cluster size - 1)");
     app.add_option("--fsync", o.fsync, "comma-separated fsync modes: batch, never");
     app.add_option("--acks", o.acks, "comma-separated ack modes: local, replica, all (one cluster each)");
+    app.add_option("--scrape", o.scrape,
+                   "ms between GETs of every broker's /metrics, a list: 0 (no scraper), 100, or 0,100 (each ack mode "
+                   "on a cluster of each)");
     app.add_option("--security", o.security, "none, curve, or none,curve (each ack mode on a cluster of each)");
     app.add_option("--what", o.what, "comma-separated workloads: changes (set_many + set latency), publishes");
     app.add_option("--heartbeat-ms", o.heartbeat_ms, "cluster heartbeat")->check(CLI::Range(10, 60000));

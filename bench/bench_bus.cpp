@@ -62,6 +62,7 @@ struct options {
     std::string variants = "raw,starbus,starbus/raw-sub";
     std::string retain = "0,100000";  // [bus] retain_messages of each starbus cluster
     std::string security = "none";    // none, curve, or none,curve: each retention on a cluster of each
+    std::string scrape = "0";         // ms between scrapes of /metrics, a list: 0 (none), 100, or 0,100
 };
 
 const std::string topic = "bench";
@@ -316,17 +317,19 @@ std::string retention_label(std::size_t retain_messages) {
 struct retention_cluster {
     std::size_t retain_messages = 0;
     bool curve = false;
+    bool scraped = false;
     std::unique_ptr<bench_cluster> cluster;
 };
 
 std::string cluster_label(const retention_cluster& c) {
-    return retention_label(c.retain_messages) + (c.curve ? ", curve" : "");
+    return retention_label(c.retain_messages) + (c.curve ? ", curve" : "") + (c.scraped ? ", scraped" : "");
 }
 
 // Every cluster is started at once (they settle in parallel) and stays up for
 // the whole run, so the runs of different retentions can be interleaved.
 std::vector<retention_cluster> start_clusters(const options& o, const std::string& broker_path) {
     std::vector<retention_cluster> out;
+    for (const auto& scrape : split_list(o.scrape)) {
     for (const auto& security : split_list(o.security)) {
     if (security != "none" && security != "curve")
         throw std::runtime_error("--security: \"" + security + "\" is not none or curve");
@@ -334,7 +337,7 @@ std::vector<retention_cluster> start_clusters(const options& o, const std::strin
         const unsigned long long n = std::stoull(item);
         if (n > 100000000) throw std::runtime_error("--retain: " + item + " is more than 100000000 messages");
         for (const auto& c : out)
-            if (c.retain_messages == n && c.curve == (security == "curve"))
+            if (c.retain_messages == n && c.curve == (security == "curve") && c.scraped == (std::stoi(scrape) > 0))
                 throw std::runtime_error("--retain: " + item + " is given twice");
         cluster_settings settings;
         settings.brokers = 1;
@@ -342,12 +345,15 @@ std::vector<retention_cluster> start_clusters(const options& o, const std::strin
         // retain_bytes and retain_seconds keep their defaults (64 MiB, 1 h): the message count binds here.
         settings.extra = "\n[bus]\nretain_messages = " + std::to_string(n) + "\n";
         settings.curve = security == "curve";
+        settings.scrape_ms = std::stoi(scrape);
         retention_cluster c;
         c.retain_messages = static_cast<std::size_t>(n);
         c.curve = settings.curve;
+        c.scraped = settings.scrape_ms > 0;
         c.cluster = std::make_unique<bench_cluster>(broker_path, settings);
         c.cluster->start_all();
         out.push_back(std::move(c));
+    }
     }
     }
     if (out.empty()) throw std::runtime_error("--retain: no retention given (e.g. 0,100000)");
@@ -360,6 +366,7 @@ struct run_spec {
     std::size_t cluster = 0;  // index in the clusters (starbus variants)
     std::size_t retain_messages = 0;
     bool curve = false;
+    bool scraped = false;
     std::string label;  // "raw", "starbus [log 100000]", ...
 };
 
@@ -368,11 +375,12 @@ std::vector<run_spec> run_specs(const std::vector<std::string>& variants,
     std::vector<run_spec> out;
     for (const auto& v : variants) {
         if (v == "raw") {
-            out.push_back({v, 0, 0, false, v});
+            out.push_back({v, 0, 0, false, false, v});
             continue;
         }
         for (std::size_t i = 0; i < clusters.size(); ++i)
-            out.push_back({v, i, clusters[i].retain_messages, clusters[i].curve, v + " [" + cluster_label(clusters[i]) + "]"});
+            out.push_back({v, i, clusters[i].retain_messages, clusters[i].curve, clusters[i].scraped,
+                           v + " [" + cluster_label(clusters[i]) + "]"});
     }
     return out;
 }
@@ -386,14 +394,25 @@ struct figures {
 // The same variant without a bus log, if it was measured.
 const run_spec* without_log(const std::vector<run_spec>& specs, const run_spec& s) {
     for (const auto& o : specs)
-        if (o.variant == s.variant && o.variant != "raw" && o.retain_messages == 0 && o.curve == s.curve) return &o;
+        if (o.variant == s.variant && o.variant != "raw" && o.retain_messages == 0 && o.curve == s.curve &&
+            o.scraped == s.scraped)
+            return &o;
     return nullptr;
 }
 
 // The same variant and retention in plaintext, if it was measured.
 const run_spec* without_curve(const std::vector<run_spec>& specs, const run_spec& s) {
     for (const auto& o : specs)
-        if (o.variant == s.variant && o.retain_messages == s.retain_messages && !o.curve) return &o;
+        if (o.variant == s.variant && o.retain_messages == s.retain_messages && !o.curve && o.scraped == s.scraped)
+            return &o;
+    return nullptr;
+}
+
+// The same variant, retention and security without a scraper, if it was measured.
+const run_spec* without_scraper(const std::vector<run_spec>& specs, const run_spec& s) {
+    for (const auto& o : specs)
+        if (o.variant == s.variant && o.retain_messages == s.retain_messages && o.curve == s.curve && !o.scraped)
+            return &o;
     return nullptr;
 }
 
@@ -430,6 +449,14 @@ void print_summary(const std::vector<run_spec>& specs, figures& fig) {
         std::cout << "bus: CURVE cost, " << s.variant << " " << retention_label(s.retain_messages) << ": " << fmt(with)
                   << " msg/s vs plaintext " << fmt(without) << " msg/s, ratio " << ratio(with, without)
                   << " (goal >= 0.50: " << (with >= 0.5 * without ? "met" : "MISSED") << ")\n";
+    }
+    // The cost of a scraper polling every broker's /metrics: the same run with and without it.
+    for (const auto& s : specs) {
+        const run_spec* base = s.scraped ? without_scraper(specs, s) : nullptr;
+        if (!base) continue;
+        const double with = summarize(fig.rates[s.label]).median, without = summarize(fig.rates[base->label]).median;
+        std::cout << "bus: scraper cost, " << s.label << ": " << fmt(with) << " msg/s vs unscraped " << fmt(without)
+                  << " msg/s, ratio " << ratio(with, without) << "\n";
     }
     // The cost of the retained log: the same variant with and without it.
     for (const auto& s : specs) {
@@ -512,6 +539,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 10000000));
     app.add_option("--max-seconds", o.max_seconds, "time limit of one run")->check(CLI::Range(1, 3600));
     app.add_option("--variants", o.variants, "comma-separated: raw, starbus, starbus/raw-sub");
+    app.add_option("--scrape", o.scrape,
+                   "ms between GETs of the broker's /metrics, a list: 0 (no scraper), 100, or 0,100 (each retention "
+                   "on a cluster of each)");
     app.add_option("--security", o.security, "none, curve, or none,curve (each retention on a cluster of each)");
     app.add_option("--retain", o.retain,
                    "comma-separated [bus] retain_messages, one 1-broker cluster each (0: no bus log)");

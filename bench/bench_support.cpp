@@ -3,6 +3,8 @@
 // (bench_support.hpp).
 #include "bench_support.hpp"
 
+#include <httplib.h>
+
 #include <starbus/security/key_files.hpp>
 
 #include <fcntl.h>
@@ -197,6 +199,8 @@ bench_cluster::bench_cluster(std::string broker_path, cluster_settings settings)
             const std::string name(1, static_cast<char>('A' + i));
             f << "\n[[broker]]\nname = \"" << name << "\"\nendpoint = \"tcp://" << host << ":"
               << (base_port + 10 * static_cast<int>(i)) << "\"\n";
+            if (settings.scrape_ms > 0)
+                f << "http = \"" << host << ":" << (base_port + 10 * static_cast<int>(i) + 5) << "\"\n";
             if (settings.curve) {
                 const curve_key_pair k = generate_curve_key_pair();
                 (void)write_key_files(_dir.path(), name, k, true);
@@ -206,6 +210,11 @@ bench_cluster::bench_cluster(std::string broker_path, cluster_settings settings)
     }
     _config = load_cluster_file(_cluster_file);
     _procs.resize(_config.brokers.size());
+    if (settings.scrape_ms > 0) {
+        std::vector<std::string> endpoints;
+        for (const auto& b : _config.brokers) endpoints.push_back(b.http);
+        _scraper = std::make_unique<metrics_scraper>(endpoints, std::chrono::milliseconds(settings.scrape_ms));
+    }
     _probe = std::make_unique<client>(options());
     for (const auto& b : _config.brokers) {
         client_options one = options();
@@ -214,7 +223,34 @@ bench_cluster::bench_cluster(std::string broker_path, cluster_settings settings)
     }
 }
 
+metrics_scraper::metrics_scraper(std::vector<std::string> endpoints, std::chrono::milliseconds interval)
+    : _thread([this, endpoints = std::move(endpoints), interval] {
+          std::vector<std::unique_ptr<httplib::Client>> clients;
+          for (const auto& e : endpoints) {
+              const auto colon = e.rfind(':');
+              clients.push_back(std::make_unique<httplib::Client>(e.substr(0, colon), std::stoi(e.substr(colon + 1))));
+              clients.back()->set_connection_timeout(0, 200000);
+              clients.back()->set_read_timeout(1, 0);
+          }
+          auto next = std::chrono::steady_clock::now();
+          while (!_stop.load()) {
+              for (auto& c : clients) {
+                  auto res = c->Get("/metrics");
+                  ++(res && res->status == 200 ? _ok : _failed);
+              }
+              next += interval;
+              while (!_stop.load() && std::chrono::steady_clock::now() < next)
+                  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          }
+      }) {}
+
+metrics_scraper::~metrics_scraper() {
+    _stop = true;
+    _thread.join();
+}
+
 bench_cluster::~bench_cluster() {
+    _scraper.reset();
     // Clients first (their sockets), then the brokers (tracked_process kills them).
     _single.clear();
     _probe.reset();

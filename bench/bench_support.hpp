@@ -13,7 +13,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -124,6 +126,24 @@ struct cluster_settings {
     std::string log_dir;          // where broker logs go (kept); empty: the cluster's temporary directory
     std::string extra;            // more cluster-file text before the brokers (e.g. a [files] table)
     bool curve = false;           // [security] mode = "curve": keys made for every broker and one admin client
+    int scrape_ms = 0;            // > 0: every broker serves HTTP, and a scraper GETs each /metrics this often
+};
+
+// A Prometheus-like scraper: one thread GETting http://ENDPOINT/metrics of every endpoint every
+// `interval`, until destroyed (the cost of the HTTP endpoint to the broker it watches).
+class metrics_scraper {
+  public:
+    metrics_scraper(std::vector<std::string> endpoints, std::chrono::milliseconds interval);
+    ~metrics_scraper();
+    metrics_scraper(const metrics_scraper&) = delete;
+    metrics_scraper& operator=(const metrics_scraper&) = delete;
+    [[nodiscard]] std::uint64_t scrapes() const { return _ok.load(); }
+    [[nodiscard]] std::uint64_t failures() const { return _failed.load(); }
+
+  private:
+    std::atomic<bool> _stop{false};
+    std::atomic<std::uint64_t> _ok{0}, _failed{0};
+    std::thread _thread;
 };
 
 class bench_cluster {
@@ -177,7 +197,8 @@ class bench_cluster {
     std::string _log_dir;
     std::string _cluster_file;
     cluster_config _config;
-    curve_key_pair _client_key;  // CURVE: the benchmark's clients' key (role admin)
+    curve_key_pair _client_key;
+    std::unique_ptr<metrics_scraper> _scraper;  // with settings.scrape_ms  // CURVE: the benchmark's clients' key (role admin)
     std::vector<tracked_process> _procs;
     std::unique_ptr<client> _probe;
     std::vector<std::unique_ptr<client>> _single;  // one status-only client per broker
