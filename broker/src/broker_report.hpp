@@ -60,6 +60,9 @@ struct fsync_histogram {
 };
 
 struct broker_report {
+    std::string release;  // this broker's starbus release, protocol version and libzmq: a mixed-version cluster
+    int protocol = 0;     // shows during a rolling upgrade
+    std::string libzmq;
     std::string name;
     std::uint32_t rank = 0;
     broker_state state = broker_state::starting;

@@ -4,6 +4,8 @@
 // path), and the role transitions it keeps for the status page.
 #include "broker_impl.hpp"
 
+#include <starbus/version.hpp>
+
 namespace starbus {
 namespace {
 
@@ -30,6 +32,9 @@ void broker::impl::note_transition(broker_state from, fsm_event e, broker_state 
 
 std::shared_ptr<const broker_report> broker::impl::make_report(steady_time now) const {
     auto r = std::make_shared<broker_report>();
+    r->release = std::string(release_version);
+    r->protocol = protocol_version;
+    r->libzmq = libzmq_version();
     r->name = _me.name;
     r->rank = _me.rank;
     r->state = _state;

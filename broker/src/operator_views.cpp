@@ -194,6 +194,9 @@ probe_answer readiness(const broker_report& r) {
 std::string render_status_json(const broker_report& r) {
     nlohmann::json doc;
     doc["broker"] = r.name;
+    doc["release"] = r.release;
+    doc["protocol"] = r.protocol;
+    doc["libzmq"] = r.libzmq;
     doc["rank"] = r.rank;
     doc["state"] = std::string(to_string(r.state));
     doc["role"] = std::string(role_name(r.state));
@@ -260,7 +263,8 @@ std::string render_status_page(const broker_report& r, int refresh_seconds) {
              html_escaped(it->event) + "</td><td>" + html_escaped(it->to) + "</td><td>" + html_escaped(it->why) +
              "</td></tr>\n";
     h += "</table></div>\n<p><small>As " + html_escaped(r.name) + " saw it at " + html_escaped(utc_text(r.made_unix_ms)) +
-         "; refreshes every " + std::to_string(refresh_seconds) +
+         "; starbus " + html_escaped(r.release) + ", protocol " + std::to_string(r.protocol) + ", libzmq " +
+         html_escaped(r.libzmq) + "; refreshes every " + std::to_string(refresh_seconds) +
          " s. <a href=\"status.json\">status.json</a> · <a href=\"metrics\">metrics</a></small></p>\n";
     h += "</body></html>\n";
     return h;

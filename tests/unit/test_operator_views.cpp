@@ -17,6 +17,9 @@ namespace {
 
 broker_report server_report() {
     broker_report r;
+    r.release = "9.8.7";
+    r.protocol = 1;
+    r.libzmq = "4.3.4";
     r.name = std::string(1, 'A');  // not = "A": GCC 12 warns falsely (-Wrestrict) on that assignment here
     r.state = broker_state::active;
     r.epoch = 256;
@@ -110,6 +113,9 @@ TEST_CASE("operator_views: status.json and the page show every broker, escaped, 
     const broker_report r = server_report();
     const nlohmann::json doc = nlohmann::json::parse(render_status_json(r));
     CHECK(doc.at("broker") == "A");
+    CHECK(doc.at("release") == "9.8.7");
+    CHECK(doc.at("protocol") == 1);
+    CHECK(doc.at("libzmq") == "4.3.4");
     CHECK(doc.at("ready") == true);
     REQUIRE(doc.at("brokers").size() == 3);
     CHECK(doc.at("brokers")[1].at("lag") == 2);
@@ -127,6 +133,7 @@ TEST_CASE("operator_views: status.json and the page show every broker, escaped, 
     CHECK(contains(page, "nobody serves &amp; I hold the most"));
     CHECK_FALSE(contains(page, "http://"));
     CHECK_FALSE(contains(page, "<script"));
+    CHECK(contains(page, "starbus 9.8.7, protocol 1, libzmq 4.3.4"));
 }
 
 TEST_CASE("operator_views: an HTTP address is HOST:PORT", "[operator_views]") {
