@@ -20,7 +20,13 @@ new_bin=$PWD/build/bin
 work=$(mktemp -d "${TMPDIR:-/tmp}/starbus-upgrade.XXXXXX")
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    # SIGTERM first: a broker stops cleanly, and the shell has no killed job to report.
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     git worktree remove --force "$work/old-src" >/dev/null 2>&1 || true
     rm -rf "$work"
 }

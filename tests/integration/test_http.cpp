@@ -117,6 +117,12 @@ TEST_CASE("http: the probes, the metrics and the status page follow the roles ac
     CHECK_FALSE(contains(page.body, "http://"));  // no external asset
     CHECK_FALSE(contains(page.body, "https://"));
     CHECK(get(c, 1, "/no-such-page").status == 404);
+
+    // A frozen broker fails its liveness probe (a probe that gets no answer fails, as the kubelet counts it).
+    c.freeze(1);
+    CHECK(get(c, 1, "/livez").status != 200);
+    c.thaw(1);
+    CHECK(wait_until([&] { return get(c, 1, "/livez").status == 200; }, 10s, 50ms));
 }
 
 TEST_CASE("http: the status page renders in a headless browser", "[integration]") {
