@@ -6,6 +6,8 @@
 // means is the components' business (broker_impl.hpp says who owns what).
 #include "broker_impl.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <starbus/security/curve_sockets.hpp>
@@ -59,33 +61,26 @@ void bind_or_explain(zmq::socket_t& s, const broker_info& me, std::uint16_t offs
 }  // namespace
 
 void broker::impl::configure_sockets() {
-    for (zmq::socket_t* s : {&_router, &_publisher, &_beacon, &_peers_sub}) s->set(zmq::sockopt::linger, 0);
+    for (zmq::socket_t* s : {&_router, &_publisher, &_beacon}) s->set(zmq::sockopt::linger, 0);
     // Frames up to four times the limit are read and answered with TOO_LARGE; only beyond that does libzmq
     // drop the connection unanswered (the bound on what one hostile peer can make the broker buffer).
     _router.set(zmq::sockopt::maxmsgsize, 4 * limits::max_frame_bytes);
     _router.set(zmq::sockopt::sndhwm, 100000);
     _router.set(zmq::sockopt::rcvhwm, 100000);
     _publisher.set(zmq::sockopt::sndhwm, 100000);
+    // After a crash every client of the dead server arrives within milliseconds (they see its connections
+    // close): libzmq's default backlog of 100 would make the kernel drop the rest of the burst's SYNs, which
+    // the clients' kernels send again only after a second. (The kernel caps it at net.core.somaxconn.)
+    for (zmq::socket_t* s : {&_router, &_publisher}) s->set(zmq::sockopt::backlog, 4096);
     // What the publish and heartbeat ports receive is subscriptions: a topic prefix each. Anything longer
     // makes libzmq drop the connection, so a peer cannot make the broker store (or match against) megabytes.
     _publisher.set(zmq::sockopt::maxmsgsize, limits::max_subscription_bytes);
     _beacon.set(zmq::sockopt::maxmsgsize, limits::max_subscription_bytes);
-    _peers_sub.set(zmq::sockopt::maxmsgsize, std::int64_t{64 * 1024});
-    _peers_sub.set(zmq::sockopt::subscribe, "");
-    // A restarted peer must be heard again within a heartbeat, not after libzmq's default 100 ms back-off.
-    _peers_sub.set(zmq::sockopt::reconnect_ivl, static_cast<int>(std::clamp<long>(
-                                                    _options.cluster.heartbeat.count() / 4, 5, 100)));
     secure_sockets();
     bind_or_explain(_router, _me, 0, "request");
     bind_or_explain(_publisher, _me, 1, "publish");
     _publish_bound = _publisher.get(zmq::sockopt::last_endpoint);
     bind_or_explain(_beacon, _me, 2, "heartbeat");
-    for (const auto& b : _options.cluster.brokers) {
-        if (b.name == _me.name) continue;
-        // CURVE: libzmq takes the server key at connect(), so each peer is checked against its own key.
-        if (_options.cluster.curve()) make_curve_client(_peers_sub, _options.key, b.public_key);
-        _peers_sub.connect(b.heartbeat_endpoint());
-    }
 }
 
 broker::impl::impl(broker_options options)
@@ -94,7 +89,8 @@ broker::impl::impl(broker_options options)
       _router(_ctx, zmq::socket_type::router),
       _publisher(_ctx, zmq::socket_type::xpub),
       _beacon(_ctx, zmq::socket_type::pub),
-      _peers_sub(_ctx, zmq::socket_type::sub),
+      _peer_links(_ctx, _options.cluster, _me.rank,
+                  _options.cluster.curve() ? std::optional<curve_key_pair>(_options.key) : std::nullopt),
       _replica(_options.data_dir, _options.cluster.fsync, _options.history_capacity, retention_of(_options.cluster)),
       _files(_options.data_dir),
       _peers(_options.cluster, _me.rank),
@@ -135,9 +131,11 @@ void broker::impl::run(const std::atomic<bool>& stop) {
     auto next_tick = _started;
     while (!stop.load()) {
         std::vector<zmq::pollitem_t> items = {{_router.handle(), 0, ZMQ_POLLIN, 0},
-                                              {_peers_sub.handle(), 0, ZMQ_POLLIN, 0},
                                               {_publisher.handle(), 0, ZMQ_POLLIN, 0},
                                               {nullptr, _file_service.installer_fd(), ZMQ_POLLIN, 0}};
+        const std::size_t peers_at = items.size();
+        _peer_links.add_poll_items(items);
+        const std::size_t peers_end = items.size();
         // Where the optional sockets sit in `items` (SIZE_MAX: not polled this turn).
         std::size_t follower_at = items.size();
         if (zmq::socket_t* f = _follower.socket()) items.push_back({f->handle(), 0, ZMQ_POLLIN, 0});
@@ -162,14 +160,16 @@ void broker::impl::run(const std::atomic<bool>& stop) {
         _batch_now = now;
         if (_http) _http->turned(now);
         watch_for_freeze(now);  // before anything of this turn is recorded
-        if (items[1].revents & ZMQ_POLLIN) {
-            drain_heartbeats(now);
+        if (std::any_of(items.begin() + peers_at, items.begin() + peers_end,
+                        [](const zmq::pollitem_t& i) { return (i.revents & ZMQ_POLLIN) != 0; })) {
+            drain_peer_links(items, peers_at, now);
             // Before any request of this batch: a broker that wakes up (SIGSTOP, a long pause) must learn
-            // that another serves at a higher epoch before it applies anything.
+            // that another serves at a higher epoch before it applies anything; a server whose connection
+            // was lost is acted on at once, not at the next tick.
             sense(now);
         }
-        if (items[2].revents & ZMQ_POLLIN) drain_subscriptions();
-        if (items[3].revents & ZMQ_POLLIN) _file_service.drain_installer(_state == broker_state::active, now);
+        if (items[1].revents & ZMQ_POLLIN) drain_subscriptions();
+        if (items[2].revents & ZMQ_POLLIN) _file_service.drain_installer(_state == broker_state::active, now);
         if (ready(follower_at) && _follower.socket()) drain_follower(now);
         if (ready(reconciler_at) && _reconciler.socket()) _reconciler.drain(now);
         if (ready(zap_at))
@@ -215,17 +215,30 @@ void broker::impl::drain_requests(steady_time now) {
     }
 }
 
-void broker::impl::drain_heartbeats(steady_time now) {
-    for (int i = 0; i < batch_limit; ++i) {
-        zmq::message_t frame;
-        if (!_peers_sub.recv(frame, zmq::recv_flags::dontwait)) return;
-        decode_result d = decode(frame);
-        const heartbeat* hb = d.ok() ? std::get_if<heartbeat>(&*d.value) : nullptr;
-        if (!hb || !_peers.record(*hb, now)) {
-            ++_bad_messages;
-            spdlog::warn("dropped a heartbeat that is not from a broker of this cluster ({})",
-                         d.ok() ? "unknown name or rank" : d.reason);
-        }
+void broker::impl::drain_peer_links(const std::vector<zmq::pollitem_t>& items, std::size_t first, steady_time now) {
+    _peer_links.drain(
+        items, first, [&](std::uint32_t rank, const zmq::message_t& frame) { record_heartbeat(rank, frame, now); },
+        [&](std::uint32_t rank) {
+            const bool was_alive = _peers.alive(rank, now);
+            _peers.connection_lost(rank, now);
+            if (was_alive)
+                spdlog::info("peer {} lost: its heartbeat connection closed (a crashed process, or a restart)",
+                             _options.cluster.brokers[rank].name);
+        });
+}
+
+void broker::impl::record_heartbeat(std::uint32_t link_rank, const zmq::message_t& frame, steady_time now) {
+    decode_result d = decode(frame);
+    const heartbeat* hb = d.ok() ? std::get_if<heartbeat>(&*d.value) : nullptr;
+    if (hb && hb->rank != link_rank) {
+        // Each link is to one peer's address (with CURVE, to its key): it speaks for that peer only.
+        ++_bad_messages;
+        spdlog::warn("dropped a heartbeat naming {} (rank {}) that came from {}'s heartbeat port", hb->name,
+                     hb->rank, _options.cluster.brokers[link_rank].name);
+    } else if (!hb || !_peers.record(*hb, now)) {
+        ++_bad_messages;
+        spdlog::warn("dropped a heartbeat that is not from a broker of this cluster ({})",
+                     d.ok() ? "unknown name or rank" : d.reason);
     }
 }
 
@@ -286,6 +299,9 @@ void broker::impl::end_of_batch(steady_time now) {
     }
     _file_service.collect_garbage();
     _writes.flush_immediate_acks();
+    // Handing over, writes wait for the successor to hold everything: the moment its ack and my flush say so,
+    // HANDOVER-GO goes out (this batch), not at the next tick; that wait is the pause clients see.
+    if (_state == broker_state::handover) sense(now);
 }
 
 void broker::impl::tick(steady_time now) {

@@ -40,6 +40,7 @@
 #include "http_endpoint.hpp"
 #include "follower.hpp"
 #include "local_replica.hpp"
+#include "peer_links.hpp"
 #include "peer_view.hpp"
 #include "reconciler.hpp"
 #include "replication_server.hpp"
@@ -57,7 +58,8 @@ struct broker::impl final : broker_sink {
     void configure_sockets();
     void run(const std::atomic<bool>& stop);
     void drain_requests(steady_time now);
-    void drain_heartbeats(steady_time now);
+    void drain_peer_links(const std::vector<zmq::pollitem_t>& items, std::size_t first, steady_time now);
+    void record_heartbeat(std::uint32_t link_rank, const zmq::message_t& frame, steady_time now);
     void drain_follower(steady_time now);
     void drain_subscriptions();
     void end_of_batch(steady_time now);
@@ -159,7 +161,7 @@ struct broker::impl final : broker_sink {
     zmq::socket_t _router;     // P: requests
     zmq::socket_t _publisher;  // P+1 (XPUB): bus and committed changes
     zmq::socket_t _beacon;     // P+2: my heartbeats
-    zmq::socket_t _peers_sub;  // every peer's P+2
+    peer_links _peer_links;    // every peer's P+2, one SUB each
     steady_time _batch_now{};  // when the batch being handled started (what the sink's replies judge by)
     std::string _publish_bound;  // the publish port's endpoint as bound (what unbind needs)
 

@@ -19,12 +19,26 @@ bool peer_view::record(const heartbeat& hb, steady_time now) {
 }
 
 void peer_view::shift_heard_times(steady_time::duration gap) {
-    for (auto& p : _peers)
+    for (auto& p : _peers) {
         if (p.last) p.heard_at += gap;
+        if (p.lost_at) *p.lost_at += gap;  // a loss seen before the gap stays after the heartbeat it followed
+    }
+}
+
+void peer_view::connection_lost(std::uint32_t rank, steady_time now) {
+    if (rank >= _peers.size() || rank == _my_rank || !_peers[rank].last) return;
+    _peers[rank].lost_at = now;
+}
+
+bool peer_view::lost(std::uint32_t rank) const {
+    if (rank >= _peers.size()) return false;
+    const peer& p = _peers[rank];
+    // The same turn may record the last heartbeat and then the loss (both at its `now`): lost.
+    return p.last && p.lost_at && *p.lost_at >= p.heard_at;
 }
 
 bool peer_view::alive(std::uint32_t rank, steady_time now) const {
-    if (rank >= _peers.size() || rank == _my_rank || !_peers[rank].last) return false;
+    if (rank >= _peers.size() || rank == _my_rank || !_peers[rank].last || lost(rank)) return false;
     return now - _peers[rank].heard_at < _cluster.expiry;
 }
 

@@ -1,6 +1,8 @@
 // File: peer_view.hpp
-// What this broker knows of every other broker: the last heartbeat each sent
-// and when it arrived. The questions the FSM's sensors ask (who serves? may I
+// What this broker knows of every other broker: the last heartbeat each sent,
+// when it arrived, and whether the connection it came on has been lost since
+// (the kernel closes a dead process's TCP connections at once: evidence that
+// arrives long before an expiry). The questions the FSM's sensors ask (who serves? may I
 // take over? am I the cold-start choice?) are answered here, from this table
 // alone, so that they can be tested without sockets.
 #pragma once
@@ -25,7 +27,14 @@ class peer_view {
     // to come from a broker that is not in the cluster file or from myself.
     bool record(const heartbeat& hb, steady_time now);
 
-    // A peer is alive while its last heartbeat is younger than the expiry.
+    // The connection to `rank`'s heartbeat port was lost (libzmq saw it closed): the peer counts as dead
+    // until a heartbeat arrives on a new connection. Recorded only for a peer heard before.
+    void connection_lost(std::uint32_t rank, steady_time now);
+    // The connection was lost after the last heartbeat, and no heartbeat came since.
+    [[nodiscard]] bool lost(std::uint32_t rank) const;
+
+    // A peer is alive while its last heartbeat is younger than the expiry, and its connection was not lost
+    // since.
     [[nodiscard]] bool alive(std::uint32_t rank, steady_time now) const;
     [[nodiscard]] bool alive(const std::string& name, steady_time now) const;
     [[nodiscard]] const heartbeat* last(std::uint32_t rank) const;  // nullptr: never heard
@@ -67,6 +76,7 @@ class peer_view {
         std::optional<heartbeat> last;
         steady_time heard_at{};
         std::uint64_t heard_count = 0;  // heartbeats recorded
+        std::optional<steady_time> lost_at;  // when the connection was last seen lost
     };
     const cluster_config& _cluster;
     std::uint32_t _my_rank;

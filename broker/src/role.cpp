@@ -173,8 +173,9 @@ void broker::impl::consider_vote(steady_time now) {
 bool broker::impl::takeover_imminent(steady_time now) const {
     if (_state != broker_state::passive) return false;
     const broker_info* server = _options.cluster.find(_follower.server_name());
-    if (!server || !_peers.last(server->rank) || now - _peers.heard_at(server->rank) <= _options.cluster.heartbeat)
-        return false;
+    if (!server || !_peers.last(server->rank)) return false;
+    // Missed a heartbeat, or its connection closed (a crash): the vote that makes me serve may come any moment.
+    if (!_peers.lost(server->rank) && now - _peers.heard_at(server->rank) <= _options.cluster.heartbeat) return false;
     for (std::uint32_t r = 0; r < _me.rank; ++r)
         if (r != server->rank && _peers.alive(r, now) && is_synchronised(_peers.last(r)->state)) return false;
     return true;

@@ -82,13 +82,7 @@ void broker::impl::redial_silent_peers(steady_time now) {
     for (const auto& b : _options.cluster.brokers) {
         if (b.rank == _me.rank || now - _peers.heard_at(b.rank) < patience || now < _redial_at[b.rank]) continue;
         _redial_at[b.rank] = now + patience;
-        try {
-            _peers_sub.disconnect(b.heartbeat_endpoint());
-        } catch (const zmq::error_t&) {
-            // Not connected any more: libzmq dropped it after the failed handshake.
-        }
-        make_curve_client(_peers_sub, _options.key, b.public_key);
-        _peers_sub.connect(b.heartbeat_endpoint());
+        _peer_links.redial(b.rank);
         spdlog::debug("security: dialled {} again: not heard for {} ms", b.name, patience.count());
     }
 }

@@ -37,10 +37,9 @@ void connection::open_request(const broker_info& b) {
     // libzmq's default HWM be what limits it.
     s.set(zmq::sockopt::sndhwm, 100000);
     s.set(zmq::sockopt::rcvhwm, 100000);
-    if (_own_key) {
-        make_curve_client(s, *_own_key, b.public_key);
-        _dealer_monitor.emplace(_context, s);
-    }
+    if (_own_key) make_curve_client(s, *_own_key, b.public_key);
+    // Before connect(): a refused key, or the broker's death (its connection closed), is told at once.
+    if (_own_key || _watch_request) _dealer_monitor.emplace(_context, s);
     s.connect(b.request_endpoint());
     _dealer.emplace(std::move(s));
     _dealer_broker = b.name;

@@ -54,7 +54,11 @@ class connection {
     [[nodiscard]] bool send_frame(zmq::message_t& frame);
     // One frame from the DEALER, if one is waiting.
     [[nodiscard]] std::optional<zmq::message_t> receive_request();
-    // The DEALER's handshakes since the last call (CURVE only; nothing seen otherwise).
+    // Whether the DEALERs opened from now on are watched (a socket monitor) for a connection that closes or is
+    // refused: the broker's process is gone, and the session walks on at once instead of after an attempt's
+    // silence. (With CURVE they are watched anyway, for a refused key.)
+    void watch_request_connection(bool on) { _watch_request = on; }
+    // The DEALER's handshakes and lost connections since the last call (nothing when not watched).
     [[nodiscard]] handshake_monitor::seen request_handshakes();
 
     // ---- publish socket (SUB) ----
@@ -100,7 +104,8 @@ class connection {
     zmq::context_t& _context;
     std::optional<curve_key_pair> _own_key;
     std::optional<zmq::socket_t> _dealer;
-    std::optional<handshake_monitor> _dealer_monitor;  // with CURVE
+    bool _watch_request = true;
+    std::optional<handshake_monitor> _dealer_monitor;
     std::string _dealer_broker;
     std::optional<zmq::socket_t> _sub;
     bool _watch_handshake = false;

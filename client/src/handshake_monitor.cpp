@@ -9,7 +9,8 @@ namespace starbus::client_detail {
 namespace {
 
 constexpr int watched_events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED;
 
 // Each monitor needs an inproc address of its own within the context (which other clients may share).
 std::string unique_address() {
@@ -45,6 +46,9 @@ handshake_monitor::seen handshake_monitor::read() {
         if (event.size() >= sizeof number) std::memcpy(&number, event.data(), sizeof number);
         if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) s.succeeded = true;
         else if (number == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) s.key_refused = true;
+        // An established connection closed, or a connection attempt was refused (libzmq retries it later):
+        // either way the kernel says no broker process is there now.
+        else if (number == ZMQ_EVENT_DISCONNECTED || number == ZMQ_EVENT_CONNECT_RETRIED) s.connection_lost = true;
         else s.failed = true;
     }
     return s;

@@ -4,9 +4,10 @@
 // a CURVE server refused this client's key (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 // its ZAP handler said no), or that a handshake failed otherwise (a server
 // that does not hold the key the cluster file gives it: an impostor, or a
-// mismatched configuration). A client that learns its key was refused says so
-// at once instead of waiting out a time-out. A building block of
-// starbus::client.
+// mismatched configuration), or that a connection was lost or refused (the
+// broker's process died or is not running: the kernel closed or refused it). A client that learns its
+// key was refused, or its broker gone, acts at once instead of waiting out a
+// time-out. A building block of starbus::client.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ class handshake_monitor {
         bool succeeded = false;     // a handshake completed
         bool key_refused = false;   // the server refused this client's key (ZAP status 400)
         bool failed = false;        // a handshake failed for another reason (the server's key is not the expected one)
+        bool connection_lost = false;  // a connection closed, or was refused (DISCONNECTED, CONNECT_RETRIED)
     };
     [[nodiscard]] seen read();
 

@@ -35,6 +35,10 @@ constexpr std::string_view go_named =
 constexpr std::string_view skip_silent =
     "silent for a whole attempt: leave it, and skip it for the rest of this pass over the cluster";
 constexpr std::string_view distrust = "the application saw it misbehave as server: leave it, walk on";
+constexpr std::string_view closed =
+    "its connection closed or was refused (the kernel closes a dead process's connections at once, and refuses "
+    "connections where nobody listens): leave it now rather than after an attempt's silence, and skip it for the "
+    "rest of this pass";
 
 constexpr link_step no_link_cell{link_state::idle, link_action::none, false, no_link};
 constexpr link_step started_cell{link_state::idle, link_action::none, false, started};
@@ -56,6 +60,7 @@ constexpr std::array<std::array<link_step, link_event_count>, link_state_count> 
         /* not_serving       */ no_link_cell,
         /* silent            */ no_link_cell,
         /* distrusted        */ no_link_cell,
+        /* connection_lost   */ no_link_cell,
     }},
     // probing: first contact, asking every broker who serves
     {{
@@ -69,6 +74,7 @@ constexpr std::array<std::array<link_step, link_event_count>, link_state_count> 
         /* not_serving       */ no_link_cell,
         /* silent            */ no_link_cell,
         /* distrusted        */ no_link_cell,
+        /* connection_lost   */ no_link_cell,
     }},
     // connecting: no DEALER yet, connect when due
     {{
@@ -80,6 +86,7 @@ constexpr std::array<std::array<link_step, link_event_count>, link_state_count> 
         /* not_serving       */ no_link_cell,
         /* silent            */ no_link_cell,
         /* distrusted        */ no_link_cell,
+        /* connection_lost   */ no_link_cell,
     }},
     // confirming: DEALER open, the broker has not said it serves yet
     {{
@@ -93,6 +100,7 @@ constexpr std::array<std::array<link_step, link_event_count>, link_state_count> 
         /* not_serving       */ to(reconnecting, leave, go_named),
         /* silent            */ to(reconnecting, mark_silent | leave, skip_silent),
         /* distrusted        */ to(reconnecting, leave, distrust),
+        /* connection_lost   */ to(reconnecting, mark_silent | leave, closed),
     }},
     // connected: the broker on the DEALER serves
     {{
@@ -108,6 +116,7 @@ constexpr std::array<std::array<link_step, link_event_count>, link_state_count> 
         /* silent            */ to(reconnecting, mark_silent | leave,
                                    "the server was silent for a whole attempt: report it lost, skip it this pass"),
         /* distrusted        */ to(reconnecting, leave, distrust),
+        /* connection_lost   */ to(reconnecting, mark_silent | leave, closed),
     }},
     // reconnecting: left a broker, connect to the next when the pause is over
     {{
@@ -119,6 +128,7 @@ constexpr std::array<std::array<link_step, link_event_count>, link_state_count> 
         /* not_serving       */ no_link_cell,
         /* silent            */ no_link_cell,
         /* distrusted        */ no_link_cell,
+        /* connection_lost   */ no_link_cell,
     }},
 }};
 // clang-format on
@@ -147,6 +157,7 @@ std::string_view to_string(link_event e) {
         case link_event::not_serving: return "not_serving";
         case link_event::silent: return "silent";
         case link_event::distrusted: return "distrusted";
+        case link_event::connection_lost: return "connection_lost";
     }
     return "unknown";
 }

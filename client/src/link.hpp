@@ -11,7 +11,7 @@
 //
 //   idle --start--> probing --probe_done--> connecting --connect_due--> confirming
 //   confirming --serving--> connected
-//   confirming|connected --not_serving|silent|distrusted--> reconnecting
+//   confirming|connected --not_serving|silent|distrusted|connection_lost--> reconnecting
 //   reconnecting --connect_due--> confirming
 #pragma once
 
@@ -45,8 +45,9 @@ enum class link_event : std::uint8_t {
     not_serving,        // the broker said it does not serve (a PONG, or ERROR NOT-SERVING), maybe naming who does
     silent,             // the broker was silent for a whole attempt timeout
     distrusted,         // the application saw the server misbehave (e.g. refuse a dump as not serving)
+    connection_lost,    // the DEALER's connection closed or was refused: no broker process is there now
 };
-inline constexpr int link_event_count = 8;
+inline constexpr int link_event_count = 9;
 
 [[nodiscard]] std::string_view to_string(link_state s);
 [[nodiscard]] std::string_view to_string(link_event e);

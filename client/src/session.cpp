@@ -50,6 +50,12 @@ session::session(zmq::context_t& context, const client_options& options)
       _files(download_settings(options), [this] { return next_request_id(); }) {
     if (options.cluster.brokers.empty())
         throw config_error("the cluster lists no brokers: give the client a cluster file with at least one [[broker]]");
+    // Watching the DEALER (a socket monitor: an inproc endpoint) is cheap in a context of one's own. In a context
+    // shared by many clients, libzmq scans every inproc endpoint of the context each time a socket closes, so a
+    // thousand watched clients walking at once after a crash would make closing sockets quadratic (measured: the
+    // reaper fell seconds behind and the context ran out of sockets). Those clients find a dead server after an
+    // attempt's silence, as before.
+    _conn.watch_request_connection(options.context == nullptr);
     if (options.cluster.curve()) {
         if (options.key.empty())
             throw config_error("the cluster uses CURVE ([security] mode = \"curve\"): a key is needed; set "
@@ -239,6 +245,10 @@ void session::check_handshakes() {
     } else if (seen.failed) {
         _trouble = current_name() + " failed the CURVE handshake: it does not hold the key the cluster file gives "
                                     "it (an impostor at its address, or a cluster file that is out of date)";
+    } else if (seen.connection_lost) {
+        // The broker's process is gone (the kernel closed its end): the next broker may already be taking over,
+        // so go now instead of after an attempt's silence.
+        on_link(link_event::connection_lost, clock::now(), current_name() + " closed the connection (it stopped)");
     }
 }
 

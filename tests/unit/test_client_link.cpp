@@ -36,11 +36,13 @@ const std::vector<expected_cell> handled_cells = {
     {confirming, not_serving, reconnecting, act::leave},
     {confirming, silent, reconnecting, act::mark_silent | act::leave},
     {confirming, distrusted, reconnecting, act::leave},
+    {confirming, connection_lost, reconnecting, act::mark_silent | act::leave},
     {connected, serving, connected, act::none},
     {connected, serving_new_epoch, connected, act::replay | act::confirm},
     {connected, not_serving, reconnecting, act::leave},
     {connected, silent, reconnecting, act::mark_silent | act::leave},
     {connected, distrusted, reconnecting, act::leave},
+    {connected, connection_lost, reconnecting, act::mark_silent | act::leave},
     {reconnecting, connect_due, confirming, act::open},
 };
 
@@ -85,7 +87,7 @@ TEST_CASE("link table: a DEALER is open exactly while confirming or connected", 
     // Only states with a link can hear a broker: every cell reacting to a reply starts in one.
     for (int s = 0; s < link_state_count; ++s) {
         const auto state = static_cast<link_state>(s);
-        for (auto e : {serving, serving_new_epoch, not_serving, silent, distrusted})
+        for (auto e : {serving, serving_new_epoch, not_serving, silent, distrusted, connection_lost})
             if (link_transition(state, e).handled) CHECK(link_open(state));
     }
     CHECK_FALSE(link_open(idle));
@@ -106,6 +108,7 @@ TEST_CASE("link table: names of states and events", "[client_link]") {
     CHECK(to_string(reconnecting) == "reconnecting");
     CHECK(to_string(serving_new_epoch) == "serving_new_epoch");
     CHECK(to_string(distrusted) == "distrusted");
+    CHECK(to_string(connection_lost) == "connection_lost");
 }
 
 TEST_CASE("link table: what a pong means", "[client_link]") {
@@ -145,6 +148,12 @@ TEST_CASE("link walk: first contact, confirmation, failover and return", "[clien
     CHECK(step(connect_due) == act::open);
     CHECK(step(distrusted) == act::leave);
     CHECK(s == reconnecting);
+    // A crash: the kernel closed the server's connection; go at once, and skip it this pass.
+    CHECK(step(connect_due) == act::open);
+    CHECK(step(serving) == act::confirm);
+    CHECK(step(connection_lost) == (act::mark_silent | act::leave));
+    CHECK(s == reconnecting);
+    CHECK(step(connection_lost) == act::none);  // nothing more to lose while closed
 }
 
 TEST_CASE("link timers: ping when idle for a ping interval, leave after an attempt of silence", "[client_link]") {

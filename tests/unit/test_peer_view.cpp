@@ -30,6 +30,39 @@ TEST_CASE("peer_view: a peer is alive until one expiry after its last heartbeat"
     REQUIRE(v.alive("A", t0 + 10ms));
 }
 
+TEST_CASE("peer_view: a lost connection makes a peer dead at once, until it is heard again", "[peer_view]") {
+    auto c = test::three_brokers();
+    peer_view v(c, 1);
+    const steady_time t0{};
+    v.connection_lost(0, t0);  // never heard: nothing to lose
+    REQUIRE_FALSE(v.lost(0));
+    REQUIRE(v.record(hb(c, 0, broker_state::active), t0));
+    REQUIRE(v.record(hb(c, 2, broker_state::passive), t0));
+    REQUIRE(v.best_server(t0 + 10ms)->name == "A");
+    REQUIRE_FALSE(v.may_take_over(t0 + 10ms));
+    // The server's process died: its connection closed 10 ms after its last heartbeat, far inside the expiry.
+    v.connection_lost(0, t0 + 10ms);
+    REQUIRE(v.lost(0));
+    REQUIRE_FALSE(v.alive(0u, t0 + 10ms));
+    REQUIRE(v.best_server(t0 + 10ms) == nullptr);
+    REQUIRE(v.may_take_over(t0 + 10ms));  // the split-brain rules still apply: C is of higher rank
+    REQUIRE(v.silent_peers(t0 + 10ms) == std::vector<std::string>{"A"});
+    REQUIRE(v.alive(2u, t0 + 10ms));  // only the peer whose connection closed
+    // A loss recorded in the same turn as the last heartbeat (one `now`) counts: it came after it.
+    v.record(hb(c, 2, broker_state::passive), t0 + 20ms);
+    v.connection_lost(2, t0 + 20ms);
+    REQUIRE_FALSE(v.alive(2u, t0 + 20ms));
+    // Restarted: its first heartbeat on the new connection makes it alive again.
+    REQUIRE(v.record(hb(c, 0, broker_state::starting), t0 + 200ms));
+    REQUIRE_FALSE(v.lost(0));
+    REQUIRE(v.alive(0u, t0 + 200ms));
+    // A freeze shifts the loss with the heartbeat it followed: still lost.
+    v.connection_lost(0, t0 + 250ms);
+    v.shift_heard_times(5s);
+    REQUIRE(v.lost(0));
+    REQUIRE_FALSE(v.alive(0u, t0 + 5s + 260ms));
+}
+
 TEST_CASE("peer_view: heartbeats from unknown names, wrong ranks or myself are refused", "[peer_view]") {
     auto c = test::three_brokers();
     peer_view v(c, 1);

@@ -1,0 +1,96 @@
+// File: test_fast_failover.cpp
+// A crashed broker process is known dead when the kernel closes its
+// connections, not after an expiry: backups (their heartbeat links) and
+// clients (their DEALER) act at once, under the same split-brain rules (the
+// client's vote, the rank order, synchronised backups only). And a heartbeat
+// link speaks for its own peer only.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include <starbus/client/client.hpp>
+#include <starbus/wire/codec.hpp>
+
+#include "cluster_harness.hpp"
+#include "raw_peer.hpp"
+
+using namespace std::chrono_literals;
+using starbus::test::client_options_for;
+using starbus::test::test_cluster;
+using starbus::test::wait_until;
+
+namespace {
+
+using ms = std::chrono::milliseconds;
+
+// The time from a SIGKILL of broker `victim` to the first write acknowledged after it, by a client that was
+// using the victim as its server.
+ms gap_after_kill(test_cluster& c, starbus::client& cl, std::size_t victim, const std::string& key) {
+    REQUIRE(cl.set(key + ".before", "x", starbus::change_class::operational, 5s).ok());
+    const auto killed = std::chrono::steady_clock::now();
+    c.kill(victim);
+    const auto r = cl.set(key + ".after", "y", starbus::change_class::operational, 15s);
+    const auto gap = std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - killed);
+    INFO("the write after the kill: " << r.message);
+    REQUIRE_WITH_LOGS(c, r.ok());
+    return gap;
+}
+
+}  // namespace
+
+TEST_CASE("fast failover: a SIGKILLed server is replaced long before its expiry, down the chain",
+          "[integration]") {
+    // Heartbeat 500 ms: expiry 1.5 s, and the client's attempt timeout 1.5 s. Without the connection-loss
+    // evidence neither the backup nor the client could act before 1.5 s.
+    test_cluster c(3, 500);
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 30s));
+    starbus::client cl(client_options_for(c));
+
+    const ms first = gap_after_kill(c, cl, 0, "crash.a");
+    INFO("A killed: B served after " << first.count() << " ms");
+    REQUIRE(cl.server()->name == "B");
+    CHECK(first < 750ms);
+
+    // B's replica C must be synchronised with B before C may take over (a partial copy never serves).
+    REQUIRE_WITH_LOGS(c, c.wait_role("C", "passive", 20s, false));
+    REQUIRE(wait_until([&] { return c.dump("C") == c.dump("B"); }, 20s, 50ms));
+    const ms second = gap_after_kill(c, cl, 1, "crash.b");
+    INFO("B killed: C served after " << second.count() << " ms");
+    REQUIRE(cl.server()->name == "C");
+    CHECK(second < 750ms);
+
+    // Nothing acknowledged was lost on the way, and the primary comes back as before.
+    auto state = c.dump("C");
+    REQUIRE(state);
+    for (const char* k : {"crash.a.before", "crash.a.after", "crash.b.before", "crash.b.after"}) CHECK(state->count(k) == 1);
+    c.start(0);
+    c.start(1);
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 60s));
+}
+
+TEST_CASE("fast failover: a heartbeat link speaks only for the broker at its address", "[integration]") {
+    test_cluster c(3, 50);
+    c.start(0);
+    c.start(1);  // C stays down: the test answers on C's heartbeat port
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B"}, 20s));
+    zmq::context_t ctx;
+    zmq::socket_t impostor(ctx, zmq::socket_type::pub);
+    impostor.set(zmq::sockopt::linger, 0);
+    impostor.bind(starbus::test::port_plus(starbus::test::endpoint_of_rank(c.cluster_file(), 2), 2));
+    // From C's address, heartbeats naming A, serving at an epoch far above A's: believed, they would make B
+    // resynchronise with "A" over and over, or let A's real silence go unnoticed.
+    const starbus::heartbeat forged{"A", 0, starbus::broker_state::active, 1u << 30, 0, 0, ""};
+    const bool dropped = wait_until(
+        [&] {
+            impostor.send(zmq::buffer(starbus::encode(forged)));
+            return c.log_of(1).find("dropped a heartbeat naming A (rank 0) that came from C's heartbeat port") !=
+                   std::string::npos;
+        },
+        10s, 20ms);
+    REQUIRE_WITH_LOGS(c, dropped);
+    auto roles = c.roles();
+    CHECK(roles["A"] == "active");
+    CHECK(roles["B"] == "passive");
+    REQUIRE(c.cli({"set", "still.served", "1"}).exit_code == 0);
+}
