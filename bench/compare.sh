@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# bench/compare.sh: starbus next to the peers a user would compare it with, in one invocation, printed
+# as one markdown table with ratios (issue 13, "Benchmarks"). Runs, one after the other:
+#   starbus-bench-bus    best-effort (--retain 0) and retained (100,000) bus; raw libzmq proxy baseline inside
+#   starbus-bench-acks   ack replica, 0/1/2 replicas, fsync batch and never; raw echo round trips inside
+#   starbus-bench-peers  NATS core, JetStream R1/R3, Redis pub/sub, Redis SET + WAIT 1 0 (everysec, always)
+#
+#   bench/compare.sh                     # REPS=5, build in ./build-bench, logs in build-bench/compare-results/DATE/
+#   REPS=3 QUICK=1 bench/compare.sh      # a faster pass: fewer messages per run
+#   BUILD_DIR=/tmp/b OUT_DIR=/tmp/out bench/compare.sh
+#
+# Installs what it needs from Debian when missing (nats-server, redis-server, redis-tools, libhiredis-dev),
+# without starting Redis's system service. About 6 minutes with REPS=5 on a 2-core machine. See bench/README.md.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+build="${BUILD_DIR:-$root/build-bench}"
+reps="${REPS:-5}"
+quick="${QUICK:-0}"
+out="${OUT_DIR:-$build/compare-results/$(date +%Y%m%d-%H%M%S)}"
+
+# ---- dependencies ----
+
+have_deps() {
+    { command -v nats-server >/dev/null || [[ -x /usr/sbin/nats-server ]]; } &&
+        command -v redis-server >/dev/null && pkg-config --exists hiredis 2>/dev/null
+}
+
+install_deps() {
+    local sudo=()
+    if [[ $(id -u) != 0 ]]; then
+        command -v sudo >/dev/null || {
+            echo "compare.sh: need nats-server, redis-server, libhiredis-dev: run as root or install them:" >&2
+            echo "  apt-get install -y nats-server redis-server redis-tools libhiredis-dev" >&2
+            exit 1
+        }
+        sudo=(sudo)
+    fi
+    # redis-server's package starts a system service on port 6379. The benchmark never uses it; a
+    # policy-rc.d that says "no" keeps invoke-rc.d (and deb-systemd-invoke) from starting it at all,
+    # with or without systemd. An existing policy-rc.d (containers often have one) is left alone.
+    local policy=/usr/sbin/policy-rc.d added_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+        "${sudo[@]}" chmod +x "$policy"
+        added_policy=1
+    fi
+    local pkgs=(nats-server redis-server redis-tools libhiredis-dev)
+    if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${pkgs[@]}"; then
+        "${sudo[@]}" apt-get update
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${pkgs[@]}"
+    fi
+    if ((added_policy)); then "${sudo[@]}" rm -f "$policy"; fi
+}
+
+have_deps || install_deps
+
+# ---- build ----
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTARBUS_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" -j2 --target starbus-broker starbus-bench-bus starbus-bench-acks starbus-bench-peers
+
+# ---- run ----
+
+bus_args=(--reps "$reps" --retain "0,100000")
+acks_args=(--reps "$reps" --replicas "0,1,2" --acks replica --fsync "batch,never")
+peers_args=(--reps "$reps")
+if [[ $quick == 1 ]]; then
+    bus_args+=(--messages 50000)
+    acks_args+=(--changes 5000 --publishes 5000 --latency-requests 500)
+    peers_args+=(--messages 50000 --fanout-messages 20000 --publishes 5000 --changes 5000 --latency-requests 500)
+fi
+
+mkdir -p "$out"
+machine() {
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), kernel $(uname -r)"
+}
+machine >"$out/machine.txt"
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+start=$SECONDS
+failed=()
+run_bench() {  # run_bench NAME ARGS...: one benchmark, its output to the terminal and $out/NAME.txt
+    local name=$1
+    shift
+    echo
+    echo "=== starbus-bench-$name $* ($(date +%T))"
+    # Each benchmark bounds its own loops; the timeout is a last resort.
+    if ! timeout 3600 "$build/bin/starbus-bench-$name" "$@" 2>&1 | tee "$out/$name.txt"; then failed+=("$name"); fi
+}
+run_bench bus "${bus_args[@]}"
+run_bench acks "${acks_args[@]}"
+run_bench peers "${peers_args[@]}"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); run time $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s" >>"$out/machine.txt"
+
+# ---- parse the summary lines ----
+
+first() { grep -m1 -E "$1" "$2" 2>/dev/null || true; }
+field() { sed -nE "s/$1/\\1/p" <<<"$2"; }  # field REGEX-WITH-ONE-GROUP LINE
+
+bus_none=$(first '^bus: starbus \[no log\] ' "$out/bus.txt")
+bus_log=$(first '^bus: starbus \[log [0-9]+\] ' "$out/bus.txt")
+starbus_best_effort=$(field '^bus: starbus \[no log\] ([0-9]+) msg\/s.*' "$bus_none")
+starbus_retained=$(field '^bus: starbus \[log [0-9]+\] ([0-9]+) msg\/s.*' "$bus_log")
+raw_proxy=$(field '.*raw proxy ([0-9]+) msg\/s.*' "$bus_none")
+[[ -n $raw_proxy ]] || raw_proxy=$(field '.*raw proxy ([0-9]+) msg\/s.*' "$bus_log")
+
+# acks FIGURE BROKERS FSYNC: changes | p50 | publishes | raw (round trips/s) | rawp50 of that group
+acks() {
+    local line
+    line=$(first "^acks: $2 broker\\(s\\), [0-9]+ replica\\(s\\), fsync $3, ack replica: " "$out/acks.txt")
+    case $1 in
+    changes) field '.*ack replica: ([0-9]+) changes\/s.*' "$line" ;;
+    p50) field '.*set\(\) p50 ([0-9]+) us.*' "$line" ;;
+    publishes) field '.* ([0-9]+) publishes\/s.*' "$line" ;;
+    raw) field '.*\(raw echo ([0-9]+) rt\/s, p50 [0-9]+ us\)$' "$line" ;;
+    rawp50) field '.*\(raw echo [0-9]+ rt\/s, p50 ([0-9]+) us\)$' "$line" ;;
+    esac
+}
+peer() {  # peer NAME: the median of "peers: NAME: MEDIAN UNIT (...)" (names hold / and +: no regex)
+    awk -v p="peers: $1: " 'index($0, p) == 1 { split(substr($0, length(p) + 1), f, " "); print f[1]; exit }' \
+        "$out/peers.txt" 2>/dev/null || true
+}
+
+# ---- the table ----
+
+ratio() {  # ratio STARBUS PEER NAME: "0.42× NAME", or nothing when either is missing
+    [[ -n $1 && -n $2 && $2 != 0 ]] && awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.2f× %s", a / b, n }'
+    return 0
+}
+group() {  # digits in groups of three: 1234567 -> 1 234 567
+    [[ -n $1 ]] && sed -E ':a; s/([0-9])([0-9]{3})($| )/\1 \2\3/; ta' <<<"$1" || echo "—"
+}
+# row MEASURE STARBUS RAW NATS JS1 JS3 REDIS [RATIO-NOTE]
+row() {
+    local ratios=() r
+    for pair in "$3:raw" "$4:NATS" "$5:JS R1" "$6:JS R3" "$7:Redis"; do
+        r=$(ratio "$2" "${pair%%:*}" "${pair#*:}")
+        [[ -n $r ]] && ratios+=("$r")
+    done
+    local joined
+    joined=$(
+        IFS=';'
+        echo "${ratios[*]:-}"
+    )
+    joined=${joined//;/, }
+    [[ -n ${8:-} ]] && joined="${joined:+$joined; }$8"
+    echo "| $1 | $(group "$2") | $(group "$3") | $(group "$4") | $(group "$5") | $(group "$6") | $(group "$7") | ${joined:-—} |"
+}
+
+{
+    machine
+    echo "load average: $(sed -n 's/^load average at the start: //p' "$out/machine.txt") at the start," \
+        "$(sed -n 's/^load average at the end: //p' "$out/machine.txt")"
+    echo "REPS=$reps QUICK=$quick; medians; loopback, 100-byte messages/values; logs in $out"
+    echo
+    echo "| measure | starbus | raw libzmq | NATS core | JetStream R1 | JetStream R3 | Redis | starbus / peer |"
+    echo "|---|---|---|---|---|---|---|---|"
+    row "bus 1 pub → 1 sub, best effort (\`retain_messages = 0\`), delivered msg/s" \
+        "$starbus_best_effort" "$raw_proxy" "$(peer 'nats core 1->1 delivered')" "" "" "$(peer 'redis pub/sub 1->1 delivered')"
+    row "bus 1 pub → 1 sub, retained (log 100,000), delivered msg/s" "$starbus_retained" "$raw_proxy" "" "" "" ""
+    row "1 pub → 10 subs, delivered msg/s (all subscribers)" "" "" "$(peer 'nats core 1->10 delivered')" "" "" "" \
+        "starbus: not measured here"
+    for fs in never batch; do
+        row "acknowledged publishes/s, 1 node, window 1,000 (starbus fsync $fs)" "$(acks publishes 1 $fs)" \
+            "$(acks raw 1 $fs)" "" "$(peer 'jetstream R1 acked publishes')" "" ""
+    done
+    for fs in never batch; do
+        row "acknowledged publishes/s, 3 nodes, ack by 1 of 2 replicas / R3 quorum (starbus fsync $fs)" \
+            "$(acks publishes 3 $fs)" "$(acks raw 3 $fs)" "" "" "$(peer 'jetstream R3 acked publishes')" ""
+    done
+    row "one acknowledged change or publish at a time, 1 node, p50 µs (starbus fsync never; lower is better)" \
+        "$(acks p50 1 never)" "$(acks rawp50 1 never)" "" "$(peer 'jetstream R1 publish p50')" "" ""
+    row "one acknowledged change or publish at a time, 3 nodes, p50 µs (starbus fsync never; lower is better)" \
+        "$(acks p50 3 never)" "$(acks rawp50 3 never)" "" "" "$(peer 'jetstream R3 publish p50')" ""
+    row "changes acknowledged by a replica/s, window 1,000: starbus fsync never vs Redis SET + WAIT 1 0, AOF everysec" \
+        "$(acks changes 2 never)" "$(acks raw 2 never)" "" "" "" "$(peer 'redis SET+WAIT everysec')"
+    row "changes acknowledged by a replica/s, window 1,000: starbus fsync batch vs Redis SET + WAIT 1 0, AOF always" \
+        "$(acks changes 2 batch)" "$(acks raw 2 batch)" "" "" "" "$(peer 'redis SET+WAIT always')"
+    row "one change acknowledged by a replica, p50 µs: starbus fsync never vs Redis AOF everysec (lower is better)" \
+        "$(acks p50 2 never)" "$(acks rawp50 2 never)" "" "" "" "$(peer 'redis SET+WAIT everysec p50')"
+    row "one change acknowledged by a replica, p50 µs: starbus fsync batch vs Redis AOF always (lower is better)" \
+        "$(acks p50 2 batch)" "$(acks rawp50 2 batch)" "" "" "" "$(peer 'redis SET+WAIT always p50')"
+    row "bare round trip one at a time, p50 µs (raw: DEALER/ROUTER echo; NATS: PING; Redis: PING)" \
+        "" "$(acks rawp50 2 never)" "$(peer 'nats PING p50')" "" "" "$(peer 'redis PING p50')"
+} >"$out/table.md"
+
+echo
+echo "=== starbus and its peers (full output in $out)"
+cat "$out/table.md"
+if ((${#failed[@]})); then
+    echo
+    echo "failed: ${failed[*]} (see $out)"
+    exit 1
+fi
