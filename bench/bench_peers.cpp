@@ -600,6 +600,7 @@ int run(const options& o) {
 
 int main(int argc, char** argv) {
     sb::install_exit_handlers();
+    sb::install_peer_exit_handlers();
     options o;
     CLI::App app{"starbus-bench-peers: NATS core, JetStream R1/R3, Redis pub/sub and SET+WAIT on loopback"};
     app.add_option("--reps", o.reps, "repetitions (medians are reported)")->check(CLI::Range(1, 1000));

@@ -8,9 +8,11 @@
 #   bench/compare.sh                     # REPS=5, build in ./build-bench, logs in build-bench/compare-results/DATE/
 #   REPS=3 QUICK=1 bench/compare.sh      # a faster pass: fewer messages per run
 #   BUILD_DIR=/tmp/b OUT_DIR=/tmp/out bench/compare.sh
+#   TABLE_FROM=build-bench/compare-results/DATE bench/compare.sh   # the table again, from earlier logs
 #
 # Installs what it needs from Debian when missing (nats-server, redis-server, redis-tools, libhiredis-dev),
-# without starting Redis's system service. About 6 minutes with REPS=5 on a 2-core machine. See bench/README.md.
+# without starting Redis's system service. The runs take about 2 minutes with REPS=5 on a 2-core machine (plus
+# the build). See bench/README.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,45 +56,54 @@ install_deps() {
     if ((added_policy)); then "${sudo[@]}" rm -f "$policy"; fi
 }
 
-have_deps || install_deps
+if [[ -n ${TABLE_FROM:-} ]]; then
+    # Only the table, again, from the logs of an earlier run.
+    out=$TABLE_FROM
+    failed=()
+else
+    have_deps || install_deps
 
-# ---- build ----
+    # ---- build ----
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTARBUS_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" -j2 --target starbus-broker starbus-bench-bus starbus-bench-acks starbus-bench-peers
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTARBUS_BUILD_BENCH=ON >/dev/null
+    cmake --build "$build" -j2 --target starbus-broker starbus-bench-bus starbus-bench-acks starbus-bench-peers
 
-# ---- run ----
+    # ---- run ----
 
-bus_args=(--reps "$reps" --retain "0,100000")
-acks_args=(--reps "$reps" --replicas "0,1,2" --acks replica --fsync "batch,never")
-peers_args=(--reps "$reps")
-if [[ $quick == 1 ]]; then
-    bus_args+=(--messages 50000)
-    acks_args+=(--changes 5000 --publishes 5000 --latency-requests 500)
-    peers_args+=(--messages 50000 --fanout-messages 20000 --publishes 5000 --changes 5000 --latency-requests 500)
+    bus_args=(--reps "$reps" --retain "0,100000")
+    acks_args=(--reps "$reps" --replicas "0,1,2" --acks replica --fsync "batch,never")
+    peers_args=(--reps "$reps")
+    if [[ $quick == 1 ]]; then
+        bus_args+=(--messages 50000)
+        acks_args+=(--changes 5000 --publishes 5000 --latency-requests 500)
+        peers_args+=(--messages 50000 --fanout-messages 20000 --publishes 5000 --changes 5000 --latency-requests 500)
+    fi
+
+    mkdir -p "$out"
+    machine() {
+        echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), kernel $(uname -r)"
+    }
+    {
+        machine
+        echo "settings: REPS=$reps QUICK=$quick"
+        echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    } >"$out/machine.txt"
+    start=$SECONDS
+    failed=()
+    run_bench() {  # run_bench NAME ARGS...: one benchmark, its output to the terminal and $out/NAME.txt
+        local name=$1
+        shift
+        echo
+        echo "=== starbus-bench-$name $* ($(date +%T))"
+        # Each benchmark bounds its own loops; the timeout is a last resort.
+        if ! timeout 3600 "$build/bin/starbus-bench-$name" "$@" 2>&1 | tee "$out/$name.txt"; then failed+=("$name"); fi
+    }
+    run_bench bus "${bus_args[@]}"
+    run_bench acks "${acks_args[@]}"
+    run_bench peers "${peers_args[@]}"
+    echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); run time $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s" >>"$out/machine.txt"
 fi
-
-mkdir -p "$out"
-machine() {
-    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), kernel $(uname -r)"
-}
-machine >"$out/machine.txt"
-echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
-start=$SECONDS
-failed=()
-run_bench() {  # run_bench NAME ARGS...: one benchmark, its output to the terminal and $out/NAME.txt
-    local name=$1
-    shift
-    echo
-    echo "=== starbus-bench-$name $* ($(date +%T))"
-    # Each benchmark bounds its own loops; the timeout is a last resort.
-    if ! timeout 3600 "$build/bin/starbus-bench-$name" "$@" 2>&1 | tee "$out/$name.txt"; then failed+=("$name"); fi
-}
-run_bench bus "${bus_args[@]}"
-run_bench acks "${acks_args[@]}"
-run_bench peers "${peers_args[@]}"
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); run time $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s" >>"$out/machine.txt"
 
 # ---- parse the summary lines ----
 
@@ -149,11 +160,20 @@ row() {
     echo "| $1 | $(group "$2") | $(group "$3") | $(group "$4") | $(group "$5") | $(group "$6") | $(group "$7") | ${joined:-—} |"
 }
 
+goal() {  # goal TEXT STARBUS >=|<= FACTOR BASE: "- TEXT: starbus S / B = R×: met|MISSED"
+    if [[ -z $2 || -z $5 || $5 == 0 ]]; then
+        echo "- $1: not measured"
+        return 0
+    fi
+    awk -v t="$1" -v s="$2" -v op="$3" -v k="$4" -v b="$5" 'BEGIN {
+        ok = (op == ">=") ? (s >= k * b) : (s <= k * b)
+        printf "- %s: starbus %.0f / %.0f = %.2f×: %s\n", t, s, b, s / b, ok ? "met" : "MISSED"
+    }'
+}
+
 {
-    machine
-    echo "load average: $(sed -n 's/^load average at the start: //p' "$out/machine.txt") at the start," \
-        "$(sed -n 's/^load average at the end: //p' "$out/machine.txt")"
-    echo "REPS=$reps QUICK=$quick; medians; loopback, 100-byte messages/values; logs in $out"
+    cat "$out/machine.txt"
+    echo "medians; loopback, 100-byte messages/values; logs in $out"
     echo
     echo "| measure | starbus | raw libzmq | NATS core | JetStream R1 | JetStream R3 | Redis | starbus / peer |"
     echo "|---|---|---|---|---|---|---|---|"
@@ -184,6 +204,20 @@ row() {
         "$(acks p50 2 batch)" "$(acks rawp50 2 batch)" "" "" "" "$(peer 'redis SET+WAIT always p50')"
     row "bare round trip one at a time, p50 µs (raw: DEALER/ROUTER echo; NATS: PING; Redis: PING)" \
         "" "$(acks rawp50 2 never)" "$(peer 'nats PING p50')" "" "" "$(peer 'redis PING p50')"
+    echo
+    echo "Goals of issue 13 that these figures decide (same run):"
+    goal "best-effort bus ≥ 0.7× the raw proxy" "$starbus_best_effort" ">=" 0.7 "$raw_proxy"
+    goal "best-effort bus ≥ NATS core" "$starbus_best_effort" ">=" 1 "$(peer 'nats core 1->1 delivered')"
+    goal "retained bus ≥ 0.5× the raw proxy (here 1 broker, no replica)" "$starbus_retained" ">=" 0.5 "$raw_proxy"
+    for fs in batch never; do
+        goal "changes acknowledged by a replica ≥ 250 000/s (fsync $fs)" "$(acks changes 2 $fs)" ">=" 1 250000
+        goal "changes acknowledged by a replica ≥ 1.5× Redis SET + WAIT 1, AOF everysec (fsync $fs)" \
+            "$(acks changes 2 $fs)" ">=" 1.5 "$(peer 'redis SET+WAIT everysec')"
+    done
+    goal "one change, fsync never, p50 ≤ 2.5× the raw round trip" "$(acks p50 2 never)" "<=" 2.5 "$(acks rawp50 2 never)"
+    goal "one change, fsync batch, p50 ≤ 5× the raw round trip" "$(acks p50 2 batch)" "<=" 5 "$(acks rawp50 2 batch)"
+    goal "one change, fsync batch, p50 ≤ Redis AOF always + WAIT 1" "$(acks p50 2 batch)" "<=" 1 \
+        "$(peer 'redis SET+WAIT always p50')"
 } >"$out/table.md"
 
 echo

@@ -11,7 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cstdlib>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <sstream>
@@ -19,6 +22,55 @@
 #include <thread>
 
 namespace starbus::bench {
+
+namespace {
+
+// The only process-wide state: the servers a signal handler must stop (0: a
+// free slot). Lock-free atomics, so the handler may read them.
+std::array<std::atomic<pid_t>, 32> running_servers{};
+
+void remember(pid_t pid) {
+    for (auto& slot : running_servers) {
+        pid_t free_slot = 0;
+        if (slot.compare_exchange_strong(free_slot, pid)) return;
+    }
+}
+
+void forget(pid_t pid) {
+    for (auto& slot : running_servers) {
+        pid_t mine = pid;
+        if (slot.compare_exchange_strong(mine, 0)) return;
+    }
+}
+
+// Only async-signal-safe calls: kill, waitpid, nanosleep, _exit.
+extern "C" void stop_servers_and_exit(int sig) {
+    for (auto& slot : running_servers)
+        if (const pid_t pid = slot.load(); pid > 0) ::kill(pid, SIGTERM);
+    for (int tick = 0; tick < 200; ++tick) {  // 2 s at most
+        bool any = false;
+        for (auto& slot : running_servers) {
+            const pid_t pid = slot.load();
+            if (pid <= 0) continue;
+            int status = 0;
+            if (::waitpid(pid, &status, WNOHANG) == pid) slot.store(0);
+            else any = true;
+        }
+        if (!any) break;
+        const timespec ten_ms{0, 10'000'000};
+        ::nanosleep(&ten_ms, nullptr);
+    }
+    for (auto& slot : running_servers)
+        if (const pid_t pid = slot.load(); pid > 0) ::kill(pid, SIGKILL);
+    ::_exit(128 + sig);
+}
+
+}  // namespace
+
+void install_peer_exit_handlers() {
+    static_assert(std::atomic<pid_t>::is_always_lock_free);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, stop_servers_and_exit);
+}
 
 server_process::server_process(const std::vector<std::string>& argv, std::string log_path)
     : _log_path(std::move(log_path)) {
@@ -29,8 +81,7 @@ server_process::server_process(const std::vector<std::string>& argv, std::string
         // Die with the benchmark, however it ends; and not start at all if it is already gone.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(127);
-        // The benchmark's own SIGINT handler must not be inherited (a Ctrl-C reaches the
-        // whole process group; the parent handles it and our death follows).
+        // A Ctrl-C reaches the whole process group: the benchmark stops us itself, politely.
         ::signal(SIGINT, SIG_IGN);
         const int fd = ::open(_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
@@ -44,10 +95,12 @@ server_process::server_process(const std::vector<std::string>& argv, std::string
         ::execv(args[0], args.data());
         ::_exit(127);
     }
+    remember(_pid);
 }
 
 void server_process::stop(std::chrono::milliseconds grace) {
     if (_pid <= 0) return;
+    forget(_pid);
     ::kill(_pid, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + grace;
     int status = 0;
@@ -67,6 +120,7 @@ bool server_process::running() {
     if (_pid <= 0) return false;
     int status = 0;
     if (::waitpid(_pid, &status, WNOHANG) == _pid) {
+        forget(_pid);
         _pid = -1;
         return false;
     }

@@ -8,7 +8,9 @@
 // whose crash is the point), a peer is stopped politely: SIGTERM, then
 // SIGKILL after a grace period. And it is started with PR_SET_PDEATHSIG, so it
 // dies with the benchmark however the benchmark ends (SIGINT, an exception,
-// even SIGKILL): no nats-server or redis-server is ever left behind.
+// even SIGKILL): no nats-server or redis-server is ever left behind. On SIGINT,
+// SIGTERM or SIGHUP the benchmark stops them politely too
+// (install_peer_exit_handlers), like a normal exit.
 #pragma once
 
 #include <sys/types.h>
@@ -38,6 +40,12 @@ class server_process {
     pid_t _pid = -1;
     std::string _log_path;
 };
+
+// After bench_support's install_exit_handlers(): SIGINT, SIGTERM and SIGHUP
+// send SIGTERM to every running server_process, wait up to 2 s for them to
+// exit (SIGKILL for the rest), then exit the benchmark (status 128 + signal).
+// The temporary directory stays behind, as with the other benchmarks.
+void install_peer_exit_handlers();
 
 // The full path of `name` (searched in $PATH, /usr/sbin and /usr/bin), or a
 // path given with a slash as is. Throws, naming the Debian package to
