@@ -95,20 +95,25 @@ double nats_pubsub(const nats_endpoint& ep, std::size_t subs, std::size_t messag
     std::atomic<bool> published{false};
     std::vector<std::size_t> got(subs, 0);
     std::vector<steady::time_point> last(subs);
+    std::vector<std::string> failures(subs);
     const auto start = steady::now();
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < subs; ++i) {
         threads.emplace_back([&, i] {
-            auto idle_since = steady::now();
-            while (got[i] < messages && steady::now() < deadline) {
-                const std::size_t n = sub_conns[i]->read_some(100ms, {});
-                if (n > 0) {
-                    got[i] += n;
-                    last[i] = steady::now();
-                    idle_since = last[i];
-                } else if (published && steady::now() - idle_since > 2s) {
-                    break;  // the rest was lost (a slow consumer): the rate counts what arrived
+            try {
+                auto idle_since = steady::now();
+                while (got[i] < messages && steady::now() < deadline) {
+                    const std::size_t n = sub_conns[i]->read_some(100ms, {});
+                    if (n > 0) {
+                        got[i] += n;
+                        last[i] = steady::now();
+                        idle_since = last[i];
+                    } else if (published && steady::now() - idle_since > 2s) {
+                        break;  // the rest was lost (a slow consumer): the rate counts what arrived
+                    }
                 }
+            } catch (const std::exception& e) {
+                failures[i] = e.what();  // e.g. disconnected as a slow consumer
             }
         });
     }
@@ -131,6 +136,8 @@ double nats_pubsub(const nats_endpoint& ep, std::size_t subs, std::size_t messag
         end = std::max(end, last[i]);
     }
     received_out = total;
+    for (const auto& f : failures)
+        if (!f.empty()) std::cout << "    (a subscriber stopped early: " << f << ")\n";
     if (total == 0) throw std::runtime_error("nats: no message reached a subscriber");
     return static_cast<double>(total) / std::chrono::duration<double>(end - start).count();
 }
@@ -327,6 +334,7 @@ double redis_pubsub(const redis_endpoint& ep, const options& o, std::size_t& rec
     reader.join();
     received_out = got;
     if (got == 0) throw std::runtime_error("redis pub/sub: nothing received (" + failure + ")");
+    if (!failure.empty()) std::cout << "    (the subscriber stopped early: " << failure << ")\n";
     return static_cast<double>(got) / std::chrono::duration<double>(last - start).count();
 }
 
