@@ -10,10 +10,11 @@
 //   Redis SET+WAIT   SET then WAIT 1 0 with one replica, AOF everysec and always
 //   round trips      NATS PING/PONG and Redis PING, one at a time
 //
-// Every server is started here, on a random loopback address, in a temporary
-// directory, and stopped at the end (peer_servers.hpp). See bench/README.md.
+// This file starts the servers (every one on a random loopback address, in a
+// temporary directory, stopped at the end: peer_servers.hpp), runs the
+// measures (nats_peer.hpp, redis_peer.hpp) in rotating order per repetition
+// and prints the medians. See bench/README.md.
 #include <CLI/CLI.hpp>
-#include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,8 +26,9 @@
 #include <thread>
 
 #include "bench_support.hpp"
-#include "nats_wire.hpp"
+#include "nats_peer.hpp"
 #include "peer_servers.hpp"
+#include "redis_peer.hpp"
 
 namespace sb = starbus::bench;
 using namespace std::chrono_literals;
@@ -34,18 +36,9 @@ using steady = sb::clock;
 
 namespace {
 
-struct options {
+// The workload's sizes (peer_workload.hpp), and what to run.
+struct options : sb::peer_workload {
     int reps = 5;
-    std::size_t messages = 200'000;        // pub/sub, 1 subscriber
-    std::size_t fanout_messages = 100'000;  // pub/sub, 10 subscribers (each gets all)
-    std::size_t subscribers = 10;
-    std::size_t publishes = 20'000;  // JetStream acknowledged publishes
-    std::size_t changes = 20'000;    // Redis SET+WAIT
-    std::size_t window = 1000;
-    std::size_t latency_requests = 2000;
-    std::size_t payload = 100;
-    std::size_t key_bytes = 16;
-    int max_seconds = 60;
     std::string what = "nats,jetstream,redis";
     std::string nats_server = "nats-server";
     std::string redis_server = "redis-server";
@@ -62,340 +55,6 @@ using figures = std::map<std::string, series>;
 void record(figures& f, const std::string& name, const std::string& unit, double value) {
     f[name].unit = unit;
     f[name].values.push_back(value);
-}
-
-double micros(steady::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-void check_deadline(steady::time_point deadline, const std::string& what) {
-    if (steady::now() > deadline) throw std::runtime_error(what + ": time limit reached (--max-seconds)");
-}
-
-// ---- NATS ----
-
-struct nats_endpoint {
-    std::string host;
-    int port = 0;
-};
-
-// 1 publisher -> server -> `subs` subscribers; delivered msgs/s over all of
-// them: messages received / (first publish -> last message received).
-double nats_pubsub(const nats_endpoint& ep, std::size_t subs, std::size_t messages, const options& o,
-                   std::size_t& received_out) {
-    const std::string subject = "bench.core";
-    std::vector<std::unique_ptr<sb::nats::connection>> sub_conns;
-    for (std::size_t i = 0; i < subs; ++i) {
-        sub_conns.push_back(std::make_unique<sb::nats::connection>(ep.host, ep.port, 5s));
-        sub_conns.back()->subscribe(subject, "1");
-        // The PONG says the server registered the subscription.
-        if (!sub_conns.back()->ping(5s)) throw std::runtime_error("nats: no PONG after SUB");
-    }
-    sb::nats::connection pub(ep.host, ep.port, 5s);
-    const std::string payload = sb::make_value('n', o.payload);
-    const auto deadline = steady::now() + std::chrono::seconds(o.max_seconds);
-    std::atomic<bool> published{false};
-    std::vector<std::size_t> got(subs, 0);
-    std::vector<steady::time_point> last(subs);
-    std::vector<std::string> failures(subs);
-    const auto start = steady::now();
-    std::vector<std::thread> threads;
-    for (std::size_t i = 0; i < subs; ++i) {
-        threads.emplace_back([&, i] {
-            try {
-                auto idle_since = steady::now();
-                while (got[i] < messages && steady::now() < deadline) {
-                    const std::size_t n = sub_conns[i]->read_some(100ms, {});
-                    if (n > 0) {
-                        got[i] += n;
-                        last[i] = steady::now();
-                        idle_since = last[i];
-                    } else if (published && steady::now() - idle_since > 2s) {
-                        break;  // the rest was lost (a slow consumer): the rate counts what arrived
-                    }
-                }
-            } catch (const std::exception& e) {
-                failures[i] = e.what();  // e.g. disconnected as a slow consumer
-            }
-        });
-    }
-    try {
-        for (std::size_t sent = 0; sent < messages;) {
-            for (std::size_t b = 0; b < 1000 && sent < messages; ++b, ++sent) pub.publish(subject, {}, payload);
-            pub.flush();
-        }
-    } catch (...) {
-        published = true;
-        for (auto& t : threads) t.join();
-        throw;
-    }
-    published = true;
-    for (auto& t : threads) t.join();
-    std::size_t total = 0;
-    steady::time_point end = start;
-    for (std::size_t i = 0; i < subs; ++i) {
-        total += got[i];
-        end = std::max(end, last[i]);
-    }
-    received_out = total;
-    for (const auto& f : failures)
-        if (!f.empty()) std::cout << "    (a subscriber stopped early: " << f << ")\n";
-    if (total == 0) throw std::runtime_error("nats: no message reached a subscriber");
-    return static_cast<double>(total) / std::chrono::duration<double>(end - start).count();
-}
-
-// Round trips of PING/PONG one at a time: p50 in microseconds.
-double nats_ping_p50(const nats_endpoint& ep, const options& o) {
-    sb::nats::connection c(ep.host, ep.port, 5s);
-    std::vector<double> us;
-    for (std::size_t i = 0; i < o.latency_requests; ++i) {
-        const auto t0 = steady::now();
-        if (!c.ping(5s)) throw std::runtime_error("nats: no PONG within 5 s");
-        us.push_back(micros(steady::now() - t0));
-    }
-    return sb::percentile(us, 50);
-}
-
-// Creates a file-backed stream of `replicas` on `subject`, retrying until
-// the cluster has a JetStream leader (or `timeout`).
-void create_stream(const nats_endpoint& ep, const std::string& name, const std::string& subject, int replicas,
-                   std::chrono::milliseconds timeout) {
-    sb::nats::connection c(ep.host, ep.port, 5s);
-    const std::string inbox = "_INBOX.create." + name;
-    c.subscribe(inbox, "9");
-    const std::string config = R"({"name":")" + name + R"(","subjects":[")" + subject +
-                               R"("],"retention":"limits","storage":"file","discard":"old","num_replicas":)" +
-                               std::to_string(replicas) + "}";
-    const auto deadline = steady::now() + timeout;
-    std::string last_answer = "no answer";
-    while (steady::now() < deadline) {
-        c.publish("$JS.API.STREAM.CREATE." + name, inbox, config);
-        c.flush();
-        std::string answer;
-        const auto wait_until = std::min(deadline, steady::now() + 2s);
-        while (answer.empty() && steady::now() < wait_until)
-            c.read_some(100ms, [&](const sb::nats::message& m) { answer = std::string(m.payload); });
-        if (!answer.empty()) {
-            if (!sb::nats::is_error_reply(answer)) return;
-            if (answer.find("already in use") != std::string::npos) return;
-            last_answer = answer;
-        }
-        std::this_thread::sleep_for(250ms);  // JetStream not ready yet (no meta leader): ask again
-    }
-    throw std::runtime_error("jetstream: cannot create stream " + name + " (R" + std::to_string(replicas) +
-                             ") within " + std::to_string(timeout.count()) + " ms; last answer: " + last_answer);
-}
-
-struct jetstream_figures {
-    double rate = 0;  // acknowledged publishes/s
-    double p50 = 0;   // one publish at a time, µs
-};
-
-// Publishes with a reply inbox; every reply is a PubAck (or an error).
-jetstream_figures jetstream_publish(const nats_endpoint& ep, const std::string& subject, const options& o) {
-    sb::nats::connection c(ep.host, ep.port, 5s);
-    c.subscribe("_INBOX.ack.*", "2");
-    if (!c.ping(5s)) throw std::runtime_error("nats: no PONG after SUB");
-    const std::string payload = sb::make_value('j', o.payload);
-    std::size_t acked = 0, errors = 0;
-    std::string first_error;
-    const auto on_ack = [&](const sb::nats::message& m) {
-        ++acked;
-        if (sb::nats::is_error_reply(m.payload)) {
-            if (errors++ == 0) first_error = std::string(m.payload);
-        }
-    };
-    std::string reply;
-    const auto reply_for = [&](std::size_t n) -> const std::string& {
-        reply = "_INBOX.ack." + std::to_string(n);  // one token per publish, as clients do
-        return reply;
-    };
-    jetstream_figures f;
-    // Window: keep up to o.window publishes unacknowledged.
-    const auto deadline = steady::now() + std::chrono::seconds(o.max_seconds);
-    const auto start = steady::now();
-    std::size_t sent = 0;
-    while (acked < o.publishes) {
-        check_deadline(deadline, "jetstream window");
-        while (sent < o.publishes && sent - acked < o.window) c.publish(subject, reply_for(sent++), payload);
-        c.flush();
-        c.read_some(100ms, on_ack);
-    }
-    f.rate = static_cast<double>(o.publishes) / sb::seconds_since(start);
-    // One at a time.
-    std::vector<double> us;
-    for (std::size_t i = 0; i < o.latency_requests; ++i) {
-        const std::size_t want = acked + 1;
-        const auto t0 = steady::now();
-        c.publish(subject, reply_for(sent++), payload);
-        c.flush();
-        while (acked < want) {
-            check_deadline(deadline, "jetstream one at a time");
-            c.read_some(100ms, on_ack);
-        }
-        us.push_back(micros(steady::now() - t0));
-    }
-    f.p50 = sb::percentile(us, 50);
-    if (errors > 0)
-        throw std::runtime_error("jetstream: " + std::to_string(errors) + " publishes refused, first: " + first_error);
-    return f;
-}
-
-// ---- Redis (hiredis) ----
-
-struct redis_endpoint {
-    std::string host;
-    int port = 0;
-};
-
-using redis_ptr = std::unique_ptr<redisContext, decltype(&redisFree)>;
-using reply_ptr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
-
-redis_ptr redis_connect(const redis_endpoint& ep) {
-    const timeval connect_timeout{5, 0};
-    redis_ptr c(redisConnectWithTimeout(ep.host.c_str(), ep.port, connect_timeout), &redisFree);
-    if (!c || c->err)
-        throw std::runtime_error("redis: cannot connect to " + ep.host + ":" + std::to_string(ep.port) + ": " +
-                                 (c ? c->errstr : "out of memory"));
-    // Every blocking read ends within 10 s: a WAIT 1 0 without a replica fails instead of hanging.
-    const timeval io_timeout{10, 0};
-    redisSetTimeout(c.get(), io_timeout);
-    return c;
-}
-
-reply_ptr get_reply(redisContext* c) {
-    void* r = nullptr;
-    if (redisGetReply(c, &r) != REDIS_OK || !r)
-        throw std::runtime_error(std::string("redis: no reply: ") + (c->err ? c->errstr : "unknown error"));
-    reply_ptr reply(static_cast<redisReply*>(r), &freeReplyObject);
-    if (reply->type == REDIS_REPLY_ERROR) throw std::runtime_error("redis: error reply: " + std::string(reply->str));
-    return reply;
-}
-
-reply_ptr command(redisContext* c, const char* text) {
-    redisAppendCommand(c, text);
-    return get_reply(c);
-}
-
-// Waits until `ep` answers PING (not LOADING) and, for a master, until its replica acknowledges a write.
-void redis_wait_ready(const redis_endpoint& ep, bool has_replica, std::chrono::milliseconds timeout) {
-    const auto deadline = steady::now() + timeout;
-    std::string why;
-    while (steady::now() < deadline) {
-        try {
-            auto c = redis_connect(ep);
-            command(c.get(), "PING");
-            if (!has_replica) return;
-            command(c.get(), "SET starbus-bench-probe 1");
-            if (command(c.get(), "WAIT 1 500")->integer >= 1) return;
-            why = "the replica did not acknowledge";
-        } catch (const std::exception& e) {
-            why = e.what();
-        }
-        std::this_thread::sleep_for(100ms);
-    }
-    throw std::runtime_error("redis at " + ep.host + ":" + std::to_string(ep.port) + " not ready: " + why);
-}
-
-// 1 publisher (PUBLISH pipelined o.window at a time) -> 1 subscriber.
-double redis_pubsub(const redis_endpoint& ep, const options& o, std::size_t& received_out) {
-    const std::string channel = "bench.ch";
-    auto sub = redis_connect(ep);
-    auto pub = redis_connect(ep);
-    redisAppendCommand(sub.get(), "SUBSCRIBE %s", channel.c_str());
-    get_reply(sub.get());  // the subscription is in place
-    const std::string payload = sb::make_value('r', o.payload);
-    std::size_t got = 0;
-    steady::time_point last;
-    std::string failure;
-    const auto start = steady::now();
-    std::thread reader([&] {
-        try {
-            // Blocking reads end at the 10 s I/O timeout at worst.
-            while (got < o.messages) {
-                get_reply(sub.get());
-                ++got;
-                last = steady::now();
-            }
-        } catch (const std::exception& e) {
-            failure = e.what();
-        }
-    });
-    try {
-        for (std::size_t sent = 0; sent < o.messages;) {
-            std::size_t batch = 0;
-            for (; batch < o.window && sent < o.messages; ++batch, ++sent)
-                redisAppendCommand(pub.get(), "PUBLISH %b %b", channel.data(), channel.size(), payload.data(),
-                                   payload.size());
-            for (std::size_t i = 0; i < batch; ++i) get_reply(pub.get());
-        }
-    } catch (...) {
-        reader.join();
-        throw;
-    }
-    reader.join();
-    received_out = got;
-    if (got == 0) throw std::runtime_error("redis pub/sub: nothing received (" + failure + ")");
-    if (!failure.empty()) std::cout << "    (the subscriber stopped early: " << failure << ")\n";
-    return static_cast<double>(got) / std::chrono::duration<double>(last - start).count();
-}
-
-struct redis_change_figures {
-    double rate = 0;  // changes/s acknowledged by the replica (WAIT 1 0 after each window)
-    double p50 = 0;   // SET + WAIT 1 0 one at a time, µs
-};
-
-// SET key value (16-byte keys, 100-byte values), WAIT 1 0: the replica has it.
-redis_change_figures redis_set_wait(const redis_endpoint& master, const options& o, std::uint64_t& key_counter) {
-    auto c = redis_connect(master);
-    const std::string value = sb::make_value('v', o.payload);
-    const auto set = [&] {
-        const std::string key = sb::make_key("k", key_counter++ % 100'000, o.key_bytes);
-        redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(), value.data(), value.size());
-    };
-    const auto wait_replica = [&] {
-        redisAppendCommand(c.get(), "WAIT 1 0");
-    };
-    redis_change_figures f;
-    const auto start = steady::now();
-    for (std::size_t done = 0; done < o.changes;) {
-        std::size_t batch = 0;
-        for (; batch < o.window && done < o.changes; ++batch, ++done) set();
-        wait_replica();
-        for (std::size_t i = 0; i < batch; ++i) get_reply(c.get());
-        if (get_reply(c.get())->integer < 1) throw std::runtime_error("redis: WAIT 1 0 returned 0 replicas");
-    }
-    f.rate = static_cast<double>(o.changes) / sb::seconds_since(start);
-    std::vector<double> us;
-    for (std::size_t i = 0; i < o.latency_requests; ++i) {
-        // Both commands in one write, as a client that wants the replica's acknowledgement sends them.
-        set();
-        wait_replica();
-        const auto t0 = steady::now();
-        get_reply(c.get());
-        if (get_reply(c.get())->integer < 1) throw std::runtime_error("redis: WAIT 1 0 returned 0 replicas");
-        us.push_back(micros(steady::now() - t0));
-    }
-    f.p50 = sb::percentile(us, 50);
-    return f;
-}
-
-double redis_ping_p50(const redis_endpoint& ep, const options& o) {
-    auto c = redis_connect(ep);
-    std::vector<double> us;
-    for (std::size_t i = 0; i < o.latency_requests; ++i) {
-        redisAppendCommand(c.get(), "PING");
-        const auto t0 = steady::now();
-        get_reply(c.get());
-        us.push_back(micros(steady::now() - t0));
-    }
-    return sb::percentile(us, 50);
-}
-
-void redis_set_fsync(const std::vector<redis_endpoint>& nodes, const std::string& mode) {
-    for (const auto& ep : nodes) {
-        auto c = redis_connect(ep);
-        redisAppendCommand(c.get(), "CONFIG SET appendfsync %s", mode.c_str());
-        get_reply(c.get());
-    }
 }
 
 // ---- the servers ----
@@ -440,14 +99,14 @@ class peers {
                 for (int i = 0; i < 3; ++i)
                     sb::wait_listening(*_procs[_procs.size() - 3 + i], _host, client_ports[i], 10s);
                 _nats_cluster = {_host, client_ports[0]};
-                create_stream(_nats_single, "BENCH_R1", "bench.r1", 1, 30s);
-                create_stream(_nats_cluster, "BENCH_R3", "bench.r3", 3, 60s);
+                sb::create_stream(_nats_single, "BENCH_R1", "bench.r1", 1, 30s);
+                sb::create_stream(_nats_cluster, "BENCH_R3", "bench.r3", 3, 60s);
             }
         }
         if (redis) {
             const std::string server = sb::find_program(o.redis_server, "redis-server");
             const auto start_redis = [&](const std::string& name, std::vector<std::string> extra) {
-                const redis_endpoint ep{_host, next_port(port)};
+                const sb::endpoint ep{_host, next_port(port)};
                 std::filesystem::create_directories(dir / name);
                 std::vector<std::string> argv{server,  "--bind", _host, "--port", std::to_string(ep.port),
                                               "--dir", (dir / name).string(), "--save", "", "--protected-mode",
@@ -466,8 +125,8 @@ class peers {
             auto replica_args = aof;
             replica_args.insert(replica_args.end(), {"--replicaof", _host, std::to_string(_redis_master.port)});
             _redis_replica = start_redis("redis-replica", replica_args);
-            redis_wait_ready(_redis_plain, false, 10s);
-            redis_wait_ready(_redis_master, true, 30s);
+            sb::redis_wait_ready(_redis_plain, false, 10s);
+            sb::redis_wait_ready(_redis_master, true, 30s);
         }
     }
 
@@ -488,8 +147,8 @@ class peers {
 
     starbus::test::temp_dir _dir;
     std::string _host;
-    nats_endpoint _nats_single, _nats_cluster;
-    redis_endpoint _redis_plain, _redis_master, _redis_replica;
+    sb::endpoint _nats_single, _nats_cluster;
+    sb::endpoint _redis_plain, _redis_master, _redis_replica;
     std::vector<std::unique_ptr<sb::server_process>> _procs;
 };
 
@@ -509,14 +168,14 @@ std::vector<measure> measures(const options& o, peers& p, bool nats, bool jetstr
     if (nats) {
         m.push_back({"nats core", [&, show](figures& f) {
                          std::size_t got = 0;
-                         const double one = nats_pubsub(p._nats_single, 1, o.messages, o, got);
+                         const double one = sb::nats_pubsub(p._nats_single, 1, o.messages, o, got);
                          show("nats core 1->1", one, "msg/s", " (received " + std::to_string(got) + ")");
                          record(f, "nats core 1->1 delivered", "msg/s", one);
-                         const double fan = nats_pubsub(p._nats_single, o.subscribers, o.fanout_messages, o, got);
+                         const double fan = sb::nats_pubsub(p._nats_single, o.subscribers, o.fanout_messages, o, got);
                          const std::string label = "nats core 1->" + std::to_string(o.subscribers);
                          show(label, fan, "msg/s", " (received " + std::to_string(got) + ")");
                          record(f, label + " delivered", "msg/s", fan);
-                         const double ping = nats_ping_p50(p._nats_single, o);
+                         const double ping = sb::nats_ping_p50(p._nats_single, o);
                          show("nats PING p50", ping, "us");
                          record(f, "nats PING p50", "us", ping);
                      }});
@@ -526,7 +185,7 @@ std::vector<measure> measures(const options& o, peers& p, bool nats, bool jetstr
              {std::tuple{std::string("jetstream R1"), &p._nats_single, std::string("bench.r1")},
               std::tuple{std::string("jetstream R3"), &p._nats_cluster, std::string("bench.r3")}}) {
             m.push_back({label, [&, show, label = label, ep = ep, subject = subject](figures& f) {
-                             const auto js = jetstream_publish(*ep, subject, o);
+                             const auto js = sb::jetstream_publish(*ep, subject, o);
                              show(label + " window " + std::to_string(o.window), js.rate, "acked publishes/s");
                              show(label + " one at a time p50", js.p50, "us");
                              record(f, label + " acked publishes", "publishes/s", js.rate);
@@ -537,19 +196,19 @@ std::vector<measure> measures(const options& o, peers& p, bool nats, bool jetstr
     if (redis) {
         m.push_back({"redis pub/sub", [&, show](figures& f) {
                          std::size_t got = 0;
-                         const double rate = redis_pubsub(p._redis_plain, o, got);
+                         const double rate = sb::redis_pubsub(p._redis_plain, o, got);
                          show("redis pub/sub 1->1", rate, "msg/s", " (received " + std::to_string(got) + ")");
                          record(f, "redis pub/sub 1->1 delivered", "msg/s", rate);
-                         const double ping = redis_ping_p50(p._redis_plain, o);
+                         const double ping = sb::redis_ping_p50(p._redis_plain, o);
                          show("redis PING p50", ping, "us");
                          record(f, "redis PING p50", "us", ping);
                      }});
         for (const std::string mode : {"everysec", "always"}) {
             m.push_back({"redis SET+WAIT " + mode, [&, show, mode](figures& f) {
-                             const std::vector<redis_endpoint> nodes{p._redis_master, p._redis_replica};
-                             redis_set_fsync(nodes, mode);
-                             const auto r = redis_set_wait(p._redis_master, o, key_counter);
-                             redis_set_fsync(nodes, "everysec");
+                             const std::vector<sb::endpoint> nodes{p._redis_master, p._redis_replica};
+                             sb::redis_set_fsync(nodes, mode);
+                             const auto r = sb::redis_set_wait(p._redis_master, o, key_counter);
+                             sb::redis_set_fsync(nodes, "everysec");
                              const std::string label = "redis SET+WAIT " + mode;
                              show(label + " window " + std::to_string(o.window), r.rate, "changes/s");
                              show(label + " one at a time p50", r.p50, "us");

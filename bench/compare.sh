@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # bench/compare.sh: starbus next to the peers a user would compare it with, in one invocation, printed
-# as one markdown table with ratios (issue 13, "Benchmarks"). Runs, one after the other:
+# as one markdown table with ratios (issue 13, "Benchmarks"). Runs REPS rounds (default 5) of, each once
+# per round (--reps 1) in an order rotating from round to round:
 #   starbus-bench-bus    best-effort (--retain 0) and retained (100,000) bus; raw libzmq proxy baseline inside
 #   starbus-bench-acks   ack replica, 0/1/2 replicas, fsync batch and never; raw echo round trips inside
 #   starbus-bench-peers  NATS core, JetStream R1/R3, Redis pub/sub, Redis SET + WAIT 1 0 (everysec, always)
 #
-#   bench/compare.sh                     # REPS=5, build in ./build-bench, logs in build-bench/compare-results/DATE/
+#   bench/compare.sh                     # 5 rounds, build in ./build-bench, logs in build-bench/compare-results/DATE/
 #   REPS=3 QUICK=1 bench/compare.sh      # a faster pass: fewer messages per run
 #   BUILD_DIR=/tmp/b OUT_DIR=/tmp/out bench/compare.sh
 #   TABLE_FROM=build-bench/compare-results/DATE bench/compare.sh   # the table again, from earlier logs
 #
 # Installs what it needs from Debian when missing (nats-server, redis-server, redis-tools, libhiredis-dev),
-# without starting Redis's system service. The runs take about 2 minutes with REPS=5 on a 2-core machine (plus
-# the build). See bench/README.md.
+# without starting Redis's system service. The runs take about 5 minutes with REPS=5 on a 2-core machine (plus
+# the build). The figures are medians over the rounds, the ratios medians of the per-round ratios.
+# See bench/README.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
