@@ -90,10 +90,10 @@ class peers {
                                       std::to_string(route_ports[j]);
                     const std::string name = "r" + std::to_string(i + 1);
                     _procs.push_back(std::make_unique<sb::server_process>(
-                        std::vector<std::string>{server, "-a", _host, "-p", std::to_string(client_ports[i]), "-n",
-                                                 name, "-js", "-sd", (dir / ("nats-" + name)).string(), "--cluster",
-                                                 "nats://" + _host + ":" + std::to_string(route_ports[i]),
-                                                 "--routes", routes, "--cluster_name", "starbus-bench-peers"},
+                        std::vector<std::string>{server, "-a", _host, "-p", std::to_string(client_ports[i]), "-n", name,
+                                                 "-js", "-sd", (dir / ("nats-" + name)).string(), "--cluster",
+                                                 "nats://" + _host + ":" + std::to_string(route_ports[i]), "--routes",
+                                                 routes, "--cluster_name", "starbus-bench-peers"},
                         log("nats-" + name)));
                 }
                 for (int i = 0; i < 3; ++i)
@@ -108,9 +108,19 @@ class peers {
             const auto start_redis = [&](const std::string& name, std::vector<std::string> extra) {
                 const sb::endpoint ep{_host, next_port(port)};
                 std::filesystem::create_directories(dir / name);
-                std::vector<std::string> argv{server,  "--bind", _host, "--port", std::to_string(ep.port),
-                                              "--dir", (dir / name).string(), "--save", "", "--protected-mode",
-                                              "no",    "--daemonize", "no"};
+                std::vector<std::string> argv{server,
+                                              "--bind",
+                                              _host,
+                                              "--port",
+                                              std::to_string(ep.port),
+                                              "--dir",
+                                              (dir / name).string(),
+                                              "--save",
+                                              "",
+                                              "--protected-mode",
+                                              "no",
+                                              "--daemonize",
+                                              "no"};
                 argv.insert(argv.end(), extra.begin(), extra.end());
                 _procs.push_back(std::make_unique<sb::server_process>(argv, log(name)));
                 sb::wait_listening(*_procs.back(), _host, ep.port, 10s);
@@ -118,8 +128,8 @@ class peers {
             };
             // Pub/sub and PING: no persistence; no output-buffer limit for a subscriber that lags
             // (the default, 32 MiB, would disconnect it, and the benchmark wants what is delivered).
-            _redis_plain = start_redis("redis-plain", {"--appendonly", "no", "--client-output-buffer-limit",
-                                                       "pubsub 0 0 0"});
+            _redis_plain =
+                start_redis("redis-plain", {"--appendonly", "no", "--client-output-buffer-limit", "pubsub 0 0 0"});
             const std::vector<std::string> aof{"--appendonly", "yes", "--appendfsync", "everysec"};
             _redis_master = start_redis("redis-master", aof);
             auto replica_args = aof;
@@ -135,8 +145,9 @@ class peers {
         if (_nats_single.port) s += " nats-server :" + std::to_string(_nats_single.port);
         if (_nats_cluster.port) s += ", nats cluster of 3 (client :" + std::to_string(_nats_cluster.port) + "...)";
         if (_redis_plain.port)
-            s += ", redis :" + std::to_string(_redis_plain.port) + ", redis master :" +
-                 std::to_string(_redis_master.port) + " + replica :" + std::to_string(_redis_replica.port);
+            s += ", redis :" + std::to_string(_redis_plain.port) +
+                 ", redis master :" + std::to_string(_redis_master.port) +
+                 " + replica :" + std::to_string(_redis_replica.port);
         return s;
     }
 

@@ -15,8 +15,8 @@ namespace starbus::bench {
 // 1 publisher -> server -> `subs` subscribers (each on its own connection and
 // thread): delivered msg/s over all of them, messages received / (first
 // publish -> last message received). `received` gets the count.
-[[nodiscard]] double nats_pubsub(const endpoint& server, std::size_t subs, std::size_t messages,
-                                 const peer_workload& w, std::size_t& received);
+[[nodiscard]] double nats_pubsub(const endpoint& server, std::size_t subs, std::size_t messages, const peer_workload& w,
+                                 std::size_t& received);
 
 // PING/PONG one at a time: p50 in microseconds.
 [[nodiscard]] double nats_ping_p50(const endpoint& server, const peer_workload& w);

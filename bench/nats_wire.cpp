@@ -77,7 +77,8 @@ connection::connection(const std::string& host, int port, std::chrono::milliseco
             throw std::runtime_error("nats: no INFO from " + where(host, port) + " within the timeout");
         if (fill(std::chrono::milliseconds(50))) parse({});
     }
-    _out += R"(CONNECT {"verbose":false,"pedantic":false,"name":"starbus-bench-peers","lang":"c++","version":"0","protocol":1,"headers":false})";
+    _out +=
+        R"(CONNECT {"verbose":false,"pedantic":false,"name":"starbus-bench-peers","lang":"c++","version":"0","protocol":1,"headers":false})";
     _out += "\r\n";
     if (!ping(timeout)) throw std::runtime_error("nats: no PONG from " + where(host, port) + " after CONNECT");
 }
@@ -178,7 +179,8 @@ bool connection::ping(std::chrono::milliseconds timeout, const std::function<voi
     flush();
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (_pongs < want) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
         if (fill(std::min(left, std::chrono::milliseconds(100)))) parse(on_message);
     }

@@ -120,9 +120,7 @@ redis_change_figures redis_set_wait(const endpoint& master, const peer_workload&
         const std::string key = make_key("k", key_counter++ % 100'000, w.key_bytes);
         redisAppendCommand(c.get(), "SET %b %b", key.data(), key.size(), value.data(), value.size());
     };
-    const auto wait_replica = [&] {
-        redisAppendCommand(c.get(), "WAIT 1 0");
-    };
+    const auto wait_replica = [&] { redisAppendCommand(c.get(), "WAIT 1 0"); };
     redis_change_figures f;
     const auto start = steady::now();
     for (std::size_t done = 0; done < w.changes;) {
