@@ -12,7 +12,7 @@
 #   TABLE_FROM=build-bench/compare-results/DATE bench/compare.sh   # the table again, from earlier logs
 #
 # Installs what it needs from Debian when missing (nats-server, redis-server, redis-tools, libhiredis-dev),
-# without starting Redis's system service. The runs take about 5 minutes with REPS=5 on a 2-core machine (plus
+# without starting Redis's system service. The runs take 3-5 minutes with REPS=5 on a 2-core machine (plus
 # the build). The figures are medians over the rounds, the ratios medians of the per-round ratios.
 # See bench/README.md.
 set -euo pipefail
