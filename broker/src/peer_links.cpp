@@ -41,6 +41,13 @@ peer_links::peer_links(zmq::context_t& context, const cluster_config& cluster, s
     }
 }
 
+peer_links::~peer_links() {
+    for (auto& l : _links) {
+        (void)drain_events(l);
+        zmq_socket_monitor(l.sub.handle(), nullptr, 0);
+    }
+}
+
 void peer_links::dial(link& l) {
     const broker_info& b = _cluster.brokers[l.rank];
     // CURVE: libzmq takes the server key at connect(), so each peer is checked against its own key.

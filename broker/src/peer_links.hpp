@@ -26,6 +26,11 @@ class peer_links {
     // the key the cluster file gives that peer.
     peer_links(zmq::context_t& context, const cluster_config& cluster, std::uint32_t me,
                std::optional<curve_key_pair> key);
+    // Stops every monitor before the sockets close: libzmq sends monitor events with a blocking send, and an event
+    // of a SUB's teardown sent to a monitor already closed would block the I/O thread, and the context's end.
+    ~peer_links();
+    peer_links(const peer_links&) = delete;
+    peer_links& operator=(const peer_links&) = delete;
 
     // Appends the poll items of every link (heartbeats and monitor events) to `items`.
     void add_poll_items(std::vector<zmq::pollitem_t>& items);

@@ -22,12 +22,19 @@ std::string unique_address() {
 }  // namespace
 
 handshake_monitor::handshake_monitor(zmq::context_t& context, zmq::socket_t& watched)
-    : _pair(context, zmq::socket_type::pair) {
+    : _watched(watched.handle()), _pair(context, zmq::socket_type::pair) {
     _pair.set(zmq::sockopt::linger, 0);
     const std::string address = unique_address();
     if (zmq_socket_monitor(watched.handle(), address.c_str(), watched_events) != 0)
         throw zmq::error_t();
     _pair.connect(address);
+}
+
+handshake_monitor::~handshake_monitor() {
+    // What is queued for us is read and dropped first, so that no event waits on a full pipe while the monitoring
+    // stops; then libzmq closes its end under the lock its event sends hold.
+    (void)read();
+    zmq_socket_monitor(_watched, nullptr, 0);
 }
 
 handshake_monitor::seen handshake_monitor::read() {

@@ -19,8 +19,15 @@ namespace starbus::client_detail {
 
 class handshake_monitor {
   public:
-    // Attach before `watched` connects, so that its first handshake cannot be missed.
+    // Attach before `watched` connects, so that its first handshake cannot be missed. `watched` must outlive
+    // this monitor.
     handshake_monitor(zmq::context_t& context, zmq::socket_t& watched);
+    // Stops the monitoring before closing its end: libzmq's I/O thread sends each event with a blocking send, so
+    // an event of the watched socket's teardown sent to a monitor nobody reads any more would block that thread
+    // for good (every socket of the context with it).
+    ~handshake_monitor();
+    handshake_monitor(const handshake_monitor&) = delete;
+    handshake_monitor& operator=(const handshake_monitor&) = delete;
 
     [[nodiscard]] zmq::socket_t& socket() { return _pair; }
 
@@ -34,6 +41,7 @@ class handshake_monitor {
     [[nodiscard]] seen read();
 
   private:
+    void* _watched;
     zmq::socket_t _pair;
 };
 

@@ -21,6 +21,7 @@ using std::chrono::milliseconds;
 
 // A DEALER to one broker and, with CURVE, the monitor that tells of a refused key.
 struct probe_socket {
+    explicit probe_socket(zmq::socket_t socket) : s(std::move(socket)) {}
     zmq::socket_t s;
     std::optional<handshake_monitor> monitor;
     bool key_refused = false;
@@ -38,7 +39,7 @@ struct probe_socket {
 };
 
 std::unique_ptr<probe_socket> open_dealer(const probe_link& link, const broker_info& b) {
-    auto p = std::make_unique<probe_socket>(probe_socket{zmq::socket_t(link.context, zmq::socket_type::dealer), {}});
+    auto p = std::make_unique<probe_socket>(zmq::socket_t(link.context, zmq::socket_type::dealer));
     configure_client_socket(p->s);
     if (!link.key.empty()) {
         make_curve_client(p->s, link.key, b.public_key);

@@ -6,6 +6,7 @@
 // link speaks for its own peer only.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 
 #include <starbus/client/client.hpp>
@@ -93,4 +94,63 @@ TEST_CASE("fast failover: a heartbeat link speaks only for the broker at its add
     CHECK(roles["A"] == "active");
     CHECK(roles["B"] == "passive");
     REQUIRE(c.cli({"set", "still.served", "1"}).exit_code == 0);
+}
+
+TEST_CASE("fast failover: a bus subscriber and a publisher follow SIGKILL and failback cycles without a stall",
+          "[integration][threads]") {
+    // Each client watches its DEALER with a socket monitor, and replaces the DEALER (and its monitor) at every
+    // walk. libzmq's I/O thread sends monitor events with a blocking send: a monitor closed before its socket
+    // stopped being watched blocked that thread for good, and the client went silent to every broker (found by
+    // this test and the chaos runs: a subscriber stalled after one of the first cycles).
+    test_cluster c(3, 100);
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 20s));
+    using steady = std::chrono::steady_clock;
+    std::atomic<bool> stop{false};
+    std::atomic<int> received{0};
+    std::atomic<steady::rep> last_rx{steady::now().time_since_epoch().count()};
+    std::thread subscriber([&] {
+        starbus::client sub(client_options_for(c));
+        sub.subscribe("cycle/");
+        while (!stop)
+            if (sub.next_message(100ms)) {
+                ++received;
+                last_rx = steady::now().time_since_epoch().count();
+            }
+    });
+    std::atomic<int> published{0};
+    std::thread publisher([&] {
+        starbus::client pub(client_options_for(c));
+        for (int i = 0; !stop; ++i) {
+            if (pub.publish("cycle/n", std::to_string(i), 2s).ok()) ++published;
+            std::this_thread::sleep_for(5ms);
+        }
+    });
+    const auto quiet_for = [&] {
+        return std::chrono::duration_cast<ms>(steady::now().time_since_epoch() -
+                                              steady::duration(last_rx.load()));
+    };
+    // Messages keep arriving, from each server in turn: the subscriber (and the publisher) follow every change.
+    const auto flowing = [&] {
+        const int before = received;
+        return wait_until([&] { return received > before + 5; }, 5s, 10ms);
+    };
+    bool stalled = false;
+    for (int cycle = 0; cycle < 10 && !stalled; ++cycle) {
+        stalled = !flowing();
+        c.kill(0);
+        REQUIRE_WITH_LOGS(c, wait_until([&] { return c.roles()["B"] == "active"; }, 10s, 20ms));
+        stalled = stalled || !flowing();
+        c.start(0);
+        REQUIRE_WITH_LOGS(c, wait_until([&] {
+            auto r = c.roles();
+            return r["A"] == "active" && r["B"] == "passive";
+        }, 20s, 20ms));
+        INFO("cycle " << cycle << ": " << received << " received of " << published << " published, none for "
+                      << quiet_for().count() << " ms");
+        CHECK_FALSE(stalled);
+    }
+    stop = true;
+    publisher.join();
+    subscriber.join();
 }
