@@ -85,6 +85,14 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 _replication.on_hello(identity, m, _state == broker_state::active, _writes.commit_seq(), now);
             } else if constexpr (std::is_same_v<T, repl_ack>) {
                 _replication.on_ack(identity, m);
+                if (serving()) {
+                    // The writers whose changes this ACK completes hear so now, not after the rest of the batch
+                    // (up to a whole window of new writes): the next window starts sooner. The rule is the same
+                    // as at the batch's end (committable(): this broker's flushed log and the replicas' ACKs).
+                    // Without fsync, a flush is one write() and also covers what this batch applied so far.
+                    if (_options.cluster.fsync == fsync_mode::never) _replica.flush();
+                    advance_commit(now);
+                }
             } else if constexpr (std::is_same_v<T, handover_request>) {
                 handle_handover_request(identity, m, now);
             } else if constexpr (std::is_same_v<T, file_list_request>) {
