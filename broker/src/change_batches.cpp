@@ -12,19 +12,21 @@ std::size_t send_snapshot(const local_replica& replica, std::uint64_t commit_seq
     // A delta when the asker's position is in our recent history; else everything.
     if (from.seq > 0) {
         if (auto delta = replica.history().after(from)) {
-            for_each_chunk(*delta, chunk_bytes, [&](std::vector<change> piece) {
+            const std::size_t count = delta->size();
+            for_each_chunk(std::move(*delta), chunk_bytes, [&](std::vector<change> piece) {
                 // The asker matches these to its request: pipelined or abandoned SNAPSHOTs cannot mix.
                 out.reply(identity, change_batch{std::move(piece), commit_seq, request_id});
             });
             out.reply(identity,
                       snapshot_end{.request_id = request_id, .epoch = at.epoch, .seq = at.seq, .is_delta = true});
-            return delta->size();
+            return count;
         }
     }
     // Keys, then files; the bus log only for a replica (a client's mirror does not keep bus messages).
     const kv_state& state = replica.state();
-    const std::vector<change> entries = state.snapshot_entries(epochs != nullptr);
-    for_each_chunk(entries, chunk_bytes, [&](std::vector<change> piece) {
+    std::vector<change> entries = state.snapshot_entries(epochs != nullptr);
+    const std::size_t count = entries.size();
+    for_each_chunk(std::move(entries), chunk_bytes, [&](std::vector<change> piece) {
         out.reply(identity, snapshot_part{request_id, std::move(piece)});
     });
     snapshot_end end{.request_id = request_id, .epoch = at.epoch, .seq = at.seq, .requests = state.requests()};
@@ -38,7 +40,7 @@ std::size_t send_snapshot(const local_replica& replica, std::uint64_t commit_seq
         }
     }
     out.reply(identity, end);
-    return entries.size();
+    return count;
 }
 
 }  // namespace starbus

@@ -37,6 +37,31 @@ void for_each_chunk(const std::vector<change>& changes, std::size_t max_bytes, F
     if (!piece.empty()) send(std::move(piece));
 }
 
+// The same cut, consuming `changes`: the pieces are moved out of it, and when everything fits one message the
+// vector itself is handed on (the live stream to one replica: no copy of any key or value).
+template <typename Fn>
+void for_each_chunk(std::vector<change>&& changes, std::size_t max_bytes, Fn&& send) {
+    std::size_t total = 0;
+    for (const auto& c : changes) total += c.key.size() + c.value.size() + 48;
+    if (total <= max_bytes || changes.size() <= 1) {
+        if (!changes.empty()) send(std::move(changes));
+        return;
+    }
+    std::vector<change> piece;
+    std::size_t bytes = 0;
+    for (auto& c : changes) {
+        const std::size_t size = c.key.size() + c.value.size() + 48;
+        if (!piece.empty() && bytes + size > max_bytes) {
+            send(std::move(piece));
+            piece = {};
+            bytes = 0;
+        }
+        piece.push_back(std::move(c));
+        bytes += size;
+    }
+    if (!piece.empty()) send(std::move(piece));
+}
+
 // Answers a SNAPSHOT (or a replica's REPL-HELLO) from `from`: a delta when `from` is in the history, else a full
 // snapshot; for a replica (`epochs` given), a full snapshot names the fork between its history and ours.
 // Returns how many entries (changes of a delta, or keys and files of a full snapshot) it sent.

@@ -23,8 +23,14 @@ void change_history::append(const change& c) {
         return;
     }
     if (_changes.size() == _capacity) {
+        // The oldest change's strings take the new one's bytes (copy-assignment keeps their buffers): a full
+        // window allocates nothing per change.
         _base = _changes.front().pos();
+        change recycled = std::move(_changes.front());
         _changes.pop_front();
+        recycled = c;
+        _changes.push_back(std::move(recycled));
+        return;
     }
     _changes.push_back(c);
 }

@@ -1,6 +1,9 @@
 // File: replication_server.cpp
 #include "replication_server.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 #include "change_batches.hpp"
@@ -86,13 +89,18 @@ void replication_server::send_handover_go(const std::string& successor) {
     spdlog::info("handover: told {} to serve from ({}, {})", successor, _replica.epoch(), _replica.last().seq);
 }
 
-void replication_server::replicate(const std::vector<change>& batch, std::uint64_t commit_seq) {
+void replication_server::replicate(std::vector<change> batch, std::uint64_t commit_seq) {
     if (batch.empty()) return;
-    for (auto& s : _sessions.all()) {
+    auto& sessions = _sessions.all();
+    const auto streaming = [](const replica_session& s) { return s.streaming; };
+    const auto last = std::find_if(sessions.rbegin(), sessions.rend(), streaming);
+    for (auto& s : sessions) {
         if (!s.streaming) continue;
-        for_each_chunk(batch, chunk_bytes, [&](std::vector<change> piece) {
+        const auto send = [&](std::vector<change> piece) {
             _out.reply(s.identity, change_batch{std::move(piece), commit_seq, 0});  // the live stream: no request
-        });
+        };
+        if (&s == &*last) for_each_chunk(std::move(batch), chunk_bytes, send);
+        else for_each_chunk(std::as_const(batch), chunk_bytes, send);
         s.sent = _replica.last().seq;
     }
 }

@@ -41,8 +41,9 @@ class replication_server {
     // HANDOVER-GO to the successor's session, naming the last position it must hold.
     void send_handover_go(const std::string& successor);
 
-    // Streams the changes the server applied in this batch to every streaming session.
-    void replicate(const std::vector<change>& batch, std::uint64_t commit_seq);
+    // Streams the changes the server applied in this batch to every streaming session (taken by value: the
+    // last session gets the batch itself, the others a copy).
+    void replicate(std::vector<change> batch, std::uint64_t commit_seq);
     // The highest seq the write path may acknowledge: `durable_seq` and what the ack rule's replicas hold.
     [[nodiscard]] std::uint64_t committable(std::uint64_t durable_seq, steady_time now) const;
     // Live, confirmed, synchronised replicas.

@@ -19,6 +19,12 @@ namespace {
 // Bad input is logged, but at most this many lines per second.
 constexpr int bad_input_log_lines_per_second = 10;
 
+// Changes applied in one reactor batch go to the replicas in pieces of this many, as the batch is read,
+// rather than all at its end: a replica applies (and acknowledges) one piece while the server reads the next,
+// instead of the two working in turn on a whole window of writes. Replicating early promises nothing more:
+// the commit point still waits for this broker's own flush at the batch's end.
+constexpr std::size_t stream_every_changes = 256;
+
 // The broker a request claims to come from (REPL-HELLO, HANDOVER), checked against the key that sent it.
 std::string_view claimed_broker(const message& m) {
     if (const auto* h = std::get_if<repl_hello>(&m)) return h->name;
@@ -52,10 +58,14 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 if (auto why = access_conflict(m); !why.empty())
                     return reply_error(identity, m.request_id, error_code::refused, why);
                 handle_set(identity, m, now);
+                if (_writes.batch_size() >= stream_every_changes)
+                    _replication.replicate(_writes.take_batch(), _writes.commit_seq());
             } else if constexpr (std::is_same_v<T, publish_request>) {
                 _clients.heard(m.client_id, now);
                 consider_vote(now);
                 handle_publish(identity, m, now);
+                if (_writes.batch_size() >= stream_every_changes)
+                    _replication.replicate(_writes.take_batch(), _writes.commit_seq());
             } else if constexpr (std::is_same_v<T, get_request>) {
                 consider_vote(now);
                 handle_get(identity, m);
@@ -75,6 +85,14 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 _replication.on_hello(identity, m, _state == broker_state::active, _writes.commit_seq(), now);
             } else if constexpr (std::is_same_v<T, repl_ack>) {
                 _replication.on_ack(identity, m);
+                if (serving()) {
+                    // The writers whose changes this ACK completes hear so now, not after the rest of the batch
+                    // (up to a whole window of new writes): the next window starts sooner. The rule is the same
+                    // as at the batch's end (committable(): this broker's flushed log and the replicas' ACKs).
+                    // Without fsync, a flush is one write() and also covers what this batch applied so far.
+                    if (_options.cluster.fsync == fsync_mode::never) _replica.flush();
+                    advance_commit(now);
+                }
             } else if constexpr (std::is_same_v<T, handover_request>) {
                 handle_handover_request(identity, m, now);
             } else if constexpr (std::is_same_v<T, file_list_request>) {

@@ -49,7 +49,7 @@ bool write_path::answer_retry(const std::string& identity, std::uint64_t client_
     auto done = _replica.state().find_request(client_id, request_id);
     if (!done) return false;
     if (done->seq <= _commit_seq) ack_now(identity, request_id, {done->epoch, done->seq});
-    else _pending.emplace(done->seq, pending_reply{identity, request_id, done->epoch});
+    else _pending_retries.emplace(done->seq, pending_reply{identity, request_id, done->epoch});
     return true;
 }
 
@@ -75,7 +75,7 @@ bool write_path::commit(change c, const std::string& identity, std::uint64_t req
     _uncommitted.push_back(c);
     _batch.push_back(std::move(c));
     if (!identity.empty())
-        _pending.emplace(_replica.last().seq, pending_reply{identity, request_id, _replica.last().epoch});
+        _pending.emplace_back(_replica.last().seq, pending_reply{identity, request_id, _replica.last().epoch});
     return true;
 }
 
@@ -98,18 +98,24 @@ std::vector<change> write_path::take_committed(std::uint64_t commit) {
 
 void write_path::answer_committed() {
     std::map<std::string, ack_reply> acks;
-    auto end = _pending.upper_bound(_commit_seq);
-    for (auto it = _pending.begin(); it != end; ++it) {
-        ack_reply& a = acks[it->second.identity];
-        a.request_ids.push_back(it->second.request_id);
+    const auto add = [&](std::uint64_t seq, const pending_reply& p) {
+        ack_reply& a = acks[p.identity];
+        a.request_ids.push_back(p.request_id);
         // The position of the last change acknowledged here: its own epoch (an inherited tail, or a retry of a
         // change another server applied, is not of this server's epoch).
-        if (it->first >= a.seq) {
-            a.seq = it->first;
-            a.epoch = it->second.epoch;
+        if (seq >= a.seq) {
+            a.seq = seq;
+            a.epoch = p.epoch;
         }
+    };
+    // Retries first: their changes precede the newer writes of the same batch (seq order per client).
+    auto end = _pending_retries.upper_bound(_commit_seq);
+    for (auto it = _pending_retries.begin(); it != end; ++it) add(it->first, it->second);
+    _pending_retries.erase(_pending_retries.begin(), end);
+    while (!_pending.empty() && _pending.front().first <= _commit_seq) {
+        add(_pending.front().first, _pending.front().second);
+        _pending.pop_front();
     }
-    _pending.erase(_pending.begin(), end);
     for (const auto& [identity, a] : acks) _out.reply(identity, a);
 }
 
@@ -131,6 +137,7 @@ void write_path::start_serving(std::uint64_t inherited_commit) {
 
 void write_path::stop_serving() {
     _pending.clear();
+    _pending_retries.clear();
     _uncommitted.clear();
     _batch.clear();
 }

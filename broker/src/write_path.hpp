@@ -46,6 +46,8 @@ class write_path {
 
     // The changes applied since the last call, for the replicas (seq order).
     [[nodiscard]] std::vector<change> take_batch();
+    // How many changes take_batch() would return.
+    [[nodiscard]] std::size_t batch_size() const { return _batch.size(); }
     // Moves the commit point to `commit` (> commit_seq()) and returns the changes it passed (seq order), for
     // mirrors and subscribers; their clients are answered by answer_committed().
     [[nodiscard]] std::vector<change> take_committed(std::uint64_t commit);
@@ -79,7 +81,10 @@ class write_path {
     std::uint64_t _commit_seq = 0;                         // highest seq acknowledged to clients
     std::deque<change> _uncommitted;                       // applied, not yet acknowledged (seq order)
     std::vector<change> _batch;                            // applied in this batch, not yet sent to replicas
-    std::multimap<std::uint64_t, pending_reply> _pending;  // seq -> who waits for it
+    // Who waits for which seq: the writers of this server's changes in seq order (appended as they are
+    // applied, so a deque and no node per write), and retries of changes applied earlier (any seq).
+    std::deque<std::pair<std::uint64_t, pending_reply>> _pending;
+    std::multimap<std::uint64_t, pending_reply> _pending_retries;
     // Acknowledgements answered at the end of the batch: identity -> (request id, its position).
     std::map<std::string, std::vector<std::pair<std::uint64_t, position>>> _immediate_acks;
     std::uint64_t _refused = 0;

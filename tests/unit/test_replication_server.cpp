@@ -155,3 +155,27 @@ TEST_CASE("replication_server: only a confirmed, synchronised replica of lower r
     REQUIRE_FALSE(b.on_handover_request("id-unknown", from_a));  // no session: told to resync
     REQUIRE(f.out.of<error_reply>().size() == 1);
 }
+
+TEST_CASE("replication_server: the live stream gives every streaming session the whole batch, in order",
+          "[replication_server]") {
+    fixture f;
+    const steady_time t0{};
+    f.beat(1, t0, 11);
+    f.beat(2, t0, 12);
+    f.server.on_hello("id-b", f.hello(1, 11), true, 3, t0);
+    f.server.on_hello("id-c", f.hello(2, 12), true, 3, t0);
+    for (std::uint64_t s = 4; s <= 6; ++s) REQUIRE(f.replica.apply(fixture::change_at(s)));
+    f.out.clear();
+    // The last session is handed the batch itself, the others a copy: both must see the same changes.
+    f.server.replicate({fixture::change_at(4), fixture::change_at(5), fixture::change_at(6)}, 3);
+    const auto batches = f.out.of<change_batch>();
+    REQUIRE(batches.size() == 2);
+    for (const auto& [identity, b] : batches) {
+        REQUIRE(b.changes.size() == 3);
+        for (std::uint64_t i = 0; i < 3; ++i) CHECK(b.changes[i] == fixture::change_at(4 + i));
+    }
+    // Each session may now acknowledge up to seq 6, and no further.
+    f.server.on_ack("id-b", repl_ack{6});
+    f.server.on_ack("id-c", repl_ack{6});
+    CHECK(f.server.bad_acks() == 0);
+}

@@ -136,6 +136,35 @@ TEST_CASE("write_path: a retry is answered at its commit, never applied twice", 
     REQUIRE(f.out.of<ack_reply>().size() == 1);
 }
 
+TEST_CASE("write_path: the commit point answers writers and retries up to it, in parts, and nobody twice",
+          "[write_path]") {
+    fixture f;
+    REQUIRE(write(f, "c1", set_of(1, 10, "a")));
+    REQUIRE(write(f, "c2", set_of(2, 20, "b")));
+    REQUIRE_FALSE(write(f, "c1-again", set_of(1, 10, "a")));  // a retry of seq 1, waiting beside the writers
+    REQUIRE(write(f, "c1", set_of(1, 11, "c")));
+    // The commit point moves in parts (as replica ACKs arrive within a batch): each part answers only its own.
+    static_cast<void>(f.writes.take_committed(1));
+    f.writes.answer_committed();
+    auto acks = f.out.of<ack_reply>();
+    REQUIRE(acks.size() == 2);  // c1 and c1-again, for seq 1
+    for (const auto& [identity, a] : acks) {
+        CHECK(a.request_ids == std::vector<std::uint64_t>{10});
+        CHECK(a.seq == 1);
+    }
+    f.out.clear();
+    f.writes.answer_committed();  // nothing new is committed: nobody hears anything
+    REQUIRE(f.out.replies.empty());
+    static_cast<void>(f.writes.take_committed(3));
+    f.writes.answer_committed();
+    acks = f.out.of<ack_reply>();
+    REQUIRE(acks.size() == 2);
+    for (const auto& [identity, a] : acks) {
+        if (identity == "c1") CHECK((a.request_ids == std::vector<std::uint64_t>{11} && a.seq == 3));
+        else CHECK((identity == "c2" && a.request_ids == std::vector<std::uint64_t>{20} && a.seq == 2));
+    }
+}
+
 TEST_CASE("write_path: a change the replicas would refuse is never logged", "[write_path]") {
     fixture f;
     change bad;

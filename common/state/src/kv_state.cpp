@@ -30,7 +30,7 @@ bool kv_state::apply(const change& c) {
         case change_op::publish: retain(c); break;
     }
     _last = c.pos();
-    if (c.client_id != 0) remember({c.client_id, c.request_id, c.epoch, c.seq});
+    if (c.client_id != 0) _requests.remember({c.client_id, c.request_id, c.epoch, c.seq});
     return true;
 }
 
@@ -58,7 +58,7 @@ void kv_state::install_snapshot(std::vector<change> entries, position at, std::v
         _entries.insert_or_assign(std::move(key), std::move(e));
     }
     _last = at;
-    for (const auto& r : requests) remember(r);
+    for (const auto& r : requests) _requests.remember(r);
 }
 
 std::vector<change> kv_state::snapshot_entries(bool bus) const {
@@ -77,7 +77,18 @@ void kv_state::set_bus_retention(const bus_retention& r) {
 
 void kv_state::retain(const change& publish) {
     if (_retention.max_messages == 0) return;
-    _bus.push_back(publish);
+    if (_bus.size() >= _retention.max_messages) {
+        // Full by count: the oldest message goes now, and its strings take the new one's bytes (no allocation
+        // per message on a busy bus).
+        change recycled = std::move(_bus.front());
+        _bus_bytes -= recycled.key.size() + recycled.value.size();
+        _bus_dropped_through = std::max(_bus_dropped_through, recycled.seq);
+        _bus.pop_front();
+        recycled = publish;
+        _bus.push_back(std::move(recycled));
+    } else {
+        _bus.push_back(publish);
+    }
     _bus_bytes += publish.key.size() + publish.value.size();
     trim_bus();
 }
@@ -132,7 +143,6 @@ void kv_state::clear() {
     _bus_dropped_through = 0;
     _last = {};
     _requests.clear();
-    _request_index.clear();
 }
 
 const change* kv_state::find(std::string_view key) const {
@@ -141,19 +151,7 @@ const change* kv_state::find(std::string_view key) const {
 }
 
 std::optional<request_record> kv_state::find_request(std::uint64_t client_id, std::uint64_t request_id) const {
-    auto it = _request_index.find({client_id, request_id});
-    if (it == _request_index.end()) return std::nullopt;
-    return it->second;
-}
-
-void kv_state::remember(const request_record& r) {
-    if (!_request_index.emplace(request_key{r.client_id, r.request_id}, r).second) return;
-    _requests.push_back(r);
-    if (_requests.size() > limits::remembered_requests) {
-        const auto& old = _requests.front();
-        _request_index.erase({old.client_id, old.request_id});
-        _requests.pop_front();
-    }
+    return _requests.find(client_id, request_id);
 }
 
 }  // namespace starbus

@@ -307,6 +307,12 @@ field_verdict check_change(const change& c) {
     return bad("unknown change op");
 }
 
+namespace {
+
+bool reference_frame(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+}  // namespace
+
 decode_result decode(const void* data, std::size_t size) {
     if (size == 0) return fail(error_code::bad_request, "empty frame");
     if (static_cast<std::int64_t>(size) > limits::max_frame_bytes)
@@ -320,7 +326,9 @@ decode_result decode(const void* data, std::size_t size) {
                         "not MessagePack: announces more elements than the frame holds, or nests too deep");
         msgpack::unpack_limit lim(max_elements, max_map_pairs, max_bytes, max_bytes, max_bytes,
                                   max_depth);
-        handle = msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, lim);
+        // Strings and bins point into the frame rather than being copied into the handle's zone: the decoded
+        // message copies what it keeps before this function returns, while the frame still lives.
+        handle = msgpack::unpack(static_cast<const char*>(data), size, reference_frame, nullptr, lim);
     } catch (const std::exception& e) {
         return fail(error_code::bad_request, std::string("not MessagePack: ") + e.what());
     }

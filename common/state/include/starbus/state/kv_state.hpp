@@ -12,10 +12,10 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <starbus/files/file_manifest.hpp>
+#include <starbus/state/request_memory.hpp>
 #include <starbus/wire/vocabulary.hpp>
 
 namespace starbus {
@@ -74,23 +74,11 @@ class kv_state {
     [[nodiscard]] std::vector<change> snapshot_entries(bool bus = true) const;
     [[nodiscard]] std::optional<request_record> find_request(std::uint64_t client_id, std::uint64_t request_id) const;
     // Oldest first, at most limits::remembered_requests.
-    [[nodiscard]] std::vector<request_record> requests() const { return {_requests.begin(), _requests.end()}; }
+    [[nodiscard]] std::vector<request_record> requests() const { return _requests.all(); }
 
   private:
-    void remember(const request_record& r);
     void retain(const change& publish);
     void trim_bus();
-
-    struct request_key {
-        std::uint64_t client_id;
-        std::uint64_t request_id;
-        bool operator==(const request_key&) const = default;
-    };
-    struct request_key_hash {
-        std::size_t operator()(const request_key& k) const noexcept {
-            return std::hash<std::uint64_t>{}(k.client_id * 0x9E3779B97F4A7C15ull ^ k.request_id);
-        }
-    };
 
     std::map<std::string, change, std::less<>> _entries;  // key -> the put that wrote its value
     file_manifest _files;
@@ -100,8 +88,7 @@ class kv_state {
     std::uint64_t _bus_dropped_through = 0;
     std::map<std::uint64_t, std::uint64_t> _epoch_starts;  // epoch -> its first seq in this history
     position _last;
-    std::deque<request_record> _requests;
-    std::unordered_map<request_key, request_record, request_key_hash> _request_index;
+    request_memory _requests;
 };
 
 }  // namespace starbus
