@@ -69,6 +69,7 @@ struct options {
     std::size_t key_bytes = 16;
     std::size_t value_bytes = 100;
     std::size_t load_batch = 20000;  // changes per set_many while loading
+    int rewrites = 0;                // after the load, every key written again this many times (an update load)
     std::size_t window = 1000;
     std::string subscribers = "1,10,100";
     std::string retain = "0,100000";  // [bus] retain_messages of each starbus cluster of the bus curve
@@ -171,15 +172,17 @@ std::pair<double, double> time_restart(bench_cluster& cluster, clock::time_point
     return {recovered, serving};
 }
 
-// Loads n keys through one client, `batch` changes per set_many; returns the seconds, or -1 on failure.
+// Loads n keys through one client, `batch` changes per set_many, then writes them all again o.rewrites
+// times; returns the seconds, or -1 on failure.
 double load_keys(bench_cluster& cluster, const options& o, std::size_t n, std::string& failure) {
     client_options co = cluster.options();
     co.window = o.window;
     client c(co);
-    const std::string value = make_value('v', o.value_bytes);
     const auto until = clock::now() + seconds(o.max_seconds);
     const auto t0 = clock::now();
     std::vector<change_request> batch;
+    for (int round = 0; round <= o.rewrites; ++round) {
+    const std::string value = make_value(static_cast<char>('a' + round % 26), o.value_bytes);
     for (std::size_t done = 0; done < n;) {
         batch.clear();
         const std::size_t m = std::min(o.load_batch, n - done);
@@ -190,6 +193,7 @@ double load_keys(bench_cluster& cluster, const options& o, std::size_t n, std::s
             return -1;
         }
         done += m;
+    }
     }
     return seconds_since(t0);
 }
@@ -285,7 +289,9 @@ void run_keys(const options& o, const std::vector<broker_program>& programs) {
     // series[program][size]
     std::vector<std::vector<keys_series>> series(programs.size(), std::vector<keys_series>(sizes.size()));
     std::cout << "\n== keys: memory, disk, start-up and resync against the key count (" << o.key_bytes
-              << "-byte keys, " << o.value_bytes << "-byte values; 1-broker cluster, fsync batch; the resync in a 2-broker one)\n";
+              << "-byte keys, " << o.value_bytes << "-byte values"
+              << (o.rewrites > 0 ? ", each written " + std::to_string(o.rewrites + 1) + " times" : std::string())
+              << "; 1-broker cluster, fsync batch; the resync in a 2-broker one)\n";
     table runs({"keys", "rep", "broker", "load s", "RSS empty MiB", "RSS loaded MiB", "B/key RSS", "B/key disk",
                 "snapshot MiB", "log MiB", "TERM: stop ms", "recovered ms", "serving ms", "KILL: recovered ms",
                 "serving ms", "resync ms", "replica B/key"});
@@ -329,7 +335,7 @@ void run_keys(const options& o, const std::vector<broker_program>& programs) {
         {"mem_delta", "memory (server RSS loaded - empty)", true},
         {"disk", "data directory on disk", true},
         {"replica_delta", "memory (replica RSS after the resync - empty server)", true},
-        {"load_s", "load (set_many, window 1000)", false},
+        {"load_s", "load (set_many, window 1000, rewrites included)", false},
         {"term_recovered_s", "start-up after SIGTERM: recovered (port open)", false},
         {"term_serving_s", "start-up after SIGTERM: serving (set acknowledged)", false},
         {"kill_recovered_s", "start-up after SIGKILL: recovered (port open)", false},
@@ -586,6 +592,10 @@ int main(int argc, char** argv) {
     app.add_option("--keys", o.keys, "comma-separated key counts");
     app.add_option("--key-bytes", o.key_bytes, "key size")->check(CLI::Range(8, 1024));
     app.add_option("--value-bytes", o.value_bytes, "value size of the loaded keys")->check(CLI::Range(1, 1000000));
+    app.add_option("--rewrites", o.rewrites,
+                   "after loading the keys, write every key again this many times (an update load: what the log "
+                   "holds beyond the state)")
+        ->check(CLI::Range(0, 1000));
     app.add_option("--subscribers", o.subscribers, "comma-separated subscriber counts of the bus curve");
     app.add_option("--retain", o.retain, "comma-separated [bus] retain_messages, one 1-broker cluster each (0: no log)");
     app.add_option("--bus-messages", o.fanout.messages, "messages per bus run")->check(CLI::Range(1, 100000000));
