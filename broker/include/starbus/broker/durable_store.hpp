@@ -58,6 +58,11 @@
 // large state every few of its own sizes in changes (1 M keys: 5 snapshots of
 // growing size while loading them, quadratic in the key count); a log bounded
 // by a fraction of the snapshot's bytes keeps both linear.
+// TODO: maybe_compact() writes the snapshot on its caller's thread (the
+// reactor): a state of hundreds of MiB stops the broker, heartbeats included,
+// for longer than an expiry, and large values pay for it in acknowledged
+// changes/s (bench/README.md, starbus-bench-growth). Write it beside the reactor
+// (from a copy of the state, or a fork) and switch logs when it is durable.
 //
 // Writes: append() encodes into a memory buffer; flush() writes the buffer with
 // one pwrite() and, with fsync_mode::batch, one fdatasync(). A failed write is
