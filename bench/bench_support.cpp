@@ -4,10 +4,14 @@
 #include "bench_support.hpp"
 
 #include <httplib.h>
+#include <zmq.hpp>
 
 #include <starbus/security/key_files.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -168,6 +172,16 @@ void tracked_process::kill() {
     _process.kill_now();
 }
 
+bool tracked_process::stop(std::chrono::milliseconds grace) {
+    const pid_t pid = _process.pid();
+    if (pid <= 0) return true;
+    _process.signal(SIGTERM);
+    const bool exited = _process.wait_exit(grace).has_value();
+    if (!exited) _process.kill_now();
+    untrack_child(pid);
+    return exited;
+}
+
 bool tracked_process::running() {
     const pid_t pid = _process.pid();
     if (_process.running()) return true;
@@ -297,6 +311,12 @@ void bench_cluster::kill(std::size_t i) { _procs[i].kill(); }
 
 bool bench_cluster::running(std::size_t i) { return _procs[i].running(); }
 
+bool bench_cluster::stop(std::size_t i, std::chrono::milliseconds grace) { return _procs[i].stop(grace); }
+
+std::filesystem::path bench_cluster::data_dir(std::size_t i) const {
+    return _dir.path() / ("data-" + _config.brokers[i].name);
+}
+
 std::vector<broker_status> bench_cluster::status(std::chrono::milliseconds timeout) {
     return _probe->status_all(timeout);
 }
@@ -371,5 +391,75 @@ double fdatasync_micros(int samples) {
 }
 
 bool parent_gone(pid_t original_parent) { return ::getppid() != original_parent; }
+
+// ---- sizes of processes and directories ----
+
+std::uint64_t resident_bytes(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmRSS:   1234 kB"
+    return 0;
+}
+
+std::uint64_t directory_bytes(const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::uint64_t total = 0;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != decltype(it){};
+         it.increment(ec))
+        if (it->is_regular_file(ec)) total += it->file_size(ec);
+    return total;
+}
+
+bool tcp_accepts(const std::string& endpoint) {
+    // tcp://HOST:PORT with a numeric IPv4 host (the benchmarks' random loopback addresses).
+    const auto colon = endpoint.rfind(':');
+    const std::string host = endpoint.substr(6, colon - 6);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+    if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return false;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// ---- the raw PUB/SUB baseline ----
+
+int serve_pubsub_proxy(const std::string& xsub_endpoint, const std::string& xpub_endpoint, int hwm) {
+    const pid_t parent = ::getppid();
+    zmq::context_t ctx(1);
+    zmq::socket_t xsub(ctx, zmq::socket_type::xsub);
+    zmq::socket_t xpub(ctx, zmq::socket_type::xpub);
+    zmq::socket_t control(ctx, zmq::socket_type::pair);
+    for (zmq::socket_t* s : {&xsub, &xpub, &control}) s->set(zmq::sockopt::linger, 0);
+    xsub.set(zmq::sockopt::rcvhwm, hwm);
+    xsub.set(zmq::sockopt::sndhwm, hwm);
+    xpub.set(zmq::sockopt::sndhwm, hwm);
+    xpub.set(zmq::sockopt::rcvhwm, hwm);
+    xsub.bind(xsub_endpoint);
+    xpub.bind(xpub_endpoint);
+    control.bind("inproc://control");
+    std::atomic<bool> done{false};
+    // Bounded life: stop when the benchmark is gone, or after helper_lifetime.
+    std::thread watchdog([&] {
+        zmq::socket_t c(ctx, zmq::socket_type::pair);
+        c.set(zmq::sockopt::linger, 0);
+        c.connect("inproc://control");
+        const auto until = clock::now() + helper_lifetime;
+        while (!done.load() && !parent_gone(parent) && clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        static_cast<void>(c.send(zmq::str_buffer("TERMINATE"), zmq::send_flags::dontwait));
+    });
+    try {
+        zmq::proxy_steerable(xsub, xpub, zmq::socket_ref(), control);
+    } catch (const zmq::error_t& e) {
+        std::cerr << "proxy stopped: " << e.what() << "\n";
+    }
+    done = true;
+    watchdog.join();
+    return 0;
+}
 
 }  // namespace starbus::bench

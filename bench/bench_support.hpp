@@ -111,6 +111,11 @@ class tracked_process {
     // SIGKILL and reap.
     void kill();
     [[nodiscard]] bool running();
+    // The child's pid (-1 when none runs).
+    [[nodiscard]] pid_t pid() const { return _process.pid(); }
+    // A polite stop: SIGTERM, wait up to `grace` for it to exit, SIGKILL after. Returns whether it exited
+    // within the grace.
+    bool stop(std::chrono::milliseconds grace);
 
   private:
     test::child_process _process;
@@ -172,6 +177,11 @@ class bench_cluster {
     // A crash: SIGKILL, then reap.
     void kill(std::size_t i);
     [[nodiscard]] bool running(std::size_t i);
+    // A clean stop: SIGTERM, SIGKILL after `grace`. Returns whether it exited within the grace.
+    bool stop(std::size_t i, std::chrono::milliseconds grace);
+    // Broker i's process id (-1 when it does not run) and data directory.
+    [[nodiscard]] pid_t pid(std::size_t i) const { return _procs[i].pid(); }
+    [[nodiscard]] std::filesystem::path data_dir(std::size_t i) const;
 
     // Every broker's own report (rank order), asked in parallel.
     [[nodiscard]] std::vector<broker_status> status(std::chrono::milliseconds timeout);
@@ -223,5 +233,21 @@ class bench_cluster {
 inline constexpr std::chrono::seconds helper_lifetime{1800};
 // True when the process that started us has gone (we were re-parented).
 [[nodiscard]] bool parent_gone(pid_t original_parent);
+
+// ---- sizes of processes and directories ----
+
+// The resident memory of process `pid` (VmRSS of /proc/PID/status), in bytes; 0 when unreadable.
+[[nodiscard]] std::uint64_t resident_bytes(pid_t pid);
+// The bytes of every regular file under `dir` (apparent sizes), recursively; 0 when it does not exist.
+[[nodiscard]] std::uint64_t directory_bytes(const std::filesystem::path& dir);
+// Whether something accepts TCP connections at tcp://HOST:PORT (`endpoint`): a plain connect, closed at once.
+[[nodiscard]] bool tcp_accepts(const std::string& endpoint);
+
+// ---- the raw PUB/SUB baseline ----
+
+// A raw libzmq XSUB/XPUB proxy (zmq::proxy_steerable) on the two endpoints, every high-water mark `hwm`: the
+// baseline of the bus benchmarks, run as a helper process of its own (like the broker). Returns when the
+// process that started it is gone or after helper_lifetime.
+int serve_pubsub_proxy(const std::string& xsub_endpoint, const std::string& xpub_endpoint, int hwm);
 
 }  // namespace starbus::bench

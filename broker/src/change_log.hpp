@@ -85,6 +85,8 @@ class change_log {
 
     // Records in the file plus records buffered.
     [[nodiscard]] std::size_t records() const { return _records + _buffer_records; }
+    // Bytes of the file (its valid part) plus bytes buffered.
+    [[nodiscard]] std::uint64_t bytes() const { return _size + _buffer.size(); }
 
   private:
     change_log(std::filesystem::path path, unique_fd fd, position base, std::uint64_t size, std::size_t records);

@@ -49,6 +49,11 @@ std::array<char, meta_size> encode_meta(std::uint64_t epoch) {
 
 }  // namespace
 
+bool compaction_due(std::uint64_t log_bytes, std::uint64_t snapshot_bytes, const compaction_rule& rule) {
+    if (log_bytes < rule.min_log_bytes) return false;
+    return static_cast<double>(log_bytes) >= rule.log_per_snapshot * static_cast<double>(snapshot_bytes);
+}
+
 // ---------------------------------------------------------------------------
 
 struct durable_store::impl {
@@ -59,6 +64,7 @@ struct durable_store::impl {
     bool is_recovered = false;
     std::uint64_t meta_epoch = 0;  // as in the meta file
     position last;                 // last change appended (buffered or not) or recovered
+    std::uint64_t snapshot_bytes = 0;  // of the snapshot file (0: none), for the compaction rule
     std::string failure;           // once set (failed snapshot or compaction), every flush throws it
 
     [[nodiscard]] fs::path file(std::string_view name) const { return dir / name; }
@@ -142,7 +148,7 @@ void durable_store::impl::read_meta() {
 
 void durable_store::impl::write_snapshot_and_log(const kv_state& s) {
     try {
-        write_snapshot_file(file("snapshot"), s);
+        snapshot_bytes = write_snapshot_file(file("snapshot"), s);
         // A crash here leaves the old log beside the new snapshot: recovery notices
         // (the log's base is not the snapshot's position) and finishes this step.
         log = change_log::create(file("log"), s.last(), {});
@@ -161,7 +167,10 @@ durable_store::recovered durable_store::impl::do_recover(const bus_retention& re
     const fs::path snapshot_path = file("snapshot");
     std::error_code ec;
     const bool have_snapshot = fs::exists(snapshot_path, ec);
-    if (have_snapshot) r.state = read_snapshot_file(snapshot_path, retention);
+    if (have_snapshot) {
+        r.state = read_snapshot_file(snapshot_path, retention);
+        snapshot_bytes = fs::file_size(snapshot_path, ec);
+    }
     r.snapshot_position = r.state.last();
 
     log = change_log::open(file("log"));
@@ -276,12 +285,30 @@ void durable_store::install_snapshot(const kv_state& s) {
     _impl->write_snapshot_and_log(s);
 }
 
+bool durable_store::maybe_compact(const kv_state& s, const compaction_rule& rule) {
+    assert(_impl && _impl->is_recovered);
+    if (!compaction_due(log_bytes(), _impl->snapshot_bytes, rule)) return false;
+    assert(s.last() == _impl->last);
+    _impl->write_snapshot_and_log(s);
+    return true;
+}
+
 bool durable_store::maybe_compact(const kv_state& s, std::size_t max_log_records) {
     assert(_impl && _impl->is_recovered);
     if (log_records() <= max_log_records) return false;
     assert(s.last() == _impl->last);
     _impl->write_snapshot_and_log(s);
     return true;
+}
+
+std::uint64_t durable_store::log_bytes() const {
+    assert(_impl);
+    return _impl->log ? _impl->log->bytes() : 0;
+}
+
+std::uint64_t durable_store::snapshot_bytes() const {
+    assert(_impl);
+    return _impl->snapshot_bytes;
 }
 
 std::size_t durable_store::log_records() const {

@@ -61,8 +61,8 @@ class file_writer {
 };
 
 // Writes the body after the (still empty) header, then the header that
-// describes it.
-void write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
+// describes it. Returns the file's bytes.
+std::uint64_t write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
     file_writer w(fd, snapshot_header_size, name);
     msgpack::packer<file_writer> pk(w);
     pk.pack(s.last());
@@ -89,6 +89,7 @@ void write_snapshot_body(int fd, const kv_state& s, const std::string& name) {
     put_u32(&h[16], w.crc());
     put_u32(&h[20], crc32c(h.data(), 20));
     if (int e = write_all_at(fd, h.data(), h.size(), 0); e != 0) throw_storage_error("cannot write " + name, e, io_advice);
+    return snapshot_header_size + w.written();
 }
 
 // Takes the objects of a snapshot body one at a time, in their order:
@@ -188,10 +189,12 @@ snapshot_header read_header(int fd, const body_parser& parser, const std::string
 
 }  // namespace
 
-void write_snapshot_file(const fs::path& path, const kv_state& s) {
+std::uint64_t write_snapshot_file(const fs::path& path, const kv_state& s) {
     const std::string tmp_name = temp_path_of(path).string();
+    std::uint64_t bytes = 0;
     (void)atomic_replace(
-        path, [&](int fd) { write_snapshot_body(fd, s, tmp_name); }, io_advice);
+        path, [&](int fd) { bytes = write_snapshot_body(fd, s, tmp_name); }, io_advice);
+    return bytes;
 }
 
 kv_state read_snapshot_file(const fs::path& path, const bus_retention& retention) {

@@ -18,8 +18,9 @@ constexpr std::size_t snapshot_header_size = 24;
 
 // Replaces the snapshot at `path` with `s`, crash-safely (path.tmp, fsync,
 // rename, fsync the directory). Throws storage_error naming the file; the old
-// snapshot is then intact and no temporary is left behind.
-void write_snapshot_file(const std::filesystem::path& path, const kv_state& s);
+// snapshot is then intact and no temporary is left behind. Returns the file's
+// bytes (what the compaction rule weighs the log against).
+std::uint64_t write_snapshot_file(const std::filesystem::path& path, const kv_state& s);
 
 // Loads the snapshot at `path` into a state that keeps `retention` bus
 // messages. Throws storage_error when the file cannot be read or is corrupt

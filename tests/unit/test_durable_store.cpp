@@ -651,6 +651,120 @@ TEST_CASE("store: hundreds of takeovers, with compactions and reopens, read back
     CHECK(o->rec.snapshot_position.seq > 0);
 }
 
+TEST_CASE("store: compaction_due weighs the log against the snapshot, with a floor") {
+    // durable_store.hpp "Compaction": the log is folded into a snapshot once it holds log_per_snapshot x the
+    // snapshot's bytes, never below min_log_bytes; so start-up replays a bounded share of the state.
+    const compaction_rule rule{1000, 0.25};
+    struct row {
+        std::uint64_t log, snapshot;
+        bool due;
+    };
+    for (const row r : {row{999, 0, false},           // under the floor, no snapshot yet
+                        row{1000, 0, true},           // the floor reached, no snapshot: the log is all there is
+                        row{999, 100, false},         // under the floor, whatever the snapshot
+                        row{2499, 10000, false},      // a quarter of the snapshot not reached
+                        row{2500, 10000, true},       // a quarter of the snapshot
+                        row{1 << 30, 1ull << 34, false}}) {  // a large state: 1 GiB of log next to 16 GiB is fine
+        INFO("log " << r.log << ", snapshot " << r.snapshot);
+        CHECK(compaction_due(r.log, r.snapshot, rule) == r.due);
+    }
+}
+
+TEST_CASE("store: the log stays small next to the snapshot, so start-up replays little that it holds") {
+    // Issue 13: start-up must not be dominated by re-reading what a snapshot already holds. 40 keys of 16 KiB
+    // overwritten again and again: with the default rule the log never grows past max(min_log_bytes, half
+    // the snapshot) plus one flush, whatever the record count (the old rule, 200,000 records, let it grow to
+    // 200,000 x 16 KiB = 3 GiB before the first snapshot).
+    test::temp_dir tmp;
+    kv_state state;
+    const compaction_rule rule;
+    const std::string value(16 << 10, 'v');
+    std::size_t compactions = 0;
+    std::uint64_t longest = 0;
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        for (std::uint64_t s = 1; s <= 5000; ++s) {  // 5,000 x 16 KiB = 78 MiB of log written
+            const change c = put(1, s, name("key", s % 40), value);
+            REQUIRE(state.apply(c));
+            store.append(c);
+            if (s % 10 == 0) {
+                store.flush();
+                longest = std::max<std::uint64_t>(longest, fs::file_size(tmp.path() / "log"));
+                if (store.maybe_compact(state)) ++compactions;
+            }
+        }
+        store.flush();
+    }
+    const std::uint64_t one_flush = 10 * (value.size() + 64);
+    CHECK(compactions >= 3);
+    CHECK(longest <= std::max<std::uint64_t>(rule.min_log_bytes, fs::file_size(tmp.path() / "snapshot") / 2) +
+                         one_flush);
+    // And nothing was lost on the way.
+    auto [store, rec] = open_store(tmp.path());
+    require_agrees(rec.state, state);
+    CHECK(rec.tail.size() < 5000);
+    CHECK(store.log_bytes() == fs::file_size(tmp.path() / "log"));
+    CHECK(store.snapshot_bytes() == fs::file_size(tmp.path() / "snapshot"));
+}
+
+TEST_CASE("store: compacting a growing state writes snapshots of geometric sizes, not one per fixed count") {
+    // A state loaded from empty: every snapshot written is at least (1 + log_per_snapshot) x the one before
+    // once past the floor, so their total stays within a constant factor of the final one (linear in the
+    // state); the old rule wrote one per 200,000 records, N^2 / 400,000 entries in all.
+    test::temp_dir tmp;
+    kv_state state;
+    const compaction_rule rule{64 << 10, 0.25};
+    const std::string value(100, 'v');
+    std::vector<std::uint64_t> sizes;
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        for (std::uint64_t s = 1; s <= 30000; ++s) {
+            const change c = put(1, s, name("key", s), value);
+            REQUIRE(state.apply(c));
+            store.append(c);
+            if (s % 100 == 0) {
+                store.flush();
+                if (store.maybe_compact(state, rule)) sizes.push_back(store.snapshot_bytes());
+            }
+        }
+    }
+    REQUIRE(sizes.size() >= 3);
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        total += sizes[i];
+        // Log records carry more than snapshot entries (framing, request ids): a little under 1.25x.
+        if (i > 0 && sizes[i - 1] >= rule.min_log_bytes * 4) CHECK(sizes[i] * 10 >= sizes[i - 1] * 11);
+    }
+    CHECK(total <= 6 * sizes.back() + 4 * rule.min_log_bytes);
+}
+
+TEST_CASE("store: recovery time, from the log and from a snapshot", "[.bench]") {
+    // Not a benchmark suite: what start-up pays per record of the log and per entry of the snapshot.
+    const std::string value(100, 'v');
+    for (const std::uint64_t n : {std::uint64_t(100000), std::uint64_t(300000)}) {
+        for (const bool snapshot : {false, true}) {
+            test::temp_dir tmp;
+            kv_state state;
+            {
+                auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+                for (std::uint64_t s = 1; s <= n; ++s) {
+                    const change c = put(1, s, name("k", s), value, 1, s);
+                    if (snapshot) REQUIRE(state.apply(c));
+                    store.append(c);
+                    if (s % 1000 == 0) store.flush();
+                }
+                store.flush();
+                if (snapshot) REQUIRE(store.maybe_compact(state, 0));
+            }
+            const auto t0 = std::chrono::steady_clock::now();
+            auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::printf("%8llu keys from the %-8s: %7.1f ms, %5.2f us per key\n", static_cast<unsigned long long>(n),
+                        snapshot ? "snapshot" : "log", 1e3 * secs, 1e6 * secs / double(n));
+        }
+    }
+}
+
 TEST_CASE("store: append+flush throughput", "[.bench]") {
     // Not a benchmark suite: a quick figure for the design notes.
     const std::string value(100, 'v');

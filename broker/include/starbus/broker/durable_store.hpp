@@ -48,6 +48,22 @@
 // the atomic replacement and CRC-32C are in starbus/files/posix_io.hpp. This
 // class composes them and decides, at recovery, which files hold the history.
 //
+// Compaction (when a new snapshot replaces the log): start-up reads the
+// snapshot, then replays the whole log, record by record; a record costs about
+// twice a snapshot entry to read back (decode, checks, apply) and may only
+// overwrite a key the snapshot already holds. So the log is kept small next to
+// the snapshot: compaction_rule below. A fixed record count (the rule before
+// issue 13) let a small state's log grow to many times the state (start-up
+// replays superseded records: 200,000 of them for 10,000 keys) and rewrote a
+// large state every few of its own sizes in changes (1 M keys: 5 snapshots of
+// growing size while loading them, quadratic in the key count); a log bounded
+// by a fraction of the snapshot's bytes keeps both linear.
+// TODO: maybe_compact() writes the snapshot on its caller's thread (the
+// reactor): a state of hundreds of MiB stops the broker, heartbeats included,
+// for longer than an expiry, and large values pay for it in acknowledged
+// changes/s (bench/README.md, starbus-bench-growth). Write it beside the reactor
+// (from a copy of the state, or a fork) and switch logs when it is durable.
+//
 // Writes: append() encodes into a memory buffer; flush() writes the buffer with
 // one pwrite() and, with fsync_mode::batch, one fdatasync(). A failed write is
 // cut back and can be retried (the records stay buffered). After a failed
@@ -72,6 +88,28 @@ namespace starbus {
 
 // storage_error (starbus/files/posix_io.hpp) is what every failure of the
 // data directory throws: its message names the file and says what to do next.
+
+// When the log is long enough to be folded into a new snapshot: once it holds
+// at least `log_per_snapshot` times the snapshot's bytes, and never below
+// `min_log_bytes`. Start-up then replays at most about log_per_snapshot x the
+// state's bytes (or min_log_bytes) on top of the snapshot, whatever the key
+// count or value size; and the snapshots written grow geometrically, so all
+// the compactions of a growing state write O(state) bytes, not O(state^2):
+// each log byte is rewritten about 1 / log_per_snapshot times in snapshots.
+struct compaction_rule {
+    // A small state is not rewritten every few changes (nor a retained bus every few publishes): at most
+    // about 110,000 records of 100-byte values, some 0.2 s of replay.
+    std::uint64_t min_log_bytes = 16 << 20;
+    // The log's bytes next to the snapshot's, at most. Half: a log record costs about 1.5x a snapshot entry
+    // to read back (bench: recovery time), so the log is at most about 40 % of a start-up, while each change
+    // is written about 3 times in all (log, then snapshots); a quarter measured 35 % slower loads of large
+    // values for little start-up gained.
+    double log_per_snapshot = 0.5;
+};
+
+// The rule as a pure function: whether a log of `log_bytes` (buffered records included) after a snapshot
+// of `snapshot_bytes` (0: none) is due for compaction.
+[[nodiscard]] bool compaction_due(std::uint64_t log_bytes, std::uint64_t snapshot_bytes, const compaction_rule& rule);
 
 class durable_store {
   public:
@@ -117,13 +155,19 @@ class durable_store {
     // empty log. Crash-safe at every step (see the file comment).
     void install_snapshot(const kv_state& s);
 
-    // When the log holds more than `max_log_records` records since the last
-    // snapshot (buffered ones included), writes a snapshot of `s` (which must
-    // equal snapshot + log) and starts a new empty log. Returns whether it did.
-    bool maybe_compact(const kv_state& s, std::size_t max_log_records = 200000);
+    // When compaction_due() says so for the log and the snapshot, writes a
+    // snapshot of `s` (which must equal snapshot + log) and starts a new empty
+    // log. Returns whether it did. Called after every flush.
+    bool maybe_compact(const kv_state& s, const compaction_rule& rule = {});
+    // The same when the log holds more than `max_log_records` records (for tests that want a snapshot at a
+    // chosen point).
+    bool maybe_compact(const kv_state& s, std::size_t max_log_records);
 
     // Records in the log since the last snapshot, buffered ones included.
     [[nodiscard]] std::size_t log_records() const;
+    // Bytes of the log (header and records, buffered ones included), and of the snapshot file (0: none).
+    [[nodiscard]] std::uint64_t log_bytes() const;
+    [[nodiscard]] std::uint64_t snapshot_bytes() const;
 
     [[nodiscard]] const std::filesystem::path& directory() const;
 
