@@ -65,9 +65,11 @@ TEST_CASE("http: the probes, the metrics and the status page follow the roles ac
     answer m;
     REQUIRE(wait_until(
         [&] {
+            // The report is made anew every 250 ms: wait for one made after the five writes.
             m = get(c, 0, "/metrics");
             return contains(m.body, "starbus_replica_synchronised{replica=\"B\"} 1") &&
-                   contains(m.body, "starbus_replica_lag{replica=\"B\"} 0");
+                   contains(m.body, "starbus_replica_lag{replica=\"B\"} 0") &&
+                   sample(m.body, "starbus_commit_seq").value_or(0) >= 5;
         },
         10s, 50ms));
     CHECK(m.status == 200);
