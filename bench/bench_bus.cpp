@@ -67,42 +67,6 @@ struct options {
 
 const std::string topic = "bench";
 
-// ---- the proxy helper process ----
-
-int serve_proxy(const std::string& xsub_endpoint, const std::string& xpub_endpoint, int hwm) {
-    const pid_t parent = ::getppid();
-    zmq::context_t ctx(1);
-    zmq::socket_t xsub(ctx, zmq::socket_type::xsub);
-    zmq::socket_t xpub(ctx, zmq::socket_type::xpub);
-    zmq::socket_t control(ctx, zmq::socket_type::pair);
-    for (zmq::socket_t* s : {&xsub, &xpub, &control}) s->set(zmq::sockopt::linger, 0);
-    xsub.set(zmq::sockopt::rcvhwm, hwm);
-    xsub.set(zmq::sockopt::sndhwm, hwm);
-    xpub.set(zmq::sockopt::sndhwm, hwm);
-    xpub.set(zmq::sockopt::rcvhwm, hwm);
-    xsub.bind(xsub_endpoint);
-    xpub.bind(xpub_endpoint);
-    control.bind("inproc://control");
-    std::atomic<bool> done{false};
-    // Bounded life: stop when the benchmark is gone, or after helper_lifetime.
-    std::thread watchdog([&] {
-        zmq::socket_t c(ctx, zmq::socket_type::pair);
-        c.set(zmq::sockopt::linger, 0);
-        c.connect("inproc://control");
-        const auto until = clock::now() + helper_lifetime;
-        while (!done.load() && !parent_gone(parent) && clock::now() < until)
-            std::this_thread::sleep_for(milliseconds(100));
-        static_cast<void>(c.send(zmq::str_buffer("TERMINATE"), zmq::send_flags::dontwait));
-    });
-    try {
-        zmq::proxy_steerable(xsub, xpub, zmq::socket_ref(), control);
-    } catch (const zmq::error_t& e) {
-        std::cerr << "proxy stopped: " << e.what() << "\n";
-    }
-    done = true;
-    watchdog.join();
-    return 0;
-}
 
 // ---- one measured run ----
 
@@ -554,7 +518,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     install_exit_handlers();
     return guarded("starbus-bench-bus", [&] {
-        if (proxy_mode) return serve_proxy(xsub, xpub, o.hwm);
+        if (proxy_mode) return serve_pubsub_proxy(xsub, xpub, o.hwm);
         return run(o);
     });
 }

@@ -130,6 +130,18 @@ TEST_CASE("fast failover: a bus subscriber and a publisher follow SIGKILL and fa
         return std::chrono::duration_cast<ms>(steady::now().time_since_epoch() -
                                               steady::duration(last_rx.load()));
     };
+    // A failed REQUIRE below unwinds through here: stop and join the threads first (a joinable thread's
+    // destructor would abort the whole test program, leaving the brokers behind).
+    struct joiner {
+        std::atomic<bool>& stop;
+        std::thread& a;
+        std::thread& b;
+        ~joiner() {
+            stop = true;
+            if (a.joinable()) a.join();
+            if (b.joinable()) b.join();
+        }
+    } join_at_exit{stop, subscriber, publisher};
     // Messages keep arriving, from each server in turn: the subscriber (and the publisher) follow every change.
     const auto flowing = [&] {
         const int before = received;
@@ -150,7 +162,4 @@ TEST_CASE("fast failover: a bus subscriber and a publisher follow SIGKILL and fa
                       << quiet_for().count() << " ms");
         CHECK_FALSE(stalled);
     }
-    stop = true;
-    publisher.join();
-    subscriber.join();
 }
