@@ -230,15 +230,18 @@ void broker::impl::drain_peer_links(const std::vector<zmq::pollitem_t>& items, s
 void broker::impl::record_heartbeat(std::uint32_t link_rank, const zmq::message_t& frame, steady_time now) {
     decode_result d = decode(frame);
     const heartbeat* hb = d.ok() ? std::get_if<heartbeat>(&*d.value) : nullptr;
+    // Rate-limited: whatever sits at a peer's address may send as fast as it likes.
     if (hb && hb->rank != link_rank) {
         // Each link is to one peer's address (with CURVE, to its key): it speaks for that peer only.
         ++_bad_messages;
-        spdlog::warn("dropped a heartbeat naming {} (rank {}) that came from {}'s heartbeat port", hb->name,
-                     hb->rank, _options.cluster.brokers[link_rank].name);
+        log_bad_input("dropped a heartbeat naming " + hb->name + " (rank " + std::to_string(hb->rank) +
+                          ") that came from " + _options.cluster.brokers[link_rank].name + "'s heartbeat port",
+                      now);
     } else if (!hb || !_peers.record(*hb, now)) {
         ++_bad_messages;
-        spdlog::warn("dropped a heartbeat that is not from a broker of this cluster ({})",
-                     d.ok() ? "unknown name or rank" : d.reason);
+        log_bad_input("dropped a heartbeat that is not from a broker of this cluster (" +
+                          (d.ok() ? std::string("unknown name or rank") : d.reason) + ")",
+                      now);
     }
 }
 
