@@ -126,7 +126,21 @@ class test_cluster {
         _procs[i].signal(SIGTERM);
         return _procs[i].wait_exit(std::chrono::seconds(10));
     }
-    void freeze(std::size_t i) { _procs[i].signal(SIGSTOP); }
+    // SIGSTOP, and waits (at most 5 s) until the kernel shows the process stopped: kill() returns before the
+    // stop takes effect, and a thread running on the other core may still answer a request meanwhile.
+    void freeze(std::size_t i) {
+        _procs[i].signal(SIGSTOP);
+        const std::string stat = "/proc/" + std::to_string(_procs[i].pid()) + "/stat";
+        (void)wait_until(
+            [&] {
+                std::ifstream f(stat);
+                std::string line;
+                std::getline(f, line);
+                const auto close = line.rfind(')');  // "PID (COMM) STATE ...": COMM may hold spaces
+                return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T';
+            },
+            std::chrono::milliseconds(5000), std::chrono::milliseconds(1));
+    }
     void thaw(std::size_t i) { _procs[i].signal(SIGCONT); }
     [[nodiscard]] bool running(std::size_t i) { return _procs[i].running(); }
     [[nodiscard]] pid_t pid_of(std::size_t i) const { return _procs[i].pid(); }

@@ -43,7 +43,11 @@ peer_links::peer_links(zmq::context_t& context, const cluster_config& cluster, s
 
 peer_links::~peer_links() {
     for (auto& l : _links) {
-        (void)drain_events(l);
+        try {
+            (void)drain_events(l);
+        } catch (const zmq::error_t&) {
+            // The context is ending (ETERM): nothing is left to read.
+        }
         zmq_socket_monitor(l.sub.handle(), nullptr, 0);
     }
 }

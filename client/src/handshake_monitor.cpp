@@ -33,7 +33,11 @@ handshake_monitor::handshake_monitor(zmq::context_t& context, zmq::socket_t& wat
 handshake_monitor::~handshake_monitor() {
     // What is queued for us is read and dropped first, so that no event waits on a full pipe while the monitoring
     // stops; then libzmq closes its end under the lock its event sends hold.
-    (void)read();
+    try {
+        (void)read();
+    } catch (const zmq::error_t&) {
+        // The context is ending (ETERM): nothing is left to read, and libzmq stops the monitoring itself.
+    }
     zmq_socket_monitor(_watched, nullptr, 0);
 }
 
