@@ -53,6 +53,12 @@ class fake_sink final : public broker_sink {
         std::vector<std::pair<std::string, T>> out;
         for (const auto& r : replies)
             if (const T* m = std::get_if<T>(&r.body)) out.emplace_back(r.identity, *m);
+        // And those sent already encoded (reply_frame), such as BUS-BATCH.
+        for (const auto& [identity, frame] : frames) {
+            decode_result d = decode(frame.data(), frame.size());
+            if (d.ok())
+                if (const T* m = std::get_if<T>(&*d.value)) out.emplace_back(identity, *m);
+        }
         return out;
     }
     void clear() {

@@ -82,6 +82,7 @@ struct need_of {
         return {permission::operate, "make operational changes"};
     }
     request_need operator()(const publish_request&) const { return {permission::operate, "publish"}; }
+    request_need operator()(const publish_many_request&) const { return {permission::operate, "publish"}; }
     request_need operator()(const file_put_request&) const { return {permission::configure, "put files"}; }
     request_need operator()(const file_remove_request&) const { return {permission::configure, "remove files"}; }
     request_need operator()(const force_request&) const { return {permission::configure, "force a broker to serve"}; }

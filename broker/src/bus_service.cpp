@@ -53,15 +53,15 @@ void bus_service::on_subscription(std::string_view frame) {
     else if (kind == 0) _state_subscriptions.erase(std::string(prefix));
 }
 
-std::optional<bus_batch> bus_service::answer(const bus_fetch_request& r, std::uint64_t commit_seq,
-                                             bool even_empty) const {
+std::optional<bus_batch_view> bus_service::answer(const bus_fetch_request& r, std::uint64_t commit_seq,
+                                                  bool even_empty) const {
     const kv_state& state = _replica.state();
     const change_history& history = _replica.history();
     const std::uint64_t commit = std::min(commit_seq, _replica.last().seq);
     const auto at = [&](std::uint64_t seq) {
         return history.position_of(seq).value_or(position{_replica.last().epoch, seq});
     };
-    bus_batch b;
+    bus_batch_view b;
     b.request_id = r.request_id;
     std::uint64_t cursor = 0;
     const auto gap = [&](std::uint64_t from, std::uint64_t through) {
@@ -97,7 +97,7 @@ std::optional<bus_batch> bus_service::answer(const bus_fetch_request& r, std::ui
     bool full = false;
     for (; it != log.end() && it->seq <= commit; ++it) {
         if (!matches(r.prefixes, it->key)) continue;
-        b.messages.push_back(*it);
+        b.messages.push_back(&*it);
         bytes += it->key.size() + it->value.size() + 64;
         if (b.messages.size() >= limit || bytes >= max_batch_bytes) {
             full = true;
@@ -106,7 +106,7 @@ std::optional<bus_batch> bus_service::answer(const bus_fetch_request& r, std::ui
     }
     // Next: after the last message sent when the batch is full, else after everything committed (so that a
     // subscriber of a quiet topic does not scan the same messages again).
-    const position next = full ? b.messages.back().pos() : at(std::max(cursor, commit));
+    const position next = full ? b.messages.back()->pos() : at(std::max(cursor, commit));
     b.next_epoch = next.epoch;
     b.next_seq = next.seq;
     if (b.messages.empty() && b.gap_through == 0 && !even_empty) return std::nullopt;
@@ -115,7 +115,7 @@ std::optional<bus_batch> bus_service::answer(const bus_fetch_request& r, std::ui
 
 void bus_service::on_fetch(const std::string& identity, const bus_fetch_request& r, std::uint64_t commit_seq,
                            steady_time now) {
-    if (auto b = answer(r, commit_seq, r.wait_ms == 0)) return _out.reply(identity, *b);
+    if (auto b = answer(r, commit_seq, r.wait_ms == 0)) return _out.reply_frame(identity, encode_frame(*b));
     // Nothing yet: hold it until a message is committed or its wait ends. A client re-asking replaces its fetch.
     // "Latest" means latest now: held, it waits for what follows the present commit point.
     bus_fetch_request held = r;
@@ -128,7 +128,7 @@ void bus_service::on_fetch(const std::string& identity, const bus_fetch_request&
     }
     std::erase_if(_parked, [&](const parked_fetch& p) { return p.identity == identity; });
     if (_parked.size() >= max_parked_fetches) {
-        _out.reply(identity, *answer(held, commit_seq, true));
+        _out.reply_frame(identity, encode_frame(*answer(held, commit_seq, true)));
         return;
     }
     const auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(r.wait_ms), max_fetch_wait);
@@ -142,7 +142,7 @@ void bus_service::wake(std::uint64_t commit_seq, steady_time now, bool all) {
             ++it;
             continue;
         }
-        _out.reply(it->identity, *b);
+        _out.reply_frame(it->identity, encode_frame(*b));
         it = _parked.erase(it);
     }
 }
@@ -163,13 +163,14 @@ void bus_service::on_committed(std::vector<change> committed, std::uint64_t comm
     // Clients that mirror the state see only what is acknowledged; with no such client, nothing is encoded.
     // Bus messages go to subscribers (their fetches, raw PUB subscribers); a mirror gets only their place in
     // the sequence (it keeps no bus messages, but must see every seq to notice a gap).
-    std::vector<change> for_mirrors, published;
+    std::vector<change> for_mirrors;
+    std::vector<const change*> published;  // point into `committed`, which outlives them
     const bool to_mirrors = mirrored();
     bool new_messages = false;
     for (change& c : committed) {
         if (c.op == change_op::publish) {
             new_messages = true;
-            if (_bus_subscriptions > 0) published.push_back(c);
+            if (_bus_subscriptions > 0) published.push_back(&c);
             if (to_mirrors) {
                 // Its place only: no copy of the topic and payload (a mirror ignores bus messages).
                 change placeholder;
@@ -190,9 +191,10 @@ void bus_service::on_committed(std::vector<change> committed, std::uint64_t comm
     });
 }
 
-void bus_service::publish_messages(const std::vector<change>& messages) {
+void bus_service::publish_messages(const std::vector<const change*>& messages) {
     std::string topic_frame;
-    for (const auto& c : messages) {
+    for (const change* m : messages) {
+        const change& c = *m;
         topic_frame.resize(bus_prefix.size() + c.key.size());  // not assign().append(): GCC 12 warns falsely
         std::copy(bus_prefix.begin(), bus_prefix.end(), topic_frame.begin());
         std::copy(c.key.begin(), c.key.end(), topic_frame.begin() + static_cast<std::ptrdiff_t>(bus_prefix.size()));

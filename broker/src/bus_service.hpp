@@ -19,6 +19,8 @@
 #include "local_replica.hpp"
 #include "peer_view.hpp"
 
+#include <starbus/wire/codec.hpp>
+
 namespace starbus {
 
 class bus_service {
@@ -41,9 +43,10 @@ class bus_service {
     // Every parked fetch is answered NOT_SERVING (this broker stops serving).
     void release();
 
-    // The batch answering `r` from the committed bus log; nothing when it would be empty.
-    [[nodiscard]] std::optional<bus_batch> answer(const bus_fetch_request& r, std::uint64_t commit_seq,
-                                                  bool even_empty) const;
+    // The batch answering `r` from the committed bus log (pointing into it: valid until the state next
+    // changes); nothing when it would be empty.
+    [[nodiscard]] std::optional<bus_batch_view> answer(const bus_fetch_request& r, std::uint64_t commit_seq,
+                                                       bool even_empty) const;
     [[nodiscard]] bool has_parked() const { return !_parked.empty(); }
     [[nodiscard]] std::size_t parked() const { return _parked.size(); }
     // Somebody mirrors the state ("K" or everything subscribed).
@@ -56,7 +59,7 @@ class bus_service {
         bus_fetch_request request;
         steady_time until{};
     };
-    void publish_messages(const std::vector<change>& messages);
+    void publish_messages(const std::vector<const change*>& messages);
 
     const local_replica& _replica;
     broker_sink& _out;

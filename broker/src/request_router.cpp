@@ -66,6 +66,16 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 handle_publish(identity, m, now);
                 if (_writes.batch_size() >= stream_every_changes)
                     _replication.replicate(_writes.take_batch(), _writes.commit_seq());
+            } else if constexpr (std::is_same_v<T, publish_many_request>) {
+                // Each publish as if it came alone, in order; the vote counts once per frame.
+                consider_vote(now);
+                std::uint64_t heard_client = 0;
+                for (const publish_request& p : m.publishes) {
+                    if (p.client_id != heard_client) _clients.heard(heard_client = p.client_id, now);
+                    handle_publish(identity, p, now);
+                    if (_writes.batch_size() >= stream_every_changes)
+                        _replication.replicate(_writes.take_batch(), _writes.commit_seq());
+                }
             } else if constexpr (std::is_same_v<T, get_request>) {
                 consider_vote(now);
                 handle_get(identity, m);

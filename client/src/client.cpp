@@ -109,7 +109,7 @@ batch_result client::apply_many(std::span<const change_view> changes, deadline d
 
 std::uint64_t client::submit(const change_request& c, deadline d, completion on_done) {
     _impl->wait_for_room(d);
-    const auto id = _impl->track_async(_impl->session.submit_change(c, d.at(), true), c.key, std::move(on_done));
+    const auto id = _impl->track_async(_impl->session.submit_change(c, d.at(), true), std::move(on_done));
     _impl->dispatch();
     return id;
 }
@@ -130,7 +130,7 @@ std::uint64_t client::publish_async(std::string_view topic, std::string_view pay
                                    completion on_done) {
     _impl->wait_for_room(d);
     const auto id =
-        _impl->track_async(_impl->session.submit_publish(topic, payload, d.at(), true), topic, std::move(on_done));
+        _impl->track_async(_impl->session.submit_publish(topic, payload, d.at(), true), std::move(on_done));
     _impl->dispatch();
     return id;
 }
@@ -140,13 +140,13 @@ result client::flush(deadline d) { return flush_outcomes(d).summary; }
 flush_result client::flush_outcomes(deadline d) {
     _impl->collect();
     _impl->dispatch();
-    while (_impl->async_in_flight > 0 && !d.passed()) _impl->service(d.at());
+    while (_impl->async_in_flight() > 0 && !d.passed()) _impl->service(d.at());
     flush_result out;
-    if (_impl->async_in_flight > 0) {
+    if (_impl->async_in_flight() > 0) {
         // The failures so far stay for the next flush, which sees these requests finish.
-        out.outstanding = _impl->async_in_flight;
+        out.outstanding = _impl->async_in_flight();
         out.summary.status = result_status::unreachable;
-        out.summary.message = std::to_string(_impl->async_in_flight) + " requests still unacknowledged at the deadline";
+        out.summary.message = std::to_string(_impl->async_in_flight()) + " requests still unacknowledged at the deadline";
         return out;
     }
     out.failures = std::move(_impl->async_failures);
@@ -168,6 +168,11 @@ position client::bus_position() const { return _impl->session.bus_position(); }
 void client::unsubscribe(std::string_view prefix) { _impl->session.unsubscribe(std::string(prefix)); }
 
 std::optional<bus_message> client::next_message(std::chrono::milliseconds timeout) {
+    if (auto m = _impl->session.pop_message()) {  // the common case under load: no clock read
+        _impl->collect();
+        _impl->dispatch();
+        return m;
+    }
     const auto until = clock::now() + timeout;
     for (;;) {
         if (auto m = _impl->session.pop_message()) {

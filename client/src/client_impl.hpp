@@ -6,6 +6,7 @@
 
 #include <starbus/client/client.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <unordered_map>
@@ -37,43 +38,50 @@ struct client::impl {
     client_detail::session session;
 
     event_handler on_event;
-    // Completions of asynchronous requests, by request id.
-    std::unordered_map<std::uint64_t, completion> completions;
+    // Asynchronous requests (submit(), publish_async()) not yet finished, in
+    // submission order, with their completions (often empty). They are all
+    // ordered, so the session hands them back finished in that same order:
+    // finding one is a look at the front, with no allocation per request.
+    struct async_request {
+        std::uint64_t id = 0;
+        completion on_done;
+    };
+    std::deque<async_request> async_requests;
     // Requests a synchronous call waits for, and their results once finished.
     std::unordered_set<std::uint64_t> waiting;
     std::unordered_map<std::uint64_t, get_result> results;
     // Callbacks due, in the order things happened; run by dispatch().
     std::deque<std::function<void()>> due;
     bool dispatching = false;
-    // Asynchronous requests not yet finished (with their key or topic), and
-    // every failure since the last flush().
-    std::size_t async_in_flight = 0;
-    std::unordered_map<std::uint64_t, std::string> async_keys;
+    // Every failure of an asynchronous request since the last flush().
     std::vector<request_outcome> async_failures;
+    [[nodiscard]] std::size_t async_in_flight() const { return async_requests.size(); }
 
     // Moves what the session produced into result slots and due callbacks.
     // Safe at any time, also inside a callback.
     void collect() {
-        for (auto& e : session.take_events())
-            due.emplace_back([this, ev = std::move(e)] {
-                if (on_event) on_event(ev);
-            });
+        // Called once per message on the hot paths: look before taking (an empty deque still allocates).
+        if (session.has_events())
+            for (auto& e : session.take_events())
+                due.emplace_back([this, ev = std::move(e)] {
+                    if (on_event) on_event(ev);
+                });
+        if (!session.has_finished()) return;
         for (auto& f : session.take_finished()) {
             if (auto w = waiting.find(f.id); w != waiting.end()) {
                 waiting.erase(w);
                 results.emplace(f.id, std::move(f.outcome));
                 continue;
             }
-            auto c = completions.find(f.id);
-            if (c == completions.end()) continue;
-            completion cb = std::move(c->second);
-            completions.erase(c);
-            --async_in_flight;
-            auto k = async_keys.find(f.id);
+            auto a = async_requests.begin();
+            if (a == async_requests.end() || a->id != f.id)  // never expected; kept correct all the same
+                a = std::find_if(async_requests.begin(), async_requests.end(),
+                                 [&](const async_request& r) { return r.id == f.id; });
+            if (a == async_requests.end()) continue;
+            completion cb = std::move(a->on_done);
+            async_requests.erase(a);
             if (!f.outcome.ok())
-                async_failures.push_back(request_outcome{f.id, k != async_keys.end() ? k->second : std::string{},
-                                                         static_cast<result>(f.outcome)});
-            if (k != async_keys.end()) async_keys.erase(k);
+                async_failures.push_back(request_outcome{f.id, std::move(f.key), static_cast<result>(f.outcome)});
             if (cb) due.emplace_back([cb = std::move(cb), r = static_cast<result>(f.outcome)] { cb(r); });
         }
     }
@@ -121,10 +129,8 @@ struct client::impl {
         while (session.window_full() && !d.passed()) service(d.at());
     }
 
-    std::uint64_t track_async(std::uint64_t id, std::string_view key, completion on_done) {
-        completions.emplace(id, std::move(on_done));
-        async_keys.emplace(id, std::string(key));
-        ++async_in_flight;
+    std::uint64_t track_async(std::uint64_t id, completion on_done) {
+        async_requests.push_back(async_request{id, std::move(on_done)});
         collect();  // invalid input finishes at once
         return id;
     }

@@ -2,6 +2,8 @@
 // Outstanding requests, resend bookkeeping and in-order delivery (request_table.hpp).
 #include "request_table.hpp"
 
+#include <starbus/wire/codec.hpp>
+
 #include <algorithm>
 #include <bit>
 #include <cassert>
@@ -171,20 +173,53 @@ void request_table::mark_sent(std::uint64_t id) {
     drop_unsent();
 }
 
+std::size_t request_table::publish_run(std::uint64_t id) {
+    _run_frames.clear();
+    if (!_batch_publishes) return 0;
+    std::size_t bytes = 0;
+    for (; id <= _last_id && _run_frames.size() < max_batched_publishes; ++id) {
+        const entry* e = outstanding_entry(id);
+        if (!e || e->request.kind != request_kind::publish || e->request.sent || e->request.resend_at != never) break;
+        const std::string& f = e->request.frame;
+        if (!_run_frames.empty() && bytes + f.size() > max_batched_bytes) break;
+        bytes += f.size();
+        _run_frames.emplace_back(f);
+    }
+    return _run_frames.size();
+}
+
 std::size_t request_table::send_unsent(const std::function<bool(const std::string& frame)>& send) {
     std::size_t n = 0;
-    for (auto id = std::max(_unsent_from, _first); id <= _last_id && _unsent_count > 0; ++id) {
+    for (auto id = std::max(_unsent_from, _first); id <= _last_id && _unsent_count > 0;) {
         entry* e = outstanding_entry(id);
-        if (!e || e->request.sent || e->request.resend_at != never) continue;
-        if (!send(e->request.frame)) {
+        if (!e || e->request.sent || e->request.resend_at != never) {
+            ++id;
+            continue;
+        }
+        std::size_t run = e->request.kind == request_kind::publish ? publish_run(id) : 0;
+        std::optional<std::string> many;
+        if (run > 1) many = encode_publish_many(id, _run_frames);
+        if (!many) run = 1;  // a lone publish (or anything else) goes as it is
+        if (!send(many ? *many : e->request.frame)) {
             _unsent_from = id;  // everything before it went
             break;
         }
-        e->request.sent = true;
-        drop_unsent();
-        ++n;
+        for (std::size_t k = 0; k < run; ++k, ++id) {
+            outstanding_entry(id)->request.sent = true;
+            drop_unsent();
+        }
+        n += run;
     }
     return n;
+}
+
+void request_table::mark_publishes_unsent() {
+    for (auto id = _first; id <= _last_id; ++id) {
+        entry* e = outstanding_entry(id);
+        if (!e || e->request.kind != request_kind::publish || !e->request.sent) continue;
+        e->request.sent = false;
+        if (_unsent_count++ == 0 || id < _unsent_from) _unsent_from = id;
+    }
 }
 
 void request_table::schedule_resend(std::uint64_t id, clock::time_point when) {

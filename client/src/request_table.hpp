@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <starbus/client/client_types.hpp>
@@ -90,6 +91,19 @@ class request_table {
     // rest go later, in order). Returns how many were sent.
     std::size_t send_unsent(const std::function<bool(const std::string& frame)>& send);
 
+    // Publishes whose ids follow one another and that are all unsent go as
+    // one PUBLISH-MANY (at most max_batched_publishes of them and about
+    // max_batched_bytes of frames) rather than one frame each, while this is
+    // on (the default). Off: one frame per publish, for a broker that
+    // predates PUBLISH-MANY (it answers UNKNOWN_COMMAND).
+    static constexpr std::size_t max_batched_publishes = 1000;
+    static constexpr std::size_t max_batched_bytes = 1024 * 1024;
+    void batch_publishes(bool on) { _batch_publishes = on; }
+    [[nodiscard]] bool batches_publishes() const { return _batch_publishes; }
+    // Every publish sent and not answered becomes unsent (sent again in the
+    // next send_unsent): a broker refused the PUBLISH-MANY that carried it.
+    void mark_publishes_unsent();
+
     // retry_later: send the request again at `when` (on the same connection).
     void schedule_resend(std::uint64_t id, clock::time_point when);
     // Moves a request's deadline to `when` (later only): a long upload that
@@ -134,6 +148,9 @@ class request_table {
     // One fewer unsent request.
     void drop_unsent();
     [[nodiscard]] finished_request finish(std::uint64_t id, entry& e, get_result outcome);
+    // How many unsent publishes, from `id` on with consecutive ids, one PUBLISH-MANY may carry (0 or 1: none
+    // to batch); their frames are left in _run_frames.
+    std::size_t publish_run(std::uint64_t id);
     void release_ordered();
 
     std::size_t _window;
@@ -155,6 +172,8 @@ class request_table {
     std::size_t _unsent_count = 0;      // outstanding with sent == false and no resend scheduled
     std::size_t _scheduled_count = 0;   // outstanding with a resend scheduled
     clock::time_point _min_deadline = clock::time_point::max();  // a lower bound of the deadlines
+    bool _batch_publishes = true;
+    std::vector<std::string_view> _run_frames;  // publish_run's, reused
 };
 
 }  // namespace starbus::client_detail

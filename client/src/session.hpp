@@ -74,6 +74,7 @@ class session {
     [[nodiscard]] bool window_full() const { return _table.full(); }
     [[nodiscard]] std::size_t in_flight() const { return _table.in_flight(); }
     [[nodiscard]] std::vector<finished_request> take_finished() { return _table.take_finished(); }
+    [[nodiscard]] bool has_finished() const { return _table.has_finished(); }
 
     // ---- subscriptions and mirror ----
     // Bus subscriptions: through BUS-FETCH (lossless), or, when the cluster

@@ -66,10 +66,11 @@ void session::read_published() {
 
 void session::handle(clock::time_point now, const message& m) {
     if (const auto* a = std::get_if<ack_reply>(&m)) {
+        const std::string& server = current_broker().name;
         for (auto id : a->request_ids) {
             get_result g;
             g.position = position{a->epoch, a->seq};
-            g.server = current_name();
+            g.server = server;
             _table.complete(id, std::move(g));
         }
     } else if (const auto* v = std::get_if<value_reply>(&m)) {
@@ -162,6 +163,16 @@ void session::handle_error(clock::time_point now, const error_reply& e) {
     }
     const pending_request* r = e.request_id != 0 ? _table.find(e.request_id) : nullptr;
     if (!r) return;
+    if (e.code_value == error_code::unknown_command && r->kind == request_kind::publish) {
+        // Every broker knows PUBLISH: what it did not know is the PUBLISH-MANY that carried this one (a broker
+        // of an older release). Nothing of that frame was applied: send the publishes again, one frame each,
+        // for the rest of this session. The refusals of the other frames in flight then name publishes
+        // already sent again on their own: nothing more to do for them.
+        if (!_table.batches_publishes()) return;
+        _table.batch_publishes(false);
+        _table.mark_publishes_unsent();
+        return;
+    }
     if (e.code_value == error_code::retry_later) {
         // A handover is in progress: the same broker (or its successor) serves in a moment.
         _table.schedule_resend(e.request_id, now + _walk.retry_later_pause());

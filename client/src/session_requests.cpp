@@ -66,11 +66,7 @@ std::uint64_t session::submit_change(const change_view& c, clock::time_point dea
 
 std::uint64_t session::submit_publish(std::string_view topic, std::string_view payload, clock::time_point deadline,
                                       bool ordered) {
-    publish_request m;
-    m.request_id = next_request_id();
-    m.client_id = _client_id;
-    m.topic = topic;
-    m.payload = payload;
+    const std::uint64_t request_id = next_request_id();
     std::string why;
     if (topic.empty()) why = "the topic is empty";
     else if (topic.size() > limits::max_topic_bytes)
@@ -80,12 +76,12 @@ std::uint64_t session::submit_publish(std::string_view topic, std::string_view p
         why = "the payload is " + std::to_string(payload.size()) + " bytes, over the limit of " +
               std::to_string(limits::max_payload_bytes);
     pending_request r;
-    r.id = m.request_id;
+    r.id = request_id;
     r.kind = request_kind::publish;
     r.deadline = deadline;
     r.ordered = ordered;
     r.key = std::string(topic);
-    if (why.empty()) r.frame = encode(m);
+    if (why.empty()) r.frame = encode_publish(request_id, _client_id, topic, payload);
     return add_request(std::move(r), why);
 }
 

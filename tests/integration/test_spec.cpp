@@ -361,3 +361,68 @@ TEST_CASE("spec: a subscriber whose BUS-FETCH is held longer than its attempt ti
     REQUIRE(sub.server());
     CHECK(sub.server()->name == "A");
 }
+
+TEST_CASE("spec: PUBLISH-MANY is handled as its publishes one by one; an invalid one refuses the whole frame",
+          "[integration][spec]") {
+    // docs/protocol.md "PUBLISH-MANY (52)", on a broker with a bus log (the default).
+    using starbus::publish_many_request;
+    using starbus::publish_request;
+    test_cluster c(1);
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
+    zmq::context_t ctx;
+    auto s = raw_dealer(ctx, endpoint_of(c.cluster_file()));
+    const std::uint64_t client_id = 77;
+    // Every request_id of `ids` answered by an ACK (one ACK may cover several), nothing else.
+    const auto acked = [&](std::set<std::uint64_t> ids) {
+        while (!ids.empty()) {
+            auto m = next_message(s, 5000ms);
+            if (!m) return false;
+            const auto* a = std::get_if<starbus::ack_reply>(&*m);
+            if (!a) return false;
+            for (auto id : a->request_ids) ids.erase(id);
+        }
+        return true;
+    };
+    const auto fetch_all = [&] {
+        starbus::bus_fetch_request f;
+        f.request_id = 999;
+        f.client_id = client_id;
+        f.start = starbus::bus_start::oldest;
+        auto m = ask(s, starbus::encode(f));
+        REQUIRE(m.has_value());
+        const auto* b = std::get_if<starbus::bus_batch>(&*m);
+        REQUIRE(b != nullptr);
+        return b->messages;
+    };
+
+    publish_many_request many{201, {publish_request{201, client_id, "spec.a", "one"},
+                                    publish_request{202, client_id, "spec.b", "two"},
+                                    publish_request{203, client_id, "spec.a", ""}}};
+    send(s, many);
+    REQUIRE(acked({201, 202, 203}));
+    // Sent again (a retry after a failover): answered again, applied once.
+    send(s, many);
+    REQUIRE(acked({201, 202, 203}));
+    auto log = fetch_all();
+    REQUIRE(log.size() == 3);
+    CHECK(log[0].key == "spec.a");
+    CHECK(log[0].value == "one");
+    CHECK(log[1].key == "spec.b");
+    CHECK(log[2].value == "");
+    CHECK(log[0].seq < log[1].seq);
+    CHECK(log[1].seq < log[2].seq);
+
+    // One invalid publish (an empty topic) refuses the whole frame, addressed to its first request_id.
+    publish_many_request bad{301, {publish_request{301, client_id, "spec.c", "three"},
+                                   publish_request{302, client_id, "", "four"}}};
+    auto m = ask(s, starbus::encode(bad));
+    REQUIRE(error_of(m) == starbus::error_code::bad_request);
+    CHECK(std::get<starbus::error_reply>(*m).request_id == 301);
+    // A request_id that is not the first publish's, and an empty frame, are refused the same way.
+    bad = publish_many_request{400, {publish_request{401, client_id, "spec.c", "x"}}};
+    CHECK(error_of(ask(s, starbus::encode(bad))) == starbus::error_code::bad_request);
+    CHECK(error_of(ask(s, starbus::encode(publish_many_request{500, {}}))) == starbus::error_code::bad_request);
+    CHECK(fetch_all().size() == 3);  // none of them was applied
+    REQUIRE(c.running(0));
+}

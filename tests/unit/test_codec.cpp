@@ -547,3 +547,63 @@ TEST_CASE("codec: ERROR code 11 is NOT_AUTHORISED and 12 is unknown", "[codec][s
     CHECK(r.error == error_code::bad_request);
     CHECK_THAT(r.reason, Catch::Contains("12"));
 }
+
+TEST_CASE("codec: a publisher's PUBLISH and PUBLISH-MANY are the bytes encode() makes of them", "[codec]") {
+    // The client encodes each PUBLISH from views, and batches them into PUBLISH-MANY without decoding them:
+    // what goes out must be exactly the command docs/protocol.md defines.
+    const std::string payload(300, 'p');
+    CHECK(encode_publish(7, 0xfedcba9876543210ull, "t/a", payload) ==
+          encode(publish_request{7, 0xfedcba9876543210ull, "t/a", payload}));
+    CHECK(encode_publish(1, 2, "t", "") == encode(publish_request{1, 2, "t", ""}));
+    const std::string big(70000, 'b');  // str32 header for the payload
+    CHECK(encode_publish(1u << 20, 2, std::string(300, 't'), big) ==
+          encode(publish_request{1u << 20, 2, std::string(300, 't'), big}));
+
+    const std::vector<publish_request> publishes{{10, 5, "a", "one"}, {11, 5, "b", payload}, {12, 5, "a", ""}};
+    std::vector<std::string> frames;
+    for (const auto& p : publishes) frames.push_back(encode_publish(p.request_id, p.client_id, p.topic, p.payload));
+    const std::vector<std::string_view> views(frames.begin(), frames.end());
+    const auto many = encode_publish_many(10, views);
+    REQUIRE(many.has_value());
+    CHECK(*many == encode(publish_many_request{10, publishes}));
+    decode_result d = decode(many->data(), many->size());
+    REQUIRE(d.ok());
+    const auto& m = std::get<publish_many_request>(*d.value);
+    REQUIRE(m.publishes.size() == 3);
+    CHECK(m.publishes[1].payload == payload);
+    CHECK(d.request_id == 10);
+
+    // Only PUBLISH envelopes can be batched.
+    const std::string set = encode(set_request{13, 5, change_op::put, change_class::operational, "k", "v"});
+    CHECK_FALSE(encode_publish_many(10, {views[0], set}).has_value());
+}
+
+TEST_CASE("codec: PUBLISH-MANY is refused as a whole when empty, too long, misaddressed or carrying a bad publish",
+          "[codec]") {
+    const auto verdict = [](const publish_many_request& m) {
+        const std::string f = encode(m);
+        return decode(f.data(), f.size());
+    };
+    CHECK(verdict(publish_many_request{1, {}}).reason == "PUBLISH-MANY carries no publish");
+    CHECK(verdict(publish_many_request{2, {{1, 5, "t", "x"}}}).error == error_code::bad_request);
+    auto d = verdict(publish_many_request{1, {{1, 5, "t", "x"}, {2, 5, "", "x"}}});
+    CHECK(d.error == error_code::bad_request);
+    CHECK(d.request_id == 1);
+    d = verdict(publish_many_request{1, {{1, 5, "t", "x"}, {2, 5, std::string(1025, 't'), "x"}}});
+    CHECK(d.error == error_code::too_large);
+    std::vector<publish_request> many(limits::max_publishes_per_frame + 1, publish_request{0, 5, "t", ""});
+    for (std::size_t i = 0; i < many.size(); ++i) many[i].request_id = i + 1;
+    CHECK(verdict(publish_many_request{1, many}).error == error_code::too_large);
+    many.pop_back();
+    CHECK(verdict(publish_many_request{1, many}).ok());  // the limit itself is admitted
+}
+
+TEST_CASE("codec: a BUS-BATCH encoded from the bus log is the bus_batch it stands for", "[codec]") {
+    change a = sample_change(3);
+    a.op = change_op::publish;
+    change b = sample_change(4);
+    b.op = change_op::publish;
+    bus_batch_view v{9, {&a, &b}, 1, 4, 2, 2};
+    const zmq::message_t f = encode_frame(v);
+    CHECK(f.to_string() == encode(bus_batch{9, {a, b}, 1, 4, 2, 2}));
+}

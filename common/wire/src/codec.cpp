@@ -118,6 +118,14 @@ struct validator {
         if (auto v = check_size("topic", m.topic.size(), limits::max_topic_bytes); !v.ok()) return v;
         return check_size("payload", m.payload.size(), limits::max_payload_bytes);
     }
+    verdict operator()(const publish_many_request& m) const {
+        if (m.publishes.empty()) return bad("PUBLISH-MANY carries no publish");
+        if (auto v = check_size("publishes", m.publishes.size(), limits::max_publishes_per_frame); !v.ok()) return v;
+        if (m.publishes.front().request_id != m.request_id)
+            return bad("request_id " + std::to_string(m.request_id) + " is not the first publish's (" +
+                       std::to_string(m.publishes.front().request_id) + ")");
+        return each(m.publishes, *this);
+    }
     verdict operator()(const snapshot_part& m) const { return each(m.entries, check_change); }
     verdict operator()(const snapshot_end& m) const {
         if (auto v = check_size("requests", m.requests.size(), limits::remembered_requests); !v.ok()) return v;
@@ -410,6 +418,80 @@ std::optional<file_chunk_view> decode_chunk_view(const zmq::message_t& frame, st
     } catch (const std::exception& e) {
         return fail(std::string("malformed CHUNK: ") + e.what());
     }
+}
+
+namespace {
+
+// A msgpack stream that appends to a string sized beforehand.
+struct string_stream {
+    std::string& out;
+    void write(const char* data, std::size_t size) { out.append(data, size); }
+};
+
+}  // namespace
+
+std::string encode_publish(std::uint64_t request_id, std::uint64_t client_id, std::string_view topic,
+                           std::string_view payload) {
+    std::string out;
+    out.reserve(32 + topic.size() + payload.size());  // envelope, two uints and two str headers: at most 31 bytes
+    string_stream stream{out};
+    msgpack::packer<string_stream> pk(stream);
+    pk.pack_array(envelope_size);
+    pk.pack(protocol_signature);
+    pk.pack(protocol_version);
+    pk.pack(static_cast<std::uint8_t>(command::publish_request));
+    pk.pack_array(4);
+    pk.pack(request_id);
+    pk.pack(client_id);
+    pk.pack_str(static_cast<std::uint32_t>(topic.size()));
+    pk.pack_str_body(topic.data(), static_cast<std::uint32_t>(topic.size()));
+    pk.pack_str(static_cast<std::uint32_t>(payload.size()));
+    pk.pack_str_body(payload.data(), static_cast<std::uint32_t>(payload.size()));
+    return out;
+}
+
+zmq::message_t encode_frame(const bus_batch_view& b) {
+    std::size_t bytes = 64;
+    for (const change* c : b.messages) bytes += c->key.size() + c->value.size() + 64;
+    msgpack::sbuffer buffer(bytes);
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    pk.pack_array(envelope_size);
+    pk.pack(protocol_signature);
+    pk.pack(protocol_version);
+    pk.pack(static_cast<std::uint8_t>(command::bus_batch));
+    pk.pack_array(6);  // bus_batch's fields, in its order
+    pk.pack(b.request_id);
+    pk.pack_array(static_cast<std::uint32_t>(b.messages.size()));
+    for (const change* c : b.messages) pk.pack(*c);
+    pk.pack(b.next_epoch);
+    pk.pack(b.next_seq);
+    pk.pack(b.gap_from);
+    pk.pack(b.gap_through);
+    return zmq::message_t(buffer.data(), buffer.size());
+}
+
+std::optional<std::string> encode_publish_many(std::uint64_t first_request_id,
+                                               const std::vector<std::string_view>& publish_frames) {
+    // A PUBLISH envelope is fixarray(4), "SB", the version and the code, each one byte or fixstr (6 bytes
+    // in all, see peek_command), then the body: the bodies are what PUBLISH-MANY's array holds.
+    constexpr std::size_t envelope_head = 6;
+    std::size_t bytes = 0;
+    for (const auto f : publish_frames) {
+        if (peek_command(f.data(), f.size()) != command::publish_request || f.size() <= envelope_head)
+            return std::nullopt;
+        bytes += f.size() - envelope_head;
+    }
+    msgpack::sbuffer buffer(32 + bytes);
+    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    pk.pack_array(envelope_size);
+    pk.pack(protocol_signature);
+    pk.pack(protocol_version);
+    pk.pack(static_cast<std::uint8_t>(command::publish_many_request));
+    pk.pack_array(2);
+    pk.pack(first_request_id);
+    pk.pack_array(static_cast<std::uint32_t>(publish_frames.size()));
+    for (const auto f : publish_frames) buffer.write(f.data() + envelope_head, f.size() - envelope_head);
+    return std::string(buffer.data(), buffer.size());
 }
 
 std::string encode_chunk_header(const file_chunk_view& header, std::uint64_t checksum, std::size_t length) {

@@ -96,6 +96,7 @@ std::string_view to_string(command c) {
         case command::file_remove_request: return "FILE-RM";
         case command::bus_fetch_request: return "BUS-FETCH";
         case command::bus_batch: return "BUS-BATCH";
+        case command::publish_many_request: return "PUBLISH-MANY";
     }
     return "UNKNOWN";
 }

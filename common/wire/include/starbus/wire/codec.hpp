@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -71,6 +72,38 @@ struct field_verdict {
 // The command code of an envelope, read without decoding its body; nothing
 // when the frame is not a starbus/1 envelope.
 [[nodiscard]] std::optional<command> peek_command(const void* data, std::size_t size);
+
+// ---- the publisher's path (one call per bus message) ----
+
+// The PUBLISH encode() makes of publish_request{request_id, client_id, topic,
+// payload}, written straight from the views into one string of the right size.
+[[nodiscard]] std::string encode_publish(std::uint64_t request_id, std::uint64_t client_id, std::string_view topic,
+                                         std::string_view payload);
+
+// ---- BUS-BATCH from the bus log ----
+
+// A BUS-BATCH whose messages stay where they are (a broker's bus log):
+// encoded as bus_batch is, without copying each message first. The pointers
+// must stay valid until it is encoded.
+struct bus_batch_view {
+    std::uint64_t request_id = 0;
+    std::vector<const change*> messages;
+    std::uint64_t next_epoch = 0;
+    std::uint64_t next_seq = 0;
+    std::uint64_t gap_from = 0;
+    std::uint64_t gap_through = 0;
+};
+[[nodiscard]] zmq::message_t encode_frame(const bus_batch_view& b);
+
+// ---- PUBLISH-MANY from PUBLISH frames ----
+
+// A PUBLISH-MANY carrying the given PUBLISH envelopes (each as encode() made
+// it), in order, without decoding them: their bodies are copied as they are.
+// A sender keeps each publish encoded for its retries anyway, so batching
+// costs one copy. Every frame must be a PUBLISH envelope (else nothing); the
+// first one's request_id heads the PUBLISH-MANY.
+[[nodiscard]] std::optional<std::string> encode_publish_many(std::uint64_t first_request_id,
+                                                             const std::vector<std::string_view>& publish_frames);
 
 // ---- the CHUNK fast path (file transfers move gigabytes: no copy of the data) ----
 

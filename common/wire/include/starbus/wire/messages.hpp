@@ -62,6 +62,7 @@ enum class command : std::uint8_t {
     file_remove_request = 45,
     bus_fetch_request = 50,
     bus_batch = 51,
+    publish_many_request = 52,
 };
 [[nodiscard]] std::string_view to_string(command c);
 
@@ -147,6 +148,20 @@ struct publish_request {
     std::string payload;
     static constexpr command code = command::publish_request;
     MSGPACK_DEFINE(request_id, client_id, topic, payload)
+};
+
+// C: several bus messages in one frame, each exactly a PUBLISH (its own
+// request_id, answered on its own), handled in order as if sent one by one.
+// One frame instead of one per message: the sender, the broker and libzmq
+// pay per frame, not per message (docs/protocol.md "PUBLISH-MANY").
+// request_id is the first publish's, so that an error about the frame as a
+// whole (or UNKNOWN_COMMAND from a broker that predates the command) names a
+// request the sender knows.
+struct publish_many_request {
+    std::uint64_t request_id = 0;
+    std::vector<publish_request> publishes;
+    static constexpr command code = command::publish_many_request;
+    MSGPACK_DEFINE(request_id, publishes)
 };
 
 // S: one or more requests were applied. For set_request, (epoch, seq) is the
@@ -416,7 +431,7 @@ using message = std::variant<set_request, get_request, value_reply, snapshot_req
                              status_reply, force_request, ping, pong, repl_hello, change_batch, repl_ack,
                              handover_request, handover_go, heartbeat, file_list_request, file_list_reply,
                              fetch_request, file_chunk, file_put_request, file_remove_request, bus_fetch_request,
-                             bus_batch>;
+                             bus_batch, publish_many_request>;
 
 }  // namespace starbus
 
