@@ -63,6 +63,7 @@ struct options {
     std::string retain = "0,100000";  // [bus] retain_messages of each starbus cluster
     std::string security = "none";    // none, curve, or none,curve: each retention on a cluster of each
     std::string scrape = "0";         // ms between scrapes of /metrics, a list: 0 (none), 100, or 0,100
+    std::size_t brokers = 1;          // per cluster: 2 or 3 put replicas behind the server (ack = "replica")
 };
 
 const std::string topic = "bench";
@@ -282,11 +283,13 @@ struct retention_cluster {
     std::size_t retain_messages = 0;
     bool curve = false;
     bool scraped = false;
+    std::size_t brokers = 1;
     std::unique_ptr<bench_cluster> cluster;
 };
 
 std::string cluster_label(const retention_cluster& c) {
-    return retention_label(c.retain_messages) + (c.curve ? ", curve" : "") + (c.scraped ? ", scraped" : "");
+    return retention_label(c.retain_messages) + (c.curve ? ", curve" : "") + (c.scraped ? ", scraped" : "") +
+           (c.brokers > 1 ? ", " + std::to_string(c.brokers) + " brokers" : "");
 }
 
 // Every cluster is started at once (they settle in parallel) and stays up for
@@ -304,7 +307,7 @@ std::vector<retention_cluster> start_clusters(const options& o, const std::strin
             if (c.retain_messages == n && c.curve == (security == "curve") && c.scraped == (std::stoi(scrape) > 0))
                 throw std::runtime_error("--retain: " + item + " is given twice");
         cluster_settings settings;
-        settings.brokers = 1;
+        settings.brokers = o.brokers;
         settings.heartbeat_ms = 100;
         // retain_bytes and retain_seconds keep their defaults (64 MiB, 1 h): the message count binds here.
         settings.extra = "\n[bus]\nretain_messages = " + std::to_string(n) + "\n";
@@ -314,8 +317,13 @@ std::vector<retention_cluster> start_clusters(const options& o, const std::strin
         c.retain_messages = static_cast<std::size_t>(n);
         c.curve = settings.curve;
         c.scraped = settings.scrape_ms > 0;
+        c.brokers = o.brokers;
         c.cluster = std::make_unique<bench_cluster>(broker_path, settings);
         c.cluster->start_all();
+        // With replicas, a publish is acknowledged once one holds it (ack = "replica"): measure only once
+        // every replica is synchronised.
+        if (o.brokers > 1 && !c.cluster->wait_settled(0, std::chrono::seconds(60)))
+            throw std::runtime_error("the " + std::to_string(o.brokers) + "-broker cluster did not settle in 60 s");
         out.push_back(std::move(c));
     }
     }
@@ -507,6 +515,9 @@ int main(int argc, char** argv) {
                    "ms between GETs of the broker's /metrics, a list: 0 (no scraper), 100, or 0,100 (each retention "
                    "on a cluster of each)");
     app.add_option("--security", o.security, "none, curve, or none,curve (each retention on a cluster of each)");
+    app.add_option("--brokers", o.brokers,
+                   "brokers per cluster: 1 (the server alone) or 2-3 (replicas behind it, ack = \"replica\")")
+        ->check(CLI::Range(1, 3));
     app.add_option("--retain", o.retain,
                    "comma-separated [bus] retain_messages, one 1-broker cluster each (0: no bus log)");
     app.add_option("--broker", o.broker, "starbus-broker to run (default: next to this program)");

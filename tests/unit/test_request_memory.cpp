@@ -76,3 +76,41 @@ TEST_CASE("request_memory: agrees with a plain model over many wraps (clients in
         }
     }
 }
+
+TEST_CASE("request_memory: agrees with the model with more clients than it keeps watermarks for") {
+    // The per-client watermark answers "new" without probing; past max_watermarks clients (4096) the rest
+    // are probed. Either way every answer must be the model's, for held, forgotten and future request ids.
+    constexpr std::size_t capacity = 20000;
+    constexpr std::uint64_t clients = 6000;
+    request_memory m(capacity);
+    std::deque<request_record> order;
+    std::map<std::pair<std::uint64_t, std::uint64_t>, request_record> held;
+    std::vector<std::uint64_t> next_id(clients, 1);
+    std::mt19937_64 rng(7);
+    for (std::uint64_t seq = 1; seq <= 60000; ++seq) {
+        // Clients arrive over time (the first ones fill the watermarks), then all of them interleave.
+        const std::uint64_t client = seq < 12000 ? seq / 2 % clients : rng() % clients;
+        const bool retry = next_id[client] > 2 && rng() % 6 == 0;
+        const std::uint64_t id = retry ? next_id[client] - 1 - rng() % 2 : next_id[client]++;
+        const request_record r{client + 1, id, 1, seq};
+        m.remember(r);
+        if (held.emplace(std::pair{r.client_id, r.request_id}, r).second) {
+            order.push_back(r);
+            if (order.size() > capacity) {
+                held.erase({order.front().client_id, order.front().request_id});
+                order.pop_front();
+            }
+        }
+        if (seq % 4999 == 0) {
+            REQUIRE(m.size() == held.size());
+            for (int k = 0; k < 3000; ++k) {
+                const std::uint64_t c = rng() % clients;
+                const std::uint64_t i = 1 + rng() % (next_id[c] + 1);  // up to one past the newest
+                const auto it = held.find({c + 1, i});
+                const auto found = m.find(c + 1, i);
+                REQUIRE(found.has_value() == (it != held.end()));
+                if (found) CHECK(*found == it->second);
+            }
+        }
+    }
+}

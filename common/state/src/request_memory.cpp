@@ -1,6 +1,7 @@
 // File: request_memory.cpp
 #include <starbus/state/request_memory.hpp>
 
+#include <algorithm>
 #include <cassert>
 
 namespace starbus {
@@ -25,8 +26,20 @@ request_memory::request_memory(std::size_t capacity) : _capacity(capacity) {
     assert(capacity > 0 && capacity < (1ull << 30));
 }
 
+bool request_memory::certainly_new(std::uint64_t client_id, std::uint64_t request_id) const {
+    const auto h = _highest.find(client_id);
+    return h != _highest.end() && request_id > h->second;
+}
+
+void request_memory::raise_watermark(const request_record& r) {
+    // Once the table is full it stays full until clear(): an entry is only ever made at a client's first
+    // record, so it covers every record of that client.
+    if (auto h = _highest.find(r.client_id); h != _highest.end()) h->second = std::max(h->second, r.request_id);
+    else if (_highest.size() < max_watermarks) _highest.emplace(r.client_id, r.request_id);
+}
+
 std::optional<request_record> request_memory::find(std::uint64_t client_id, std::uint64_t request_id) const {
-    if (_count == 0) return std::nullopt;
+    if (_count == 0 || certainly_new(client_id, request_id)) return std::nullopt;
     const std::size_t mask = _slots.size() - 1;
     const std::uint32_t hash = hash_of(client_id, request_id);
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -40,6 +53,7 @@ std::optional<request_record> request_memory::find(std::uint64_t client_id, std:
 
 void request_memory::remember(const request_record& r) {
     if (find(r.client_id, r.request_id)) return;
+    raise_watermark(r);
     if (_count == _capacity) {
         // Full: the newest takes the oldest's place in the ring.
         const auto at = static_cast<std::uint32_t>(_oldest);
@@ -63,6 +77,7 @@ std::vector<request_record> request_memory::all() const {
 }
 
 void request_memory::clear() {
+    _highest.clear();
     _ring.clear();
     _slots.clear();
     _oldest = 0;

@@ -6,11 +6,15 @@
 // it allocates nothing per record once full: a ring of records and an
 // open-addressing index into it (linear probing, deletion by backward shift),
 // where a node-based hash map cost a malloc, a free and two cache misses each.
+// Most lookups are of new requests (a writer's next request_id): the highest
+// request id held per client answers those without probing the index, whose
+// few cache misses per lookup were a tenth of a busy server's time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include <starbus/wire/vocabulary.hpp>
@@ -45,6 +49,14 @@ class request_memory {
     // hashes and finds home slots without touching the ring. The size is a power of two, at least twice the
     // records held, so that probe runs stay short.
     std::vector<std::uint64_t> _slots;
+    // Per client, the highest request id ever remembered here (since clear()): a request above it is not
+    // held. Entries are made at a client's first record and kept until clear(), for the first
+    // max_watermarks clients only (a bound against client churn); later clients are looked up by probing.
+    static constexpr std::size_t max_watermarks = 4096;
+    std::unordered_map<std::uint64_t, std::uint64_t> _highest;
+    // Whether (client_id, request_id) is certainly not held, without probing.
+    [[nodiscard]] bool certainly_new(std::uint64_t client_id, std::uint64_t request_id) const;
+    void raise_watermark(const request_record& r);
 };
 
 }  // namespace starbus
