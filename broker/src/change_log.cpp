@@ -142,6 +142,22 @@ change_log change_log::create(const fs::path& path, position base, const std::ve
     return log;
 }
 
+change_log change_log::rebase(position base, std::uint64_t offset, std::size_t records_before) const {
+    assert(_buffer.empty() && offset >= log_header_size && offset <= _size && records_before <= _records);
+    std::string bytes = encode_log_header(base);
+    const std::size_t head = bytes.size();
+    bytes.resize(head + (_size - offset));
+    const ssize_t n = read_full_at(_fd.get(), bytes.data() + head, _size - offset, offset);
+    if (n < 0) throw_storage_error("cannot read the change log " + _path.string(), static_cast<int>(-n), io_advice);
+    if (static_cast<std::uint64_t>(n) != _size - offset)
+        throw storage_error("the change log " + _path.string() + " is shorter than its records" +
+                            std::string(corrupt_advice));
+    unique_fd fd = atomic_replace(_path, bytes, io_advice);
+    change_log log(_path, std::move(fd), base, bytes.size(), _records - records_before);
+    log._writable = true;
+    return log;
+}
+
 std::optional<change_log> change_log::open(const fs::path& path) {
     unique_fd fd = open_file(path, O_RDWR);
     if (!fd) {

@@ -70,6 +70,12 @@ class change_log {
     // corrupt tail; appends go after it.
     void keep_valid(const scan& s);
 
+    // A new log at this log's path that follows a snapshot at `base` and holds this log's records from byte
+    // `offset` on, `records_before` records coming before it: a compaction whose snapshot, taken at `base`
+    // while this log was `offset` bytes long, is now in place. Written whole like create() (path.tmp, fsync,
+    // rename, fsync the directory); the records are copied as bytes, not decoded. Nothing may be buffered.
+    [[nodiscard]] change_log rebase(position base, std::uint64_t offset, std::size_t records_before) const;
+
     // Buffers one record in memory (no syscall).
     void append(const change& c);
 

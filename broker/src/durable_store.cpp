@@ -7,13 +7,18 @@
 #include <starbus/broker/durable_store.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cassert>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -66,6 +71,13 @@ struct durable_store::impl {
     position last;                 // last change appended (buffered or not) or recovered
     std::uint64_t snapshot_bytes = 0;  // of the snapshot file (0: none), for the compaction rule
     std::string failure;           // once set (failed snapshot or compaction), every flush throws it
+    // A compaction in a child process (compact_in_background): its pid (-1: none), the position of the state
+    // it writes, and the log's length and records at the fork, all of which the snapshot holds.
+    pid_t compactor = -1;
+    position compactor_at;
+    std::uint64_t compactor_offset = 0;
+    std::size_t compactor_records = 0;
+    std::uint64_t retry_after_log_bytes = 0;  // after a failed child: no new one before the log is this long
 
     [[nodiscard]] fs::path file(std::string_view name) const { return dir / name; }
 
@@ -76,8 +88,12 @@ struct durable_store::impl {
     void recover_log(recovered& r, bool have_snapshot);
     void write_snapshot_and_log(const kv_state& s);
     void flush();
+    // The child's outcome, if it is done (or at once when `wait`): cuts the log after a snapshot in place.
+    void reap_compactor(bool wait);
+    void stop_compactor();
 
     ~impl() {
+        stop_compactor();  // what it wrote is a temporary file until renamed: recovery removes it
         // A clean shutdown keeps what was appended; a failure here is no worse
         // than a crash, and a destructor must not throw.
         if (!is_recovered || !failure.empty() || !log || log->failed()) return;
@@ -112,17 +128,26 @@ void durable_store::impl::lock_directory() {
     if (!lock_fd.valid())
         throw storage_error("data directory " + name + " is not writable (cannot create its LOCK file: " +
                             errno_text(errno) + "): check its permissions or choose another --data-dir");
-    int rc;
-    do rc = ::flock(lock_fd.get(), LOCK_EX | LOCK_NB);
-    while (rc != 0 && errno == EINTR);
-    if (rc != 0) {
+    // A broker that was killed while a compaction child of its own was at work leaves the lock to that child
+    // for the moment it takes to die with it (durable_store.hpp): a lock held although the broker that wrote
+    // its pid is gone is waited for, briefly.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    for (;;) {
+        int rc;
+        do rc = ::flock(lock_fd.get(), LOCK_EX | LOCK_NB);
+        while (rc != 0 && errno == EINTR);
+        if (rc == 0) break;
         if (errno != EWOULDBLOCK) throw_storage_error("cannot lock data directory " + name, errno, io_advice);
         std::array<char, 32> text{};
         const ssize_t n = read_full_at(lock_fd.get(), text.data(), text.size() - 1, 0);
         std::string pid = n > 0 ? std::string(text.data(), static_cast<std::size_t>(n)) : std::string("unknown");
         while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-        throw storage_error("data directory " + name + " is in use by another broker (pid " + pid +
-                            "): stop it, or give this broker another --data-dir");
+        const long holder = std::strtol(pid.c_str(), nullptr, 10);
+        const bool holder_gone = holder > 0 && ::kill(static_cast<pid_t>(holder), 0) != 0 && errno == ESRCH;
+        if (!holder_gone || std::chrono::steady_clock::now() >= give_up)
+            throw storage_error("data directory " + name + " is in use by another broker (pid " + pid +
+                                "): stop it, or give this broker another --data-dir");
+        ::usleep(10000);
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(lock_fd.get(), 0) != 0 || write_all_at(lock_fd.get(), pid.data(), pid.size(), 0) != 0)
@@ -146,7 +171,50 @@ void durable_store::impl::read_meta() {
     meta_epoch = get_u64(&m[8]);
 }
 
+void durable_store::impl::reap_compactor(bool wait) {
+    if (compactor < 0) return;
+    int status = 0;
+    pid_t r;
+    do r = ::waitpid(compactor, &status, wait ? 0 : WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0) return;  // still at work
+    compactor = -1;
+    if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        // The old snapshot and the whole log are intact: nothing is lost, the log only grows until a retry.
+        retry_after_log_bytes = log->bytes() + log->bytes() / 2;
+        spdlog::warn("the background snapshot of {} failed ({}): the change log keeps growing; the next try "
+                     "is at {} bytes of log. Check the data directory's free space and permissions",
+                     dir.string(), r < 0 ? errno_text(errno)
+                                         : WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                                             : "signal " + std::to_string(WTERMSIG(status)),
+                     retry_after_log_bytes);
+        return;
+    }
+    try {
+        // The snapshot at compactor_at is in place: the log keeps only what came after it.
+        log = log->rebase(compactor_at, compactor_offset, compactor_records);
+        std::error_code ec;
+        snapshot_bytes = fs::file_size(file("snapshot"), ec);
+    } catch (const storage_error& e) {
+        // As after a synchronous compaction: the files are consistent (recovery finishes the cut), this
+        // store's idea of them may not be.
+        failure = std::string(e.what()) + " (the store stopped writing: restart the broker)";
+        throw;
+    }
+}
+
+void durable_store::impl::stop_compactor() {
+    if (compactor < 0) return;
+    ::kill(compactor, SIGKILL);
+    int status = 0;
+    while (::waitpid(compactor, &status, 0) < 0 && errno == EINTR) {
+    }
+    compactor = -1;
+    ::unlink(temp_path_of(file("snapshot")).c_str());
+}
+
 void durable_store::impl::write_snapshot_and_log(const kv_state& s) {
+    stop_compactor();  // its snapshot is older than this one and must not replace it
     try {
         snapshot_bytes = write_snapshot_file(file("snapshot"), s);
         // A crash here leaves the old log beside the new snapshot: recovery notices
@@ -234,6 +302,7 @@ void durable_store::impl::recover_log(recovered& r, bool have_snapshot) {
 void durable_store::impl::flush() {
     if (!failure.empty()) throw storage_error(failure);
     log->flush(mode == fsync_mode::batch);
+    reap_compactor(false);
 }
 
 // ---------------------------------------------------------------------------
@@ -291,6 +360,50 @@ bool durable_store::maybe_compact(const kv_state& s, const compaction_rule& rule
     assert(s.last() == _impl->last);
     _impl->write_snapshot_and_log(s);
     return true;
+}
+
+bool durable_store::compact_in_background(const kv_state& s, const compaction_rule& rule) {
+    assert(_impl && _impl->is_recovered);
+    impl& m = *_impl;
+    if (m.compactor >= 0 || m.log->bytes() < m.retry_after_log_bytes) return false;
+    if (!compaction_due(log_bytes(), m.snapshot_bytes, rule)) return false;
+    assert(s.last() == m.last);
+    m.flush();  // the child's snapshot holds every record of the log up to here
+    const pid_t broker = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        // The child: the state as it was at the fork, and nothing else of the broker's (no logging, no
+        // sockets, no destructors). It dies with the broker: a snapshot renamed into place after the broker
+        // was restarted would be older than that broker's files. (Until it dies it also holds the data
+        // directory's lock, which the restarted broker then waits for.)
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != broker) ::_exit(2);  // the broker died before the line above
+        int code = 0;
+        try {
+            static_cast<void>(write_snapshot_file(m.file("snapshot"), s));
+        } catch (...) {
+            code = 1;
+        }
+        ::_exit(code);
+    }
+    if (pid < 0) {
+        spdlog::warn("cannot fork to write a snapshot beside the broker ({}): writing it here and now",
+                     errno_text(errno));
+        m.write_snapshot_and_log(s);
+        return true;
+    }
+    m.compactor = pid;
+    m.compactor_at = s.last();
+    m.compactor_offset = m.log->bytes();
+    m.compactor_records = m.log->records();
+    return true;
+}
+
+bool durable_store::compacting() const { return _impl && _impl->compactor >= 0; }
+
+void durable_store::finish_compaction() {
+    assert(_impl);
+    _impl->reap_compactor(true);
 }
 
 bool durable_store::maybe_compact(const kv_state& s, std::size_t max_log_records) {

@@ -53,7 +53,7 @@ void local_replica::install(std::vector<change> entries, position at, std::vecto
 void local_replica::flush() {
     if (!_dirty) return;
     _store.flush();
-    _store.maybe_compact(_state);
+    _store.compact_in_background(_state);  // a child writes the snapshot: the reactor goes on
     _flushed_seq = _state.last().seq;
     _dirty = false;
 }

@@ -791,3 +791,82 @@ TEST_CASE("store: append+flush throughput", "[.bench]") {
         }
     }
 }
+
+TEST_CASE("store: a compaction in a child process leaves the snapshot at the fork and the log after it") {
+    // durable_store.hpp: the child writes the state as it was at the fork while appends go on; once its
+    // snapshot is in place the log keeps only what came after, and a restart recovers everything.
+    test::temp_dir tmp;
+    kv_state state;
+    const compaction_rule rule{64 << 10, 0.25};
+    const std::string value(1000, 'v');
+    std::uint64_t seq = 0;
+    position forked_at;
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        const auto write = [&](std::uint64_t n) {
+            for (std::uint64_t i = 0; i < n; ++i) {
+                ++seq;
+                const change c = put(1, seq, name("key", seq % 300), value);
+                REQUIRE(state.apply(c));
+                store.append(c);
+            }
+            store.flush();
+        };
+        write(100);  // about 100 KiB: due
+        REQUIRE(store.compact_in_background(state, rule));
+        forked_at = state.last();
+        CHECK_FALSE(store.compact_in_background(state, rule));  // one at a time
+        write(50);                                               // while the child works
+        store.finish_compaction();
+        CHECK_FALSE(store.compacting());
+        CHECK(store.log_records() == 50);
+        CHECK(store.snapshot_bytes() == fs::file_size(tmp.path() / "snapshot"));
+        write(25);  // appends go on after the cut
+        CHECK(store.log_records() == 75);
+    }
+    auto [store, rec] = open_store(tmp.path());
+    require_agrees(rec.state, state);
+    CHECK(rec.snapshot_position == forked_at);
+    CHECK(rec.tail.size() == 75);
+}
+
+TEST_CASE("store: a failed compaction child loses nothing, and a snapshot written meanwhile stops it") {
+    test::temp_dir tmp;
+    kv_state state;
+    const compaction_rule rule{16 << 10, 0.25};
+    std::uint64_t seq = 0;
+    {
+        auto [store, rec] = open_store(tmp.path(), fsync_mode::never);
+        const auto write = [&](std::uint64_t n) {
+            for (std::uint64_t i = 0; i < n; ++i) {
+                ++seq;
+                const change c = put(1, seq, name("key", seq % 50), std::string(500, 'w'));
+                REQUIRE(state.apply(c));
+                store.append(c);
+            }
+            store.flush();
+        };
+        // The child cannot create its temporary file (a directory is in the way): it fails.
+        const fs::path blocker = temp_path_of(tmp.path() / "snapshot");
+        fs::create_directory(blocker);
+        write(100);
+        REQUIRE(store.compact_in_background(state, rule));
+        store.finish_compaction();
+        CHECK_FALSE(fs::exists(tmp.path() / "snapshot"));
+        CHECK(store.log_records() == 100);                      // intact
+        CHECK_FALSE(store.compact_in_background(state, rule));  // no retry at once
+        fs::remove(blocker);
+        write(60);  // the log half as long again: the next try
+        REQUIRE(store.compact_in_background(state, rule));
+        // A snapshot written here (as install_snapshot does) stops the child first: its older snapshot must
+        // not land on the newer one.
+        write(10);
+        REQUIRE(store.maybe_compact(state, std::size_t{0}));
+        CHECK_FALSE(store.compacting());
+        CHECK(store.log_records() == 0);
+        write(5);
+    }
+    auto [store, rec] = open_store(tmp.path());
+    require_agrees(rec.state, state);
+    CHECK(rec.tail.size() == 5);
+}

@@ -58,11 +58,18 @@
 // large state every few of its own sizes in changes (1 M keys: 5 snapshots of
 // growing size while loading them, quadratic in the key count); a log bounded
 // by a fraction of the snapshot's bytes keeps both linear.
-// TODO: maybe_compact() writes the snapshot on its caller's thread (the
-// reactor): a state of hundreds of MiB stops the broker, heartbeats included,
-// for longer than an expiry, and large values pay for it in acknowledged
-// changes/s (bench/README.md, starbus-bench-growth). Write it beside the reactor
-// (from a copy of the state, or a fork) and switch logs when it is durable.
+// A broker compacts in the background (compact_in_background()), as Redis
+// rewrites its files: a forked child writes the snapshot of the state as it was
+// at the fork (copy-on-write pages, no copy made), while the broker goes on
+// appending to the same log; once the child has renamed the snapshot into place
+// the log is cut down to the records after it (copied as bytes into log.tmp,
+// renamed over). Until then the old snapshot and the whole log are intact, and
+// a crash after the new snapshot's rename is the case recovery already finishes
+// (a log that predates the snapshot). Written on the reactor's thread, a state
+// of hundreds of MiB stopped the broker, heartbeats included, for longer than
+// an expiry, and a retained bus spent a sixth of its server's time there.
+// Anything that writes a snapshot itself (install_snapshot, maybe_compact)
+// first stops a child at work, so that an older snapshot never lands on a newer.
 //
 // Writes: append() encodes into a memory buffer; flush() writes the buffer with
 // one pwrite() and, with fsync_mode::batch, one fdatasync(). A failed write is
@@ -162,6 +169,17 @@ class durable_store {
     // The same when the log holds more than `max_log_records` records (for tests that want a snapshot at a
     // chosen point).
     bool maybe_compact(const kv_state& s, std::size_t max_log_records);
+
+    // The same decision, but the snapshot is written by a forked child while the caller goes on (see the
+    // file comment); flush() notices when it is done and cuts the log. Returns whether a child was started
+    // (false also while one is at work, and for a while after one failed). Where fork() fails, compacts
+    // here and now, as maybe_compact().
+    bool compact_in_background(const kv_state& s, const compaction_rule& rule = {});
+    // A compaction child is at work.
+    [[nodiscard]] bool compacting() const;
+    // Waits (bounded by the child's work) until a child at work is done and its outcome applied: for tests
+    // and a clean stop.
+    void finish_compaction();
 
     // Records in the log since the last snapshot, buffered ones included.
     [[nodiscard]] std::size_t log_records() const;
