@@ -362,7 +362,7 @@ TEST_CASE("spec: a subscriber whose BUS-FETCH is held longer than its attempt ti
     CHECK(sub.server()->name == "A");
 }
 
-TEST_CASE("spec: PUBLISH-MANY is handled as its publishes one by one; an invalid one refuses the whole frame",
+TEST_CASE("spec: PUBLISH-MANY is handled as its publishes one by one, and an invalid one refuses the whole frame",
           "[integration][spec]") {
     // docs/protocol.md "PUBLISH-MANY (52)", on a broker with a bus log (the default).
     using starbus::publish_many_request;
