@@ -1,11 +1,10 @@
 // File: posix_io.cpp
-// POSIX file operations and CRC-32C (posix_io.hpp).
+// POSIX file operations (posix_io.hpp).
 #include <starbus/files/posix_io.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -14,47 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// ---------------------------------------------------------------------------
-// CRC-32C, slicing-by-8: about 1-2 GB/s without special instructions, so the
-// checksum costs little next to the write it protects.
-
-using crc_tables = std::array<std::array<std::uint32_t, 256>, 8>;
-
-constexpr crc_tables make_crc_tables() {
-    crc_tables t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-        std::uint32_t c = i;
-        for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        t[0][i] = c;
-    }
-    // Table s advances a byte through s further zero bytes, so 8 bytes are folded in one step.
-    for (std::size_t i = 0; i < 256; ++i)
-        for (std::size_t s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
-    return t;
-}
-
-// Computed by the compiler: a constant, not state.
-constexpr crc_tables crc_table = make_crc_tables();
-
 }  // namespace
-
-std::uint32_t crc32c_update(std::uint32_t crc, const void* data, std::size_t size) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    crc = ~crc;
-    while (size >= 8) {
-        const std::uint32_t lo = crc ^ (std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
-                                        std::uint32_t(p[3]) << 24);
-        crc = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^ crc_table[5][(lo >> 16) & 0xFF] ^
-              crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^
-              crc_table[0][p[7]];
-        p += 8;
-        size -= 8;
-    }
-    while (size--) crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xFF];
-    return ~crc;
-}
-
-// ---------------------------------------------------------------------------
 
 std::string errno_text(int e) { return std::strerror(e); }
 

@@ -5,8 +5,8 @@
 // (write a temporary, fsync it, rename it over the old one, fsync the
 // directory). The durable store, the reconciler's orphans file, the file
 // store and file installation all use these, so a fix to one (a forgotten
-// EINTR, a missing directory fsync) is a fix to all. Also CRC-32C, the
-// checksum of the durable store's formats.
+// EINTR, a missing directory fsync) is a fix to all. CRC-32C, the checksum of
+// the durable store's formats, comes with it (crc32c.hpp).
 //
 // Errors: the primitives return errno (0 on success) so that callers choose
 // between throwing and reporting; atomic_replace() throws storage_error with a
@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include <starbus/files/crc32c.hpp>  // the checksum of what these files hold
 #include <starbus/files/unique_fd.hpp>
 
 namespace starbus {
@@ -92,12 +93,5 @@ unique_fd atomic_replace(const std::filesystem::path& target, const std::functio
 
 // The same, writing `bytes` as the whole content.
 unique_fd atomic_replace(const std::filesystem::path& target, std::string_view bytes, std::string_view advice);
-
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, as in iSCSI and
-// ext4). crc32c_update() continues a checksum: start from 0 and chain, so that
-// crc32c_update(crc32c(a), b) == crc32c(a followed by b).
-[[nodiscard]] std::uint32_t crc32c_update(std::uint32_t crc, const void* data, std::size_t size);
-[[nodiscard]] inline std::uint32_t crc32c(const void* data, std::size_t size) { return crc32c_update(0, data, size); }
-[[nodiscard]] inline std::uint32_t crc32c(std::string_view bytes) { return crc32c(bytes.data(), bytes.size()); }
 
 }  // namespace starbus
