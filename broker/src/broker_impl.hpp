@@ -113,7 +113,9 @@ struct broker::impl final : broker_sink {
     // ---- requests (request_router.cpp) ----
     void handle_request(const std::string& identity, const zmq::message_t& body, steady_time now);
     void handle_set(const std::string& identity, const set_request& r, steady_time now);
-    void handle_publish(const std::string& identity, const publish_request& r, steady_time now);
+    void handle_publish(const std::string& identity, const publish_view& r, steady_time now);
+    // PUBLISH-MANY, read in place (no copy of a topic or payload on the best-effort path).
+    void handle_publish_many(const std::string& identity, const zmq::message_t& body, steady_time now);
     void handle_snapshot(const std::string& identity, const snapshot_request& r, steady_time now);
     void handle_bus_fetch(const std::string& identity, const bus_fetch_request& r, steady_time now);
     void handle_get(const std::string& identity, const get_request& r);
@@ -177,6 +179,7 @@ struct broker::impl final : broker_sink {
     std::unique_ptr<http_endpoint> _http;  // with --http or the cluster file's http only
     steady_time _next_report{};
     std::array<std::uint64_t, 256> _requests_by_command{};            // by command code
+    std::vector<publish_view> _publishes;                              // handle_publish_many's, reused
     std::array<std::uint64_t, error_code_max + 1> _errors_by_code{};  // ERROR replies sent, by code
     std::uint64_t _serving_starts = 0;
     std::uint64_t _role_changes = 0;

@@ -34,7 +34,7 @@ class bus_service {
     void on_fetch(const std::string& identity, const bus_fetch_request& r, std::uint64_t commit_seq,
                   steady_time now);
     // Without a bus log: the message goes to the publish port's subscribers at once (best effort).
-    void forward(const publish_request& r);
+    void forward(std::string_view topic, std::string_view payload);
     // Changes that just became committed (seq order), up to `commit_seq`: to mirrors and raw subscribers, and
     // the parked fetches they concern are answered.
     void on_committed(std::vector<change> committed, std::uint64_t commit_seq, steady_time now);
@@ -66,6 +66,7 @@ class bus_service {
     std::deque<parked_fetch> _parked;            // oldest first; at most max_parked_fetches
     std::set<std::string> _state_subscriptions;  // subscribed prefixes that match "K" ("" or "K")
     std::size_t _bus_subscriptions = 0;          // raw subscriptions to "B" prefixes on the publish socket
+    std::string _topic_frame;                    // forward()'s, reused
 };
 
 }  // namespace starbus

@@ -44,6 +44,10 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
         }
         return _file_service.on_chunk(identity, body, now);
     }
+    if (peek_command(body.data(), body.size()) == command::publish_many_request) {
+        ++_requests_by_command[static_cast<std::size_t>(command::publish_many_request)];
+        return handle_publish_many(identity, body, now);
+    }
     decode_result d = decode(body);
     if (!d.ok()) return reject(identity, d, body.size(), now);
     ++_requests_by_command[static_cast<std::size_t>(std::visit([](const auto& m) { return m.code; }, *d.value))];
@@ -63,19 +67,9 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
             } else if constexpr (std::is_same_v<T, publish_request>) {
                 _clients.heard(m.client_id, now);
                 consider_vote(now);
-                handle_publish(identity, m, now);
+                handle_publish(identity, publish_view_of(m), now);
                 if (_writes.batch_size() >= stream_every_changes)
                     _replication.replicate(_writes.take_batch(), _writes.commit_seq());
-            } else if constexpr (std::is_same_v<T, publish_many_request>) {
-                // Each publish as if it came alone, in order; the vote counts once per frame.
-                consider_vote(now);
-                std::uint64_t heard_client = 0;
-                for (const publish_request& p : m.publishes) {
-                    if (p.client_id != heard_client) _clients.heard(heard_client = p.client_id, now);
-                    handle_publish(identity, p, now);
-                    if (_writes.batch_size() >= stream_every_changes)
-                        _replication.replicate(_writes.take_batch(), _writes.commit_seq());
-                }
             } else if constexpr (std::is_same_v<T, get_request>) {
                 consider_vote(now);
                 handle_get(identity, m);
@@ -133,6 +127,28 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
             }
         },
         *d.value);
+}
+
+void broker::impl::handle_publish_many(const std::string& identity, const zmq::message_t& body, steady_time now) {
+    std::uint64_t first_id = 0;
+    if (auto v = decode_publish_many_view(body, _publishes, first_id); !v.ok()) {
+        decode_result d;
+        d.error = v.code;
+        d.reason = v.why;
+        d.request_id = first_id;
+        return reject(identity, d, body.size(), now);
+    }
+    if (auto why = authorise(body, {permission::operate, "publish"}, {}); !why.empty())
+        return refuse_unauthorised(identity, first_id, why, now);
+    // Each publish as if it came alone, in order (docs/protocol.md "PUBLISH-MANY"); the vote counts once.
+    consider_vote(now);
+    std::uint64_t heard_client = 0;
+    for (const publish_view& p : _publishes) {
+        if (p.client_id != heard_client) _clients.heard(heard_client = p.client_id, now);
+        handle_publish(identity, p, now);
+        if (_writes.batch_size() >= stream_every_changes)
+            _replication.replicate(_writes.take_batch(), _writes.commit_seq());
+    }
 }
 
 void broker::impl::handle_get(const std::string& identity, const get_request& r) {

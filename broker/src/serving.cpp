@@ -71,11 +71,11 @@ void broker::impl::handle_set(const std::string& identity, const set_request& r,
     static_cast<void>(_writes.commit(change_for(r), identity, r.request_id));
 }
 
-void broker::impl::handle_publish(const std::string& identity, const publish_request& r, steady_time now) {
+void broker::impl::handle_publish(const std::string& identity, const publish_view& r, steady_time now) {
     if (_options.cluster.bus.retain_messages == 0) {
         // No bus log: forwarded at once and acknowledged locally (best effort, as ZeroMQ PUB/SUB).
         if (_state != broker_state::active) return reply_not_serving(identity, r.request_id);
-        _bus.forward(r);
+        _bus.forward(r.topic, r.payload);
         ++_bus_accepted;
         _writes.ack_now(identity, r.request_id, {});
         return;

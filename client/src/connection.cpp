@@ -72,6 +72,14 @@ bool connection::send_frame(zmq::message_t& frame) {
     }
 }
 
+bool connection::send_request_owned(std::string&& frame) {
+    if (!_dealer) return false;
+    auto* owned = new std::string(std::move(frame));
+    zmq::message_t m(owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
+                     owned);
+    return send_frame(m);
+}
+
 std::optional<zmq::message_t> connection::receive_request() {
     if (!_dealer) return std::nullopt;
     zmq::message_t m;

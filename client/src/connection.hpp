@@ -52,6 +52,8 @@ class connection {
     [[nodiscard]] bool send_request(std::string_view frame);
     // The same for a frame built in place (a CHUNK read straight into it).
     [[nodiscard]] bool send_frame(zmq::message_t& frame);
+    // Sends `frame` without copying it: libzmq frees it once sent (a batch of publishes, built for one send).
+    [[nodiscard]] bool send_request_owned(std::string&& frame);
     // One frame from the DEALER, if one is waiting.
     [[nodiscard]] std::optional<zmq::message_t> receive_request();
     // Whether the DEALERs opened from now on are watched (a socket monitor) for a connection that closes or is

@@ -188,7 +188,8 @@ std::size_t request_table::publish_run(std::uint64_t id) {
     return _run_frames.size();
 }
 
-std::size_t request_table::send_unsent(const std::function<bool(const std::string& frame)>& send) {
+std::size_t request_table::send_unsent(const std::function<bool(const std::string& frame)>& send,
+                                      const std::function<bool(std::string&& frame)>& send_batch) {
     std::size_t n = 0;
     for (auto id = std::max(_unsent_from, _first); id <= _last_id && _unsent_count > 0;) {
         entry* e = outstanding_entry(id);
@@ -200,7 +201,8 @@ std::size_t request_table::send_unsent(const std::function<bool(const std::strin
         std::optional<std::string> many;
         if (run > 1) many = encode_publish_many(id, _run_frames);
         if (!many) run = 1;  // a lone publish (or anything else) goes as it is
-        if (!send(many ? *many : e->request.frame)) {
+        const bool sent = !many ? send(e->request.frame) : send_batch ? send_batch(std::move(*many)) : send(*many);
+        if (!sent) {
             _unsent_from = id;  // everything before it went
             break;
         }

@@ -89,7 +89,9 @@ class request_table {
     // hands each unsent frame, oldest first, to `send`, and marks it sent when
     // `send` returns true; stops at the first false (the socket is full: the
     // rest go later, in order). Returns how many were sent.
-    std::size_t send_unsent(const std::function<bool(const std::string& frame)>& send);
+    // A PUBLISH-MANY, made for this one send, goes to `send_batch` to keep (when given; to `send` otherwise).
+    std::size_t send_unsent(const std::function<bool(const std::string& frame)>& send,
+                            const std::function<bool(std::string&& frame)>& send_batch = {});
 
     // Publishes whose ids follow one another and that are all unsent go as
     // one PUBLISH-MANY (at most max_batched_publishes of them and about

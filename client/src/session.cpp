@@ -306,7 +306,8 @@ clock::time_point session::next_wake(clock::time_point now, clock::time_point un
 
 void session::send_unsent() {
     // Stops when libzmq is full: the rest go later, in order.
-    _table.send_unsent([this](const std::string& frame) { return _conn.send_request(frame); });
+    _table.send_unsent([this](const std::string& frame) { return _conn.send_request(frame); },
+                       [this](std::string&& frame) { return _conn.send_request_owned(std::move(frame)); });
 }
 
 void session::start_mirror_sync(clock::time_point now) {

@@ -119,10 +119,7 @@ TEST_CASE("bus_service: committed changes reach the publish port only when someb
 
 TEST_CASE("bus_service: without a bus log a message is forwarded at once", "[bus_service]") {
     fixture f;
-    publish_request r;
-    r.topic = "news";
-    r.payload = "hello";
-    f.bus.forward(r);
+    f.bus.forward("news", "hello");
     REQUIRE(f.out.publications.size() == 1);
     REQUIRE(f.out.publications[0].topic == "Bnews");
     REQUIRE(f.out.publications[0].body == "hello");

@@ -607,3 +607,43 @@ TEST_CASE("codec: a BUS-BATCH encoded from the bus log is the bus_batch it stand
     const zmq::message_t f = encode_frame(v);
     CHECK(f.to_string() == encode(bus_batch{9, {a, b}, 1, 4, 2, 2}));
 }
+
+TEST_CASE("codec: PUBLISH-MANY read in place accepts and refuses exactly what decode() does", "[codec]") {
+    // `same_id`: the ERROR is addressed alike (for damaged bytes both refuse, but where each parser stops
+    // reading decides whether it learnt the request_id: best effort on both sides).
+    const auto both = [](const std::string& f, bool same_id = true) {
+        const zmq::message_t frame(f.data(), f.size());
+        std::vector<publish_view> views;
+        std::uint64_t id = 0;
+        const field_verdict v = decode_publish_many_view(frame, views, id);
+        const decode_result d = decode(f.data(), f.size());
+        INFO(v.why << " / " << d.reason);
+        CHECK(v.ok() == d.ok());
+        if (!v.ok()) {
+            CHECK(v.code == d.error);
+            if (same_id) CHECK(id == d.request_id);
+        }
+        return views;
+    };
+    const std::string payload(2000, 'p');
+    auto views = both(encode(publish_many_request{5, {{5, 9, "a", "x"}, {6, 9, "b/c", payload}}}));
+    REQUIRE(views.size() == 2);
+    CHECK(views[1].request_id == 6);
+    CHECK(views[1].client_id == 9);
+    CHECK(views[1].topic == "b/c");
+    CHECK(views[1].payload == payload);
+    both(encode(publish_many_request{5, {}}));
+    both(encode(publish_many_request{4, {{5, 9, "a", "x"}}}));
+    both(encode(publish_many_request{5, {{5, 9, "", "x"}}}));
+    both(encode(publish_many_request{5, {{5, 9, std::string(1025, 't'), "x"}}}));
+    both(encode(publish_many_request{5, {{5, 9, "t", std::string(limits::max_payload_bytes + 1, 'x')}}}));
+    // Wrong types inside, truncations, and random bytes after a valid head.
+    const std::string good = encode(publish_many_request{5, {{5, 9, "a", "x"}, {6, 9, "b", "y"}}});
+    for (std::size_t cut = 7; cut < good.size(); ++cut) both(good.substr(0, cut), false);
+    std::mt19937 rng(3);
+    for (int i = 0; i < 2000; ++i) {
+        std::string f = good;
+        f[7 + rng() % (f.size() - 7)] = static_cast<char>(rng());
+        both(f, false);
+    }
+}

@@ -82,6 +82,12 @@ verdict check_xxh(std::string_view xxh) {
     return is_lower_hex(xxh, xxh128_hex_chars) ? ok() : bad("xxh is not 32 lowercase hex digits (XXH3-128)");
 }
 
+verdict check_publish(std::string_view topic, std::string_view payload) {
+    if (topic.empty()) return bad("topic is empty");
+    if (auto v = check_size("topic", topic.size(), limits::max_topic_bytes); !v.ok()) return v;
+    return check_size("payload", payload.size(), limits::max_payload_bytes);
+}
+
 verdict check_entry(const file_entry& e) {
     if (auto w = check_path(e.path); !w.ok()) return w;
     if (auto w = check_hash(e.hash); !w.ok()) return w;
@@ -113,11 +119,7 @@ struct validator {
         return ok();
     }
     verdict operator()(const get_request& m) const { return check_size("key", m.key.size(), limits::max_key_bytes); }
-    verdict operator()(const publish_request& m) const {
-        if (m.topic.empty()) return bad("topic is empty");
-        if (auto v = check_size("topic", m.topic.size(), limits::max_topic_bytes); !v.ok()) return v;
-        return check_size("payload", m.payload.size(), limits::max_payload_bytes);
-    }
+    verdict operator()(const publish_request& m) const { return check_publish(m.topic, m.payload); }
     verdict operator()(const publish_many_request& m) const {
         if (m.publishes.empty()) return bad("PUBLISH-MANY carries no publish");
         if (auto v = check_size("publishes", m.publishes.size(), limits::max_publishes_per_frame); !v.ok()) return v;
@@ -492,6 +494,54 @@ std::optional<std::string> encode_publish_many(std::uint64_t first_request_id,
     pk.pack_array(static_cast<std::uint32_t>(publish_frames.size()));
     for (const auto f : publish_frames) buffer.write(f.data() + envelope_head, f.size() - envelope_head);
     return std::string(buffer.data(), buffer.size());
+}
+
+field_verdict decode_publish_many_view(const zmq::message_t& frame, std::vector<publish_view>& out,
+                                       std::uint64_t& request_id) {
+    out.clear();
+    request_id = 0;
+    if (static_cast<std::int64_t>(frame.size()) > limits::max_frame_bytes)
+        return {error_code::too_large, "frame of " + std::to_string(frame.size()) + " bytes is over the limit"};
+    if (peek_command(frame.data(), frame.size()) != command::publish_many_request)
+        return bad("not a PUBLISH-MANY envelope");
+    try {
+        // Arrays: the envelope (4), the body (2), the publishes (at most the limit + 1, so that one too many is
+        // named as such below) and each publish (4); nesting 3 deep.
+        msgpack::unpack_limit lim(static_cast<std::uint32_t>(limits::max_publishes_per_frame + 1), 0, max_bytes,
+                                  max_bytes, 0, 4);
+        msgpack::object_handle h = msgpack::unpack(static_cast<const char*>(frame.data()), frame.size(),
+                                                   reference_everything, nullptr, lim);
+        const msgpack::object& root = h.get();
+        if (root.type != msgpack::type::ARRAY || root.via.array.size != envelope_size)
+            return bad("not a starbus envelope (expected a 4-element array)");
+        const msgpack::object& body = root.via.array.ptr[3];
+        if (body.type != msgpack::type::ARRAY || body.via.array.size < 2)
+            return bad("malformed PUBLISH-MANY: too few fields");
+        request_id = peek_request_id(body);
+        const std::uint64_t first = uint_of(body.via.array.ptr[0]);
+        const msgpack::object& list = body.via.array.ptr[1];
+        if (list.type != msgpack::type::ARRAY) return bad("malformed PUBLISH-MANY: publishes is not an array");
+        if (list.via.array.size == 0) return bad("PUBLISH-MANY carries no publish");
+        if (auto v = check_size("publishes", list.via.array.size, limits::max_publishes_per_frame); !v.ok())
+            return v;
+        out.reserve(list.via.array.size);
+        for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
+            const msgpack::object& p = list.via.array.ptr[i];
+            if (p.type != msgpack::type::ARRAY || p.via.array.size < 4)
+                return bad("malformed PUBLISH-MANY: publish " + std::to_string(i) + " has too few fields");
+            const msgpack::object* f = p.via.array.ptr;
+            publish_view v{uint_of(f[0]), uint_of(f[1]), view_of(f[2]), view_of(f[3])};
+            if (auto w = check_publish(v.topic, v.payload); !w.ok()) return w;
+            out.push_back(v);
+        }
+        if (out.front().request_id != first)
+            return bad("request_id " + std::to_string(first) + " is not the first publish's (" +
+                       std::to_string(out.front().request_id) + ")");
+        return {};  // the views point into `frame`, not into the handle's zone
+    } catch (const std::exception& e) {
+        out.clear();
+        return bad(std::string("malformed PUBLISH-MANY: ") + e.what());
+    }
 }
 
 std::string encode_chunk_header(const file_chunk_view& header, std::uint64_t checksum, std::size_t length) {

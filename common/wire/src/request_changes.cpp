@@ -17,7 +17,9 @@ change change_for(const set_request& r) {
     return c;
 }
 
-change change_for(const publish_request& r, std::uint64_t time_ms) {
+change change_for(const publish_request& r, std::uint64_t time_ms) { return change_for(publish_view_of(r), time_ms); }
+
+change change_for(const publish_view& r, std::uint64_t time_ms) {
     change c;
     c.op = change_op::publish;
     c.cls = change_class::operational;

@@ -80,6 +80,27 @@ struct field_verdict {
 [[nodiscard]] std::string encode_publish(std::uint64_t request_id, std::uint64_t client_id, std::string_view topic,
                                          std::string_view payload);
 
+// ---- PUBLISH and PUBLISH-MANY read in place (the broker's bus path) ----
+
+// A PUBLISH whose topic and payload view the frame it came from: valid only
+// while that frame lives.
+struct publish_view {
+    std::uint64_t request_id = 0;
+    std::uint64_t client_id = 0;
+    std::string_view topic;
+    std::string_view payload;
+};
+[[nodiscard]] inline publish_view publish_view_of(const publish_request& r) {
+    return {r.request_id, r.client_id, r.topic, r.payload};
+}
+
+// Decodes and validates a PUBLISH-MANY frame into `out` (cleared first) as
+// views into the frame, without copying a topic or a payload; decode() of the
+// same frame would accept exactly the same ones. Returns the verdict: when it
+// is not ok, `request_id` is what an ERROR should be addressed to.
+[[nodiscard]] field_verdict decode_publish_many_view(const zmq::message_t& frame, std::vector<publish_view>& out,
+                                                     std::uint64_t& request_id);
+
 // ---- BUS-BATCH from the bus log ----
 
 // A BUS-BATCH whose messages stay where they are (a broker's bus log):

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include <starbus/wire/codec.hpp>
 #include <starbus/wire/messages.hpp>
 
 namespace starbus {
@@ -17,6 +18,7 @@ namespace starbus {
 [[nodiscard]] change change_for(const set_request& r);
 // PUBLISH: a bus message, stamped with the server's wall clock (ms since the Unix epoch).
 [[nodiscard]] change change_for(const publish_request& r, std::uint64_t time_ms);
+[[nodiscard]] change change_for(const publish_view& r, std::uint64_t time_ms);
 // FILE-PUT, once the content is held: the version `r` describes, installed at its path.
 [[nodiscard]] change change_for(const file_put_request& r);
 // FILE-RM: the removal of a file.
