@@ -115,6 +115,8 @@ std::string text(std::string_view s) { return std::string(s); }
 
 request_need needed_for(const message& request) { return std::visit(need_of{}, request); }
 
+request_need needed_for(const set_request& request) { return need_of{}(request); }
+
 std::string_view to_string(permission p) {
     switch (p) {
         case permission::read: return "read";

@@ -84,6 +84,8 @@ struct request_need {
     std::string_view action;  // what the request does, for a refusal: "make configuration changes"
 };
 [[nodiscard]] request_need needed_for(const message& request);
+// One SET's, as it would need alone (each SET of a SET-MANY is judged on its own).
+[[nodiscard]] request_need needed_for(const set_request& request);
 [[nodiscard]] std::string_view to_string(permission p);
 
 // "" when `who` may send a request needing `p` (with `claimed_broker`, the broker name the request itself

@@ -64,6 +64,25 @@ void broker::impl::handle_request(const std::string& identity, const zmq::messag
                 handle_set(identity, m, now);
                 if (_writes.batch_size() >= stream_every_changes)
                     _replication.replicate(_writes.take_batch(), _writes.commit_seq());
+            } else if constexpr (std::is_same_v<T, set_many_request>) {
+                // Each SET as if it came alone, in order (docs/protocol.md "SET-MANY"), judged on its own by
+                // the access list as it is then; the vote counts once for the frame.
+                consider_vote(now);
+                std::uint64_t heard_client = 0;
+                for (const set_request& s : m.sets) {
+                    if (s.client_id != heard_client) _clients.heard(heard_client = s.client_id, now);
+                    if (auto why = authorise(body, needed_for(s), {}); !why.empty()) {
+                        refuse_unauthorised(identity, s.request_id, why, now);
+                        continue;
+                    }
+                    if (auto why = access_conflict(s); !why.empty()) {
+                        reply_error(identity, s.request_id, error_code::refused, why);
+                        continue;
+                    }
+                    handle_set(identity, s, now);
+                    if (_writes.batch_size() >= stream_every_changes)
+                        _replication.replicate(_writes.take_batch(), _writes.commit_seq());
+                }
             } else if constexpr (std::is_same_v<T, publish_request>) {
                 _clients.heard(m.client_id, now);
                 consider_vote(now);

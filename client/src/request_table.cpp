@@ -173,14 +173,26 @@ void request_table::mark_sent(std::uint64_t id) {
     drop_unsent();
 }
 
-std::size_t request_table::publish_run(std::uint64_t id) {
+namespace {
+
+// The command a frame of ours carries, when it has a -MANY form (PUBLISH, SET); nothing otherwise.
+std::optional<command> batchable(const std::string& frame) {
+    const auto c = peek_command(frame.data(), frame.size());
+    if (c == command::publish_request || c == command::set_request) return c;
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::size_t request_table::batch_run(std::uint64_t id, command single) {
     _run_frames.clear();
-    if (!_batch_publishes) return 0;
+    if (!_batch_requests) return 0;
     std::size_t bytes = 0;
-    for (; id <= _last_id && _run_frames.size() < max_batched_publishes; ++id) {
+    for (; id <= _last_id && _run_frames.size() < max_batched; ++id) {
         const entry* e = outstanding_entry(id);
-        if (!e || e->request.kind != request_kind::publish || e->request.sent || e->request.resend_at != never) break;
+        if (!e || e->request.sent || e->request.resend_at != never) break;
         const std::string& f = e->request.frame;
+        if (batchable(f) != single) break;
         if (!_run_frames.empty() && bytes + f.size() > max_batched_bytes) break;
         bytes += f.size();
         _run_frames.emplace_back(f);
@@ -197,10 +209,11 @@ std::size_t request_table::send_unsent(const std::function<bool(const std::strin
             ++id;
             continue;
         }
-        std::size_t run = e->request.kind == request_kind::publish ? publish_run(id) : 0;
+        const std::optional<command> single = batchable(e->request.frame);
+        std::size_t run = single ? batch_run(id, *single) : 0;
         std::optional<std::string> many;
-        if (run > 1) many = encode_publish_many(id, _run_frames);
-        if (!many) run = 1;  // a lone publish (or anything else) goes as it is
+        if (run > 1) many = encode_many(*single, id, _run_frames);
+        if (!many) run = 1;  // a lone request (or one without a -MANY form) goes as it is
         const bool sent = !many ? send(e->request.frame) : send_batch ? send_batch(std::move(*many)) : send(*many);
         if (!sent) {
             _unsent_from = id;  // everything before it went
@@ -215,10 +228,10 @@ std::size_t request_table::send_unsent(const std::function<bool(const std::strin
     return n;
 }
 
-void request_table::mark_publishes_unsent() {
+void request_table::mark_batchable_unsent() {
     for (auto id = _first; id <= _last_id; ++id) {
         entry* e = outstanding_entry(id);
-        if (!e || e->request.kind != request_kind::publish || !e->request.sent) continue;
+        if (!e || !e->request.sent || !batchable(e->request.frame)) continue;
         e->request.sent = false;
         if (_unsent_count++ == 0 || id < _unsent_from) _unsent_from = id;
     }

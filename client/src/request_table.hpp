@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <starbus/client/client_types.hpp>
+#include <starbus/wire/messages.hpp>
 
 namespace starbus::client_detail {
 
@@ -93,18 +94,18 @@ class request_table {
     std::size_t send_unsent(const std::function<bool(const std::string& frame)>& send,
                             const std::function<bool(std::string&& frame)>& send_batch = {});
 
-    // Publishes whose ids follow one another and that are all unsent go as
-    // one PUBLISH-MANY (at most max_batched_publishes of them and about
-    // max_batched_bytes of frames) rather than one frame each, while this is
-    // on (the default). Off: one frame per publish, for a broker that
-    // predates PUBLISH-MANY (it answers UNKNOWN_COMMAND).
-    static constexpr std::size_t max_batched_publishes = 1000;
+    // PUBLISHes (or SETs) whose ids follow one another and that are all
+    // unsent go as one PUBLISH-MANY (SET-MANY), at most max_batched of them
+    // and about max_batched_bytes of frames, rather than one frame each,
+    // while this is on (the default). Off: one frame per request, for a
+    // broker that predates the -MANY commands (it answers UNKNOWN_COMMAND).
+    static constexpr std::size_t max_batched = 1000;
     static constexpr std::size_t max_batched_bytes = 1024 * 1024;
-    void batch_publishes(bool on) { _batch_publishes = on; }
-    [[nodiscard]] bool batches_publishes() const { return _batch_publishes; }
-    // Every publish sent and not answered becomes unsent (sent again in the
-    // next send_unsent): a broker refused the PUBLISH-MANY that carried it.
-    void mark_publishes_unsent();
+    void batch_requests(bool on) { _batch_requests = on; }
+    [[nodiscard]] bool batches_requests() const { return _batch_requests; }
+    // Every PUBLISH and SET sent and not answered becomes unsent (sent again
+    // in the next send_unsent): a broker refused the -MANY that carried it.
+    void mark_batchable_unsent();
 
     // retry_later: send the request again at `when` (on the same connection).
     void schedule_resend(std::uint64_t id, clock::time_point when);
@@ -150,9 +151,9 @@ class request_table {
     // One fewer unsent request.
     void drop_unsent();
     [[nodiscard]] finished_request finish(std::uint64_t id, entry& e, get_result outcome);
-    // How many unsent publishes, from `id` on with consecutive ids, one PUBLISH-MANY may carry (0 or 1: none
-    // to batch); their frames are left in _run_frames.
-    std::size_t publish_run(std::uint64_t id);
+    // How many unsent requests of command `single` (PUBLISH or SET), from `id` on with consecutive ids, one
+    // -MANY frame may carry (0 or 1: none to batch); their frames are left in _run_frames.
+    std::size_t batch_run(std::uint64_t id, command single);
     void release_ordered();
 
     std::size_t _window;
@@ -174,8 +175,8 @@ class request_table {
     std::size_t _unsent_count = 0;      // outstanding with sent == false and no resend scheduled
     std::size_t _scheduled_count = 0;   // outstanding with a resend scheduled
     clock::time_point _min_deadline = clock::time_point::max();  // a lower bound of the deadlines
-    bool _batch_publishes = true;
-    std::vector<std::string_view> _run_frames;  // publish_run's, reused
+    bool _batch_requests = true;
+    std::vector<std::string_view> _run_frames;  // batch_run's, reused
 };
 
 }  // namespace starbus::client_detail

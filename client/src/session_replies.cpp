@@ -163,14 +163,16 @@ void session::handle_error(clock::time_point now, const error_reply& e) {
     }
     const pending_request* r = e.request_id != 0 ? _table.find(e.request_id) : nullptr;
     if (!r) return;
-    if (e.code_value == error_code::unknown_command && r->kind == request_kind::publish) {
-        // Every broker knows PUBLISH: what it did not know is the PUBLISH-MANY that carried this one (a broker
-        // of an older release). Nothing of that frame was applied: send the publishes again, one frame each,
-        // for the rest of this session. The refusals of the other frames in flight then name publishes
-        // already sent again on their own: nothing more to do for them.
-        if (!_table.batches_publishes()) return;
-        _table.batch_publishes(false);
-        _table.mark_publishes_unsent();
+    const auto sent_as = peek_command(r->frame.data(), r->frame.size());
+    if (e.code_value == error_code::unknown_command &&
+        (sent_as == command::publish_request || sent_as == command::set_request)) {
+        // Every broker knows PUBLISH and SET: what it did not know is the PUBLISH-MANY or SET-MANY that carried
+        // this one (a broker of an older release). Nothing of that frame was applied: send them again, one
+        // frame each, for the rest of this session. The refusals of the other frames in flight then name
+        // requests already sent again on their own: nothing more to do for them.
+        if (!_table.batches_requests()) return;
+        _table.batch_requests(false);
+        _table.mark_batchable_unsent();
         return;
     }
     if (e.code_value == error_code::retry_later) {

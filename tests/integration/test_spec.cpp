@@ -426,3 +426,42 @@ TEST_CASE("spec: PUBLISH-MANY is handled as its publishes one by one, and an inv
     CHECK(fetch_all().size() == 3);  // none of them was applied
     REQUIRE(c.running(0));
 }
+
+TEST_CASE("spec: SET-MANY applies its SETs one by one, each answered, and refuses an invalid one as a whole",
+          "[integration][spec]") {
+    // docs/protocol.md "SET-MANY (53)".
+    using starbus::set_many_request;
+    using starbus::set_request;
+    test_cluster c(1);
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_role("A", "active", 15s));
+    zmq::context_t ctx;
+    auto s = raw_dealer(ctx, endpoint_of(c.cluster_file()));
+    const auto op = starbus::change_op::put;
+    const auto cls = starbus::change_class::operational;
+    set_many_request many{11, {set_request{11, 3, op, cls, "spec.k1", "one"}, set_request{12, 3, op, cls, "spec.k2", "two"},
+                               set_request{13, 3, op, cls, "spec.k1", "three"}}};
+    send(s, many);
+    std::set<std::uint64_t> waiting{11, 12, 13};
+    while (!waiting.empty()) {
+        auto m = next_message(s, 5000ms);
+        REQUIRE(m.has_value());
+        const auto* a = std::get_if<starbus::ack_reply>(&*m);
+        REQUIRE(a != nullptr);
+        for (auto id : a->request_ids) waiting.erase(id);
+    }
+    const auto value_of = [&](const std::string& key) {
+        auto m = ask(s, starbus::encode(starbus::get_request{99, key}));
+        REQUIRE(m.has_value());
+        return std::get<starbus::value_reply>(*m).value;
+    };
+    CHECK(value_of("spec.k1") == "three");  // in order
+    CHECK(value_of("spec.k2") == "two");
+    // An invalid SET inside refuses the frame, addressed to its first request_id; nothing of it is applied.
+    set_many_request bad{21, {set_request{21, 3, op, cls, "spec.k2", "four"}, set_request{22, 3, op, cls, "", "x"}}};
+    auto m = ask(s, starbus::encode(bad));
+    REQUIRE(error_of(m) == starbus::error_code::bad_request);
+    CHECK(std::get<starbus::error_reply>(*m).request_id == 21);
+    CHECK(value_of("spec.k2") == "two");
+    REQUIRE(c.running(0));
+}

@@ -482,11 +482,11 @@ TEST_CASE("client: publishes waiting in a row go as one PUBLISH-MANY, cut at oth
 
 TEST_CASE("client: a PUBLISH-MANY carries at most max_batched_publishes, and about max_batched_bytes") {
     request_table t(5000);
-    const std::uint64_t n = request_table::max_batched_publishes + 10;
+    const std::uint64_t n = request_table::max_batched + 10;
     for (std::uint64_t id = 1; id <= n; ++id) t.add(publish(id));
     auto f = sent_frames(t);
     REQUIRE(f.size() == 2);
-    CHECK(f[0].size() == request_table::max_batched_publishes);
+    CHECK(f[0].size() == request_table::max_batched);
     CHECK(f[1].size() == 10);
 
     // Publishes of 1 KiB topics: as many as fit in max_batched_bytes of PUBLISH frames, then the next frame.
@@ -512,8 +512,42 @@ TEST_CASE("client: a broker that predates PUBLISH-MANY gets the publishes again 
     for (std::uint64_t id = 1; id <= 3; ++id) t.add(publish(id));
     CHECK(sent_frames(t) == frames{{1, 2, 3}});
     // The session's answer to UNKNOWN_COMMAND for a publish (session_replies.cpp).
-    t.batch_publishes(false);
-    t.mark_publishes_unsent();
+    t.batch_requests(false);
+    t.mark_batchable_unsent();
     CHECK(t.unsent() == std::vector<std::uint64_t>{1, 2, 3});
     CHECK(sent_frames(t) == frames{{1}, {2}, {3}});
+}
+
+TEST_CASE("client: SETs waiting in a row go as one SET-MANY, other changes alone") {
+    request_table t(100);
+    for (std::uint64_t id = 1; id <= 3; ++id) t.add(change_req(id));
+    pending_request rm;  // a file removal is a change too, but has no -MANY form
+    rm.id = 4;
+    rm.kind = request_kind::change;
+    rm.frame = encode(file_remove_request{4, 5, "a/b"});
+    rm.ordered = true;
+    t.add(rm);
+    t.add(change_req(5));
+    t.add(change_req(6));
+    t.add(publish(7));  // a PUBLISH after SETs starts a frame of its own
+    t.add(publish(8));
+    std::vector<command> kinds;
+    std::vector<std::vector<std::uint64_t>> ids;
+    t.send_unsent([&](const std::string& frame) {
+        decode_result d = decode(frame.data(), frame.size());
+        REQUIRE(d.ok());
+        kinds.push_back(std::visit([](const auto& m) { return m.code; }, *d.value));
+        std::vector<std::uint64_t> in;
+        if (const auto* m = std::get_if<set_many_request>(&*d.value))
+            for (const auto& s : m->sets) in.push_back(s.request_id);
+        else if (const auto* p = std::get_if<publish_many_request>(&*d.value))
+            for (const auto& x : p->publishes) in.push_back(x.request_id);
+        else
+            in.push_back(d.request_id);
+        ids.push_back(in);
+        return true;
+    });
+    CHECK(ids == frames{{1, 2, 3}, {4}, {5, 6}, {7, 8}});
+    CHECK(kinds == std::vector<command>{command::set_many_request, command::file_remove_request,
+                                        command::set_many_request, command::publish_many_request});
 }

@@ -591,7 +591,7 @@ TEST_CASE("codec: PUBLISH-MANY is refused as a whole when empty, too long, misad
     CHECK(d.request_id == 1);
     d = verdict(publish_many_request{1, {{1, 5, "t", "x"}, {2, 5, std::string(1025, 't'), "x"}}});
     CHECK(d.error == error_code::too_large);
-    std::vector<publish_request> many(limits::max_publishes_per_frame + 1, publish_request{0, 5, "t", ""});
+    std::vector<publish_request> many(limits::max_requests_per_many + 1, publish_request{0, 5, "t", ""});
     for (std::size_t i = 0; i < many.size(); ++i) many[i].request_id = i + 1;
     CHECK(verdict(publish_many_request{1, many}).error == error_code::too_large);
     many.pop_back();
@@ -646,4 +646,32 @@ TEST_CASE("codec: PUBLISH-MANY read in place accepts and refuses exactly what de
         f[7 + rng() % (f.size() - 7)] = static_cast<char>(rng());
         both(f, false);
     }
+}
+
+TEST_CASE("codec: SET-MANY from SET frames, and its refusals as a whole", "[codec]") {
+    const std::vector<set_request> sets{{20, 5, change_op::put, change_class::operational, "k1", "v"},
+                                        {21, 5, change_op::erase, change_class::config, "k2", ""}};
+    std::vector<std::string> frames;
+    for (const auto& s : sets) frames.push_back(encode(s));
+    const auto many = encode_many(command::set_request, 20, {frames[0], frames[1]});
+    REQUIRE(many.has_value());
+    CHECK(*many == encode(set_many_request{20, sets}));
+    CHECK_FALSE(encode_many(command::set_request, 20, {frames[0], encode(publish_request{21, 5, "t", ""})}));
+    CHECK_FALSE(encode_many(command::get_request, 20, {encode(get_request{20, "k"})}));
+
+    const auto verdict = [](const set_many_request& m) {
+        const std::string f = encode(m);
+        return decode(f.data(), f.size());
+    };
+    CHECK(verdict(set_many_request{20, sets}).ok());
+    CHECK(verdict(set_many_request{1, {}}).error == error_code::bad_request);
+    CHECK(verdict(set_many_request{19, sets}).error == error_code::bad_request);
+    auto bad = sets;
+    bad[1].key = std::string(1025, 'k');
+    CHECK(verdict(set_many_request{20, bad}).error == error_code::too_large);
+    bad = sets;
+    bad[1].op = static_cast<change_op>(3);  // a file op is not a SET's
+    const auto d = verdict(set_many_request{20, bad});
+    CHECK(d.error == error_code::bad_request);
+    CHECK(d.request_id == 20);
 }

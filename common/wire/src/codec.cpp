@@ -122,11 +122,19 @@ struct validator {
     verdict operator()(const publish_request& m) const { return check_publish(m.topic, m.payload); }
     verdict operator()(const publish_many_request& m) const {
         if (m.publishes.empty()) return bad("PUBLISH-MANY carries no publish");
-        if (auto v = check_size("publishes", m.publishes.size(), limits::max_publishes_per_frame); !v.ok()) return v;
+        if (auto v = check_size("publishes", m.publishes.size(), limits::max_requests_per_many); !v.ok()) return v;
         if (m.publishes.front().request_id != m.request_id)
             return bad("request_id " + std::to_string(m.request_id) + " is not the first publish's (" +
                        std::to_string(m.publishes.front().request_id) + ")");
         return each(m.publishes, *this);
+    }
+    verdict operator()(const set_many_request& m) const {
+        if (m.sets.empty()) return bad("SET-MANY carries no SET");
+        if (auto v = check_size("sets", m.sets.size(), limits::max_requests_per_many); !v.ok()) return v;
+        if (m.sets.front().request_id != m.request_id)
+            return bad("request_id " + std::to_string(m.request_id) + " is not the first SET's (" +
+                       std::to_string(m.sets.front().request_id) + ")");
+        return each(m.sets, *this);
     }
     verdict operator()(const snapshot_part& m) const { return each(m.entries, check_change); }
     verdict operator()(const snapshot_end& m) const {
@@ -472,28 +480,38 @@ zmq::message_t encode_frame(const bus_batch_view& b) {
     return zmq::message_t(buffer.data(), buffer.size());
 }
 
-std::optional<std::string> encode_publish_many(std::uint64_t first_request_id,
-                                               const std::vector<std::string_view>& publish_frames) {
-    // A PUBLISH envelope is fixarray(4), "SB", the version and the code, each one byte or fixstr (6 bytes
-    // in all, see peek_command), then the body: the bodies are what PUBLISH-MANY's array holds.
+std::optional<std::string> encode_many(command single, std::uint64_t first_request_id,
+                                       const std::vector<std::string_view>& frames) {
+    command many;
+    if (single == command::publish_request) many = command::publish_many_request;
+    else if (single == command::set_request) many = command::set_many_request;
+    else return std::nullopt;
+    // An envelope of these codes is fixarray(4), "SB", the version and the code, each one byte or fixstr (6
+    // bytes in all, see peek_command), then the body: the bodies are what the -MANY command's array holds.
     constexpr std::size_t envelope_head = 6;
     std::size_t bytes = 0;
-    for (const auto f : publish_frames) {
-        if (peek_command(f.data(), f.size()) != command::publish_request || f.size() <= envelope_head)
-            return std::nullopt;
+    for (const auto f : frames) {
+        if (peek_command(f.data(), f.size()) != single || f.size() <= envelope_head) return std::nullopt;
         bytes += f.size() - envelope_head;
     }
-    msgpack::sbuffer buffer(32 + bytes);
-    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    std::string out;
+    out.reserve(32 + bytes);
+    string_stream stream{out};
+    msgpack::packer<string_stream> pk(stream);
     pk.pack_array(envelope_size);
     pk.pack(protocol_signature);
     pk.pack(protocol_version);
-    pk.pack(static_cast<std::uint8_t>(command::publish_many_request));
+    pk.pack(static_cast<std::uint8_t>(many));
     pk.pack_array(2);
     pk.pack(first_request_id);
-    pk.pack_array(static_cast<std::uint32_t>(publish_frames.size()));
-    for (const auto f : publish_frames) buffer.write(f.data() + envelope_head, f.size() - envelope_head);
-    return std::string(buffer.data(), buffer.size());
+    pk.pack_array(static_cast<std::uint32_t>(frames.size()));
+    for (const auto f : frames) out.append(f.data() + envelope_head, f.size() - envelope_head);
+    return out;
+}
+
+std::optional<std::string> encode_publish_many(std::uint64_t first_request_id,
+                                               const std::vector<std::string_view>& publish_frames) {
+    return encode_many(command::publish_request, first_request_id, publish_frames);
 }
 
 field_verdict decode_publish_many_view(const zmq::message_t& frame, std::vector<publish_view>& out,
@@ -507,7 +525,7 @@ field_verdict decode_publish_many_view(const zmq::message_t& frame, std::vector<
     try {
         // Arrays: the envelope (4), the body (2), the publishes (at most the limit + 1, so that one too many is
         // named as such below) and each publish (4); nesting 3 deep.
-        msgpack::unpack_limit lim(static_cast<std::uint32_t>(limits::max_publishes_per_frame + 1), 0, max_bytes,
+        msgpack::unpack_limit lim(static_cast<std::uint32_t>(limits::max_requests_per_many + 1), 0, max_bytes,
                                   max_bytes, 0, 4);
         msgpack::object_handle h = msgpack::unpack(static_cast<const char*>(frame.data()), frame.size(),
                                                    reference_everything, nullptr, lim);
@@ -522,7 +540,7 @@ field_verdict decode_publish_many_view(const zmq::message_t& frame, std::vector<
         const msgpack::object& list = body.via.array.ptr[1];
         if (list.type != msgpack::type::ARRAY) return bad("malformed PUBLISH-MANY: publishes is not an array");
         if (list.via.array.size == 0) return bad("PUBLISH-MANY carries no publish");
-        if (auto v = check_size("publishes", list.via.array.size, limits::max_publishes_per_frame); !v.ok())
+        if (auto v = check_size("publishes", list.via.array.size, limits::max_requests_per_many); !v.ok())
             return v;
         out.reserve(list.via.array.size);
         for (std::uint32_t i = 0; i < list.via.array.size; ++i) {

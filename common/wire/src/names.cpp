@@ -97,6 +97,7 @@ std::string_view to_string(command c) {
         case command::bus_fetch_request: return "BUS-FETCH";
         case command::bus_batch: return "BUS-BATCH";
         case command::publish_many_request: return "PUBLISH-MANY";
+        case command::set_many_request: return "SET-MANY";
     }
     return "UNKNOWN";
 }

@@ -125,6 +125,10 @@ struct bus_batch_view {
 // first one's request_id heads the PUBLISH-MANY.
 [[nodiscard]] std::optional<std::string> encode_publish_many(std::uint64_t first_request_id,
                                                              const std::vector<std::string_view>& publish_frames);
+// The same for any command that has a -MANY form: `single` is PUBLISH or SET (anything else: nothing), and
+// every frame must be of that command; the result is a PUBLISH-MANY or a SET-MANY.
+[[nodiscard]] std::optional<std::string> encode_many(command single, std::uint64_t first_request_id,
+                                                     const std::vector<std::string_view>& frames);
 
 // ---- the CHUNK fast path (file transfers move gigabytes: no copy of the data) ----
 

@@ -63,6 +63,7 @@ enum class command : std::uint8_t {
     bus_fetch_request = 50,
     bus_batch = 51,
     publish_many_request = 52,
+    set_many_request = 53,
 };
 [[nodiscard]] std::string_view to_string(command c);
 
@@ -162,6 +163,16 @@ struct publish_many_request {
     std::vector<publish_request> publishes;
     static constexpr command code = command::publish_many_request;
     MSGPACK_DEFINE(request_id, publishes)
+};
+
+// C: several SETs in one frame, each exactly a SET (its own request_id, its
+// own answer), applied in order as if sent one by one (docs/protocol.md
+// "SET-MANY"). request_id is the first SET's.
+struct set_many_request {
+    std::uint64_t request_id = 0;
+    std::vector<set_request> sets;
+    static constexpr command code = command::set_many_request;
+    MSGPACK_DEFINE(request_id, sets)
 };
 
 // S: one or more requests were applied. For set_request, (epoch, seq) is the
@@ -431,7 +442,7 @@ using message = std::variant<set_request, get_request, value_reply, snapshot_req
                              status_reply, force_request, ping, pong, repl_hello, change_batch, repl_ack,
                              handover_request, handover_go, heartbeat, file_list_request, file_list_reply,
                              fetch_request, file_chunk, file_put_request, file_remove_request, bus_fetch_request,
-                             bus_batch, publish_many_request>;
+                             bus_batch, publish_many_request, set_many_request>;
 
 }  // namespace starbus
 

@@ -130,8 +130,8 @@ inline constexpr std::size_t max_name_bytes = 64;
 // Whole frames above this are refused with TOO_LARGE (up to four times it; beyond,
 // libzmq drops the connection: ZMQ_MAXMSGSIZE).
 inline constexpr std::int64_t max_frame_bytes = 8 * 1024 * 1024;
-// The most publishes one PUBLISH-MANY carries (its frame is within max_frame_bytes besides).
-inline constexpr std::size_t max_publishes_per_frame = 10000;
+// The most requests one PUBLISH-MANY or SET-MANY carries (its frame is within max_frame_bytes besides).
+inline constexpr std::size_t max_requests_per_many = 10000;
 // How many applied requests each replica remembers for deduplication.
 inline constexpr std::size_t remembered_requests = 65536;
 // The largest chunk a FETCH may ask for (a CHUNK frame stays well under the frame limit).
