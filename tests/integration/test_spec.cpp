@@ -42,6 +42,19 @@ std::optional<starbus::message> next_message(zmq::socket_t& s, std::chrono::mill
 
 void send(zmq::socket_t& s, const starbus::message& m) { s.send(zmq::buffer(starbus::encode(m))); }
 
+// Whether every request_id of `ids` is answered by an ACK on `s` (one ACK may cover several), nothing else
+// arriving first.
+bool acked(zmq::socket_t& s, std::set<std::uint64_t> ids) {
+    while (!ids.empty()) {
+        auto m = next_message(s, std::chrono::milliseconds(5000));
+        if (!m) return false;
+        const auto* a = std::get_if<starbus::ack_reply>(&*m);
+        if (!a) return false;
+        for (auto id : a->request_ids) ids.erase(id);
+    }
+    return true;
+}
+
 // An envelope whose command code is `code` (packed as given: any MessagePack type), with body [request_id].
 template <typename Code>
 std::string envelope_with_code(const Code& code, std::uint64_t request_id) {
@@ -373,17 +386,6 @@ TEST_CASE("spec: PUBLISH-MANY is handled as its publishes one by one, and an inv
     zmq::context_t ctx;
     auto s = raw_dealer(ctx, endpoint_of(c.cluster_file()));
     const std::uint64_t client_id = 77;
-    // Every request_id of `ids` answered by an ACK (one ACK may cover several), nothing else.
-    const auto acked = [&](std::set<std::uint64_t> ids) {
-        while (!ids.empty()) {
-            auto m = next_message(s, 5000ms);
-            if (!m) return false;
-            const auto* a = std::get_if<starbus::ack_reply>(&*m);
-            if (!a) return false;
-            for (auto id : a->request_ids) ids.erase(id);
-        }
-        return true;
-    };
     const auto fetch_all = [&] {
         starbus::bus_fetch_request f;
         f.request_id = 999;
@@ -400,10 +402,10 @@ TEST_CASE("spec: PUBLISH-MANY is handled as its publishes one by one, and an inv
                                     publish_request{202, client_id, "spec.b", "two"},
                                     publish_request{203, client_id, "spec.a", ""}}};
     send(s, many);
-    REQUIRE(acked({201, 202, 203}));
+    REQUIRE(acked(s, {201, 202, 203}));
     // Sent again (a retry after a failover): answered again, applied once.
     send(s, many);
-    REQUIRE(acked({201, 202, 203}));
+    REQUIRE(acked(s, {201, 202, 203}));
     auto log = fetch_all();
     REQUIRE(log.size() == 3);
     CHECK(log[0].key == "spec.a");
@@ -442,14 +444,7 @@ TEST_CASE("spec: SET-MANY applies its SETs one by one, each answered, and refuse
     set_many_request many{11, {set_request{11, 3, op, cls, "spec.k1", "one"}, set_request{12, 3, op, cls, "spec.k2", "two"},
                                set_request{13, 3, op, cls, "spec.k1", "three"}}};
     send(s, many);
-    std::set<std::uint64_t> waiting{11, 12, 13};
-    while (!waiting.empty()) {
-        auto m = next_message(s, 5000ms);
-        REQUIRE(m.has_value());
-        const auto* a = std::get_if<starbus::ack_reply>(&*m);
-        REQUIRE(a != nullptr);
-        for (auto id : a->request_ids) waiting.erase(id);
-    }
+    REQUIRE(acked(s, {11, 12, 13}));
     const auto value_of = [&](const std::string& key) {
         auto m = ask(s, starbus::encode(starbus::get_request{99, key}));
         REQUIRE(m.has_value());

@@ -42,11 +42,32 @@ TEST_CASE("request_memory: once full, the oldest go first, and all() is oldest f
     CHECK(m.find(7, 6)->seq == 9);
 }
 
+namespace {
+
+// The specification: the newest `capacity` distinct records, in a deque and a map.
+struct plain_model {
+    explicit plain_model(std::size_t c) : capacity(c) {}
+    std::size_t capacity;
+    std::deque<request_record> order;
+    std::map<std::pair<std::uint64_t, std::uint64_t>, request_record> held;
+
+    void remember(const request_record& r) {
+        if (!held.emplace(std::pair{r.client_id, r.request_id}, r).second) return;
+        order.push_back(r);
+        if (order.size() <= capacity) return;
+        held.erase({order.front().client_id, order.front().request_id});
+        order.pop_front();
+    }
+};
+
+}  // namespace
+
 TEST_CASE("request_memory: agrees with a plain model over many wraps (clients interleaved, retries)") {
     constexpr std::size_t capacity = 1000;
     request_memory m(capacity);
-    std::deque<request_record> order;
-    std::map<std::pair<std::uint64_t, std::uint64_t>, request_record> held;
+    plain_model model(capacity);
+    auto& order = model.order;
+    auto& held = model.held;
     std::mt19937_64 rng(42);
     std::uint64_t next_id[5] = {1, 1, 1, 1, 1};
     for (std::uint64_t seq = 1; seq <= 20000; ++seq) {
@@ -56,13 +77,7 @@ TEST_CASE("request_memory: agrees with a plain model over many wraps (clients in
         const std::uint64_t id = retry ? next_id[client - 1] - 1 - rng() % 3 : next_id[client - 1]++;
         const request_record r{client * 0x1000001, id, 1, seq};
         m.remember(r);
-        if (held.emplace(std::pair{r.client_id, r.request_id}, r).second) {
-            order.push_back(r);
-            if (order.size() > capacity) {
-                held.erase({order.front().client_id, order.front().request_id});
-                order.pop_front();
-            }
-        }
+        model.remember(r);
         if (seq % 997 == 0) {
             REQUIRE(m.size() == held.size());
             CHECK(m.all() == std::vector<request_record>(order.begin(), order.end()));
@@ -83,8 +98,8 @@ TEST_CASE("request_memory: agrees with the model with more clients than it keeps
     constexpr std::size_t capacity = 20000;
     constexpr std::uint64_t clients = 6000;
     request_memory m(capacity);
-    std::deque<request_record> order;
-    std::map<std::pair<std::uint64_t, std::uint64_t>, request_record> held;
+    plain_model model(capacity);
+    auto& held = model.held;
     std::vector<std::uint64_t> next_id(clients, 1);
     std::mt19937_64 rng(7);
     for (std::uint64_t seq = 1; seq <= 60000; ++seq) {
@@ -94,13 +109,7 @@ TEST_CASE("request_memory: agrees with the model with more clients than it keeps
         const std::uint64_t id = retry ? next_id[client] - 1 - rng() % 2 : next_id[client]++;
         const request_record r{client + 1, id, 1, seq};
         m.remember(r);
-        if (held.emplace(std::pair{r.client_id, r.request_id}, r).second) {
-            order.push_back(r);
-            if (order.size() > capacity) {
-                held.erase({order.front().client_id, order.front().request_id});
-                order.pop_front();
-            }
-        }
+        model.remember(r);
         if (seq % 4999 == 0) {
             REQUIRE(m.size() == held.size());
             for (int k = 0; k < 3000; ++k) {

@@ -88,6 +88,23 @@ verdict check_publish(std::string_view topic, std::string_view payload) {
     return check_size("payload", payload.size(), limits::max_payload_bytes);
 }
 
+// A -MANY command's names, for its refusals.
+struct many_names {
+    std::string_view command, one, field;  // "PUBLISH-MANY", "publish", "publishes"
+};
+constexpr many_names publish_many_names{"PUBLISH-MANY", "publish", "publishes"};
+constexpr many_names set_many_names{"SET-MANY", "SET", "sets"};
+
+// The rules of a -MANY frame as a whole: 1..max_requests_per_many requests, headed by the first's request_id.
+verdict check_many(const many_names& n, std::size_t count, std::uint64_t request_id, std::uint64_t first_id) {
+    if (count == 0) return bad(std::string(n.command) + " carries no " + std::string(n.one));
+    if (auto v = check_size(n.field, count, limits::max_requests_per_many); !v.ok()) return v;
+    if (first_id != request_id)
+        return bad("request_id " + std::to_string(request_id) + " is not the first " + std::string(n.one) + "'s (" +
+                   std::to_string(first_id) + ")");
+    return {};
+}
+
 verdict check_entry(const file_entry& e) {
     if (auto w = check_path(e.path); !w.ok()) return w;
     if (auto w = check_hash(e.hash); !w.ok()) return w;
@@ -121,19 +138,17 @@ struct validator {
     verdict operator()(const get_request& m) const { return check_size("key", m.key.size(), limits::max_key_bytes); }
     verdict operator()(const publish_request& m) const { return check_publish(m.topic, m.payload); }
     verdict operator()(const publish_many_request& m) const {
-        if (m.publishes.empty()) return bad("PUBLISH-MANY carries no publish");
-        if (auto v = check_size("publishes", m.publishes.size(), limits::max_requests_per_many); !v.ok()) return v;
-        if (m.publishes.front().request_id != m.request_id)
-            return bad("request_id " + std::to_string(m.request_id) + " is not the first publish's (" +
-                       std::to_string(m.publishes.front().request_id) + ")");
+        if (auto v = check_many(publish_many_names, m.publishes.size(), m.request_id,
+                                m.publishes.empty() ? 0 : m.publishes.front().request_id);
+            !v.ok())
+            return v;
         return each(m.publishes, *this);
     }
     verdict operator()(const set_many_request& m) const {
-        if (m.sets.empty()) return bad("SET-MANY carries no SET");
-        if (auto v = check_size("sets", m.sets.size(), limits::max_requests_per_many); !v.ok()) return v;
-        if (m.sets.front().request_id != m.request_id)
-            return bad("request_id " + std::to_string(m.request_id) + " is not the first SET's (" +
-                       std::to_string(m.sets.front().request_id) + ")");
+        if (auto v = check_many(set_many_names, m.sets.size(), m.request_id,
+                                m.sets.empty() ? 0 : m.sets.front().request_id);
+            !v.ok())
+            return v;
         return each(m.sets, *this);
     }
     verdict operator()(const snapshot_part& m) const { return each(m.entries, check_change); }
@@ -539,9 +554,8 @@ field_verdict decode_publish_many_view(const zmq::message_t& frame, std::vector<
         const std::uint64_t first = uint_of(body.via.array.ptr[0]);
         const msgpack::object& list = body.via.array.ptr[1];
         if (list.type != msgpack::type::ARRAY) return bad("malformed PUBLISH-MANY: publishes is not an array");
-        if (list.via.array.size == 0) return bad("PUBLISH-MANY carries no publish");
-        if (auto v = check_size("publishes", list.via.array.size, limits::max_requests_per_many); !v.ok())
-            return v;
+        const std::uint64_t first_publish = list.via.array.size > 0 ? peek_request_id(list.via.array.ptr[0]) : 0;
+        if (auto v = check_many(publish_many_names, list.via.array.size, first, first_publish); !v.ok()) return v;
         out.reserve(list.via.array.size);
         for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
             const msgpack::object& p = list.via.array.ptr[i];
@@ -552,9 +566,6 @@ field_verdict decode_publish_many_view(const zmq::message_t& frame, std::vector<
             if (auto w = check_publish(v.topic, v.payload); !w.ok()) return w;
             out.push_back(v);
         }
-        if (out.front().request_id != first)
-            return bad("request_id " + std::to_string(first) + " is not the first publish's (" +
-                       std::to_string(out.front().request_id) + ")");
         return {};  // the views point into `frame`, not into the handle's zone
     } catch (const std::exception& e) {
         out.clear();
