@@ -33,13 +33,18 @@ void connection::open_request(const broker_info& b) {
     close_request();
     zmq::socket_t s(_context, zmq::socket_type::dealer);
     configure_client_socket(s);
+    _attachment = !_own_key && _loss_watch == loss_watch::attachment;
+    _dealer_attached = false;
+    _dealer_lost = false;
     // A pipelined client keeps up to a window of requests queued: never let
-    // libzmq's default HWM be what limits it.
-    s.set(zmq::sockopt::sndhwm, 100000);
+    // libzmq's default HWM be what limits it. Watched by attachment, no limit at all, so that a DEALER that
+    // cannot send has no pipe (no connection) rather than a full one.
+    s.set(zmq::sockopt::sndhwm, _attachment ? 0 : 100000);
     s.set(zmq::sockopt::rcvhwm, 100000);
+    if (_attachment) s.set(zmq::sockopt::immediate, 1);
     if (_own_key) make_curve_client(s, *_own_key, b.public_key);
     // Before connect(): a refused key, or the broker's death (its connection closed), is told at once.
-    if (_own_key || _watch_request) _dealer_monitor.emplace(_context, s);
+    if (_own_key || _loss_watch == loss_watch::monitor) _dealer_monitor.emplace(_context, s);
     s.connect(b.request_endpoint());
     _dealer.emplace(std::move(s));
     _dealer_broker = b.name;
@@ -49,6 +54,20 @@ void connection::close_request() {
     _dealer_monitor.reset();
     _dealer.reset();  // linger 0: queued requests die with the socket
     _dealer_broker.clear();
+    _attachment = false;
+    _dealer_attached = false;
+    _dealer_lost = false;
+}
+
+connection::attachment_news connection::request_attachment() {
+    attachment_news news;
+    if (!_dealer || !_attachment || _dealer_lost) return news;
+    // Reading ZMQ_EVENTS also lets the socket take in what its I/O thread told it (a pipe attached or gone).
+    // No send limit: a DEALER that cannot send has no pipe, rather than a full one.
+    const bool can_send = (_dealer->get(zmq::sockopt::events) & ZMQ_POLLOUT) != 0;
+    if (can_send && !_dealer_attached) news.came_up = _dealer_attached = true;
+    if (!can_send && _dealer_attached) news.lost = _dealer_lost = true;
+    return news;
 }
 
 bool connection::send_request(std::string_view frame) {
@@ -161,12 +180,21 @@ std::optional<connection::published> connection::receive_published() {
 }
 
 connection::readiness connection::wait(std::chrono::milliseconds timeout, int watch_fd) {
-    zmq::pollitem_t items[4];
+    zmq::pollitem_t items[5];
     std::size_t n = 0;
     int dealer_at = -1, sub_at = -1, fd_at = -1, monitor_at = -1;
     if (_dealer) {
         dealer_at = static_cast<int>(n);
-        items[n++] = {_dealer->handle(), 0, ZMQ_POLLIN, 0};
+        // Watched by attachment, until its first connection is up: also wake when it can send, so that what
+        // could not be sent before goes at once.
+        const bool connecting = _attachment && !_dealer_attached;
+        items[n++] = {_dealer->handle(), 0, static_cast<short>(connecting ? ZMQ_POLLIN | ZMQ_POLLOUT : ZMQ_POLLIN), 0};
+        if (_attachment && _dealer_attached && !_dealer_lost) {
+            // Once up: also wake when libzmq tells the socket anything (its ZMQ_FD signals every command, a pipe
+            // taken away included), which the item above would swallow (zmq_poll reads ZMQ_EVENTS, finds no
+            // message, and waits on). The caller's request_attachment() then sees whether it was a loss.
+            items[n++] = {nullptr, _dealer->get(zmq::sockopt::fd), ZMQ_POLLIN, 0};
+        }
     }
     if (_sub) {
         sub_at = static_cast<int>(n);

@@ -50,12 +50,14 @@ session::session(zmq::context_t& context, const client_options& options)
       _files(download_settings(options), [this] { return next_request_id(); }) {
     if (options.cluster.brokers.empty())
         throw config_error("the cluster lists no brokers: give the client a cluster file with at least one [[broker]]");
-    // Watching the DEALER (a socket monitor: an inproc endpoint) is cheap in a context of one's own. In a context
-    // shared by many clients, libzmq scans every inproc endpoint of the context each time a socket closes, so a
-    // thousand watched clients walking at once after a crash would make closing sockets quadratic (measured: the
-    // reaper fell seconds behind and the context ran out of sockets). Those clients find a dead server after an
-    // attempt's silence, as before.
-    _conn.watch_request_connection(options.context == nullptr);
+    // Watching the DEALER with a socket monitor (an inproc endpoint) is cheap in a context of one's own. In a
+    // context shared by many clients, libzmq scans every inproc endpoint of the context each time a socket
+    // closes, so a thousand monitored clients walking at once after a crash would make closing sockets quadratic
+    // (measured: the reaper fell seconds behind and the context ran out of sockets). Those clients watch whether
+    // their DEALER still has a connection to send on instead (connection.hpp, loss_watch::attachment): no socket
+    // more, and a crashed server is left as soon as the client is serviced, not after an attempt's silence.
+    _conn.watch_request_connection(options.context == nullptr ? connection::loss_watch::monitor
+                                                              : connection::loss_watch::attachment);
     if (options.cluster.curve()) {
         if (options.key.empty())
             throw config_error("the cluster uses CURVE ([security] mode = \"curve\"): a key is needed; set "
@@ -180,7 +182,8 @@ std::uint64_t session::send_ping(clock::time_point now) {
     // arrives (any traffic counts), so it does not match pongs. wants_service() says whether it asks this
     // broker to serve (until it is confirmed) or only keeps the link alive.
     const std::uint64_t id = next_request_id();
-    static_cast<void>(_conn.send_request(encode(ping{_client_id, id, wants_service(_link)})));
+    // Not sent while a DEALER watched by attachment is still connecting: housekeeping sends one when it is up.
+    _ping_unsent = !_conn.send_request(encode(ping{_client_id, id, wants_service(_link)}));
     return id;
 }
 
@@ -255,6 +258,16 @@ void session::check_handshakes() {
 void session::housekeeping(clock::time_point now) {
     if (_link != link_state::idle) {
         if (!_conn.request_open() && now >= _times.connect_at) on_link(link_event::connect_due, now);
+        const connection::attachment_news attached = _conn.request_attachment();
+        if (attached.came_up) {
+            // The broker could not answer before its connection was up: the attempt's clock starts now, so
+            // that a storm of clients connecting at once (slow handshakes) does not make a live broker silent.
+            // A broker that never lets the connection come up is still left after an attempt.
+            _times.last_rx = now;
+            if (_ping_unsent) send_ping(now);
+        }
+        if (attached.lost)
+            on_link(link_event::connection_lost, now, current_name() + " closed the connection (it stopped)");
         if (_conn.request_open() && link_silent(_times, _timing, now))
             on_link(link_event::silent, now, current_name() + " did not answer within " + millis(_timing.attempt_timeout));
         if (_conn.request_open()) {

@@ -176,6 +176,7 @@ class session {
 
     link_state _link = link_state::idle;
     link_times _times;
+    bool _ping_unsent = false;  // the last ping could not be sent (its DEALER was not connected yet)
     clock::time_point _sync_retry_at{};            // mirror: do not restart a sync before this
     clock::time_point _sub_retry_at{};             // CURVE: do not reopen a failed SUB before this
     std::optional<server_info> _server;            // confirmed server on the current connection
