@@ -117,6 +117,7 @@ void session::connect(clock::time_point now) {
     _conn.open_request(b);
     _times.last_rx = now;
     _times.ping_unanswered_since.reset();  // a new connection: nothing asked of it yet
+    _position_check_at.reset();            // the mirror's next sync brings its own
     _server.reset();
     _mirror.abandon_sync();  // it travelled on the old DEALER, which is gone
     // Everything unacknowledged goes to the new broker unchanged, oldest
@@ -137,6 +138,7 @@ void session::leave_broker(clock::time_point now, const std::string& reason, con
     }
     _conn.close_request();
     _server.reset();
+    _position_check_at.reset();
     _mirror.abandon_sync();
     _bus.abandon();
     const broker_info* named = hint.empty() ? nullptr : _options.cluster.find(hint);
@@ -271,7 +273,9 @@ void session::housekeeping(clock::time_point now) {
         if (_conn.request_open() && link_silent(_times, _timing, now))
             on_link(link_event::silent, now, current_name() + " did not answer within " + millis(_timing.attempt_timeout));
         if (_conn.request_open()) {
-            if (ping_due(_times, _timing, now)) send_ping(now);
+            const bool position_check = _position_check_at && now >= *_position_check_at;
+            if (position_check) _position_check_at.reset();
+            if (ping_due(_times, _timing, now) || position_check) send_ping(now);
             _table.release_due_resends(now);
             send_unsent();
             if (mirror_sync_due(now)) start_mirror_sync(now);
@@ -314,6 +318,7 @@ clock::time_point session::next_wake(clock::time_point now, clock::time_point un
         !_mirror.sync_in_flight() && _sync_retry_at > now)
         t = std::min(t, _sync_retry_at);
     if (auto n = _table.next_timer()) t = std::min(t, *n);
+    if (_position_check_at && _conn.request_open()) t = std::min(t, *_position_check_at);
     return t;
 }
 
