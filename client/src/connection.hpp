@@ -128,6 +128,11 @@ class connection {
     bool _attachment = false;       // the current DEALER is watched by attachment (ZMQ_IMMEDIATE)
     bool _dealer_attached = false;  // ... and a connection of it has come up (it could send)
     bool _dealer_lost = false;      // ... and that connection is gone (told once)
+    // ... and the socket may have taken in a pipe attached or gone since request_attachment() last looked: it
+    // looks only then, as reading ZMQ_EVENTS costs a system call. libzmq processes such news in zmq_poll (which
+    // wait() then sees on the raw ZMQ_FD or as POLLOUT), in a send (which then fails) or in a receive that
+    // finds nothing more.
+    bool _attachment_news = false;
     std::string _dealer_broker;
     std::optional<zmq::socket_t> _sub;
     bool _watch_handshake = false;

@@ -68,12 +68,7 @@ class scripted_server {
         if (_committed > 0) {
             starbus::snapshot_part part;
             part.request_id = request_id;
-            starbus::change c;
-            c.epoch = 256;
-            c.seq = 1;
-            c.key = "lost.on.the.way";
-            c.value = "v";
-            part.entries.push_back(c);
+            part.entries.push_back(starbus::change{.epoch = 256, .seq = 1, .key = "lost.on.the.way", .value = "v"});
             reply(id, starbus::encode(part));
         }
         starbus::snapshot_end end;
