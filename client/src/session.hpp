@@ -176,7 +176,8 @@ class session {
 
     link_state _link = link_state::idle;
     link_times _times;
-    bool _ping_unsent = false;  // the last ping could not be sent (its DEALER was not connected yet)
+    // The last ping could not be sent (its DEALER was not connected yet): housekeeping sends one when it is.
+    bool _ping_unsent = false;
     clock::time_point _sync_retry_at{};            // mirror: do not restart a sync before this
     // Mirror: when to ask the server's position (a PING) before the next ping interval: at once after a sync
     // (its SUB may have missed what the server published before the subscription reached it, and nothing

@@ -42,8 +42,8 @@ class scripted_server {
             auto d = starbus::decode(body);
             if (!d.ok()) continue;
             if (const auto* p = std::get_if<starbus::ping>(&*d.value)) {
-                reply(id, starbus::encode(starbus::pong{starbus::broker_state::active, 256, _committed, "A",
-                                                        p->request_id}));
+                reply(id, starbus::encode(
+                              starbus::pong{starbus::broker_state::active, 256, _committed, "A", p->request_id}));
             } else if (const auto* s = std::get_if<starbus::snapshot_request>(&*d.value)) {
                 ++snapshots;
                 if (snapshots == 1) {
@@ -113,13 +113,28 @@ TEST_CASE("client mirror: a change committed after its sync and never received i
         server.pump();
         cl.poll(5ms);
     };
-    REQUIRE(wait_until([&] { pump(); return server.snapshots >= 1 && cl.synchronised(); }, 10s, 0ms));
+    REQUIRE(wait_until(
+        [&] {
+            pump();
+            return server.snapshots >= 1 && cl.synchronised();
+        },
+        10s, 0ms));
     // Behind the server from the first PONG after the sync: it asks again after half a ping interval, and
     // resyncs. (It waited for two whole ping intervals, 800 ms here, before.)
-    REQUIRE(wait_until([&] { pump(); return server.second_asked.has_value(); }, 5s, 0ms));
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(*server.second_asked -
-                                                                               server.first_answered);
+    REQUIRE(wait_until(
+        [&] {
+            pump();
+            return server.second_asked.has_value();
+        },
+        5s, 0ms));
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*server.second_asked - server.first_answered);
     INFO("the mirror asked again " << waited.count() << " ms after its first sync");
     CHECK(waited < 400ms);
-    REQUIRE(wait_until([&] { pump(); return cl.synchronised() && cl.mirror().find("lost.on.the.way"); }, 5s, 0ms));
+    REQUIRE(wait_until(
+        [&] {
+            pump();
+            return cl.synchronised() && cl.mirror().find("lost.on.the.way");
+        },
+        5s, 0ms));
 }

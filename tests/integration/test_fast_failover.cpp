@@ -76,8 +76,7 @@ TEST_CASE("fast failover: a SIGKILLed server is replaced long before its expiry,
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 60s));
 }
 
-TEST_CASE("fast failover: clients sharing one ZeroMQ context leave a SIGKILLed server at once too",
-          "[integration]") {
+TEST_CASE("fast failover: clients sharing one ZeroMQ context leave a SIGKILLed server at once too", "[integration]") {
     // Clients sharing a context watch no socket monitor (connection.hpp): they see their DEALER lose the pipe
     // libzmq gave it while connected. Heartbeat 500 ms: attempt timeout 1.5 s, which is what they waited before.
     test_cluster c(3, 500);
