@@ -57,6 +57,7 @@ struct options {
     int max_seconds = 120;
     std::string broker;
     std::string log_dir;
+    bool trace = false;
 };
 
 double ms_since(clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); }
@@ -184,7 +185,29 @@ struct rep_result {
 struct storm_client {
     std::unique_ptr<client> c;
     std::size_t full = 0;
+    // --trace: when (ms since the phase began) this client last lost a server, found one, synchronised,
+    // and how many times it lost and found one in the phase.
+    double lost_ms = -1, found_ms = -1, synced_ms = -1;
+    int losses = 0, finds = 0, syncs = 0;
 };
+
+// --trace: how the clients' events of one phase spread in time (p10, p50, p90, max of each).
+void print_trace(const std::string& phase, const std::vector<storm_client>& clients) {
+    auto spread = [&](auto field) {
+        std::vector<double> v;
+        for (const auto& s : clients)
+            if (field(s) >= 0) v.push_back(field(s));
+        if (v.empty()) return std::string("none");
+        return fmt(percentile(v, 10)) + "/" + fmt(percentile(v, 50)) + "/" + fmt(percentile(v, 90)) + "/" +
+               fmt(percentile(v, 100)) + " (" + std::to_string(v.size()) + ")";
+    };
+    std::cout << "    trace " << phase << " ms p10/p50/p90/max: lost " << spread([](auto& s) { return s.lost_ms; })
+              << ", found " << spread([](auto& s) { return s.found_ms; }) << ", synced "
+              << spread([](auto& s) { return s.synced_ms; }) << "; losses/client "
+              << spread([](auto& s) { return double(s.losses); }) << ", finds/client "
+              << spread([](auto& s) { return double(s.finds); }) << ", syncs/client "
+              << spread([](auto& s) { return double(s.syncs); }) << "\n";
+}
 
 rep_result measure(const options& o, const std::string& broker_path, std::size_t k, int rep) {
     rep_result out;
@@ -223,15 +246,42 @@ rep_result measure(const options& o, const std::string& broker_path, std::size_t
     mirror_opts.mirror_state = true;
     std::vector<storm_client> clients(o.clients);
     const auto created_at = clock::now();
+    clock::time_point phase_at = created_at;
+    auto new_phase = [&](clock::time_point at) {
+        phase_at = at;
+        for (auto& s : clients) {
+            s.lost_ms = s.found_ms = s.synced_ms = -1;
+            s.losses = s.finds = s.syncs = 0;
+        }
+    };
     for (auto& s : clients) {
         s.c = std::make_unique<client>(mirror_opts);
-        s.c->on_event([&s](const client_event& e) {
-            if (const auto* y = std::get_if<synchronised>(&e); y && y->full) ++s.full;
+        s.c->on_event([&s, &phase_at](const client_event& e) {
+            if (const auto* y = std::get_if<synchronised>(&e)) {
+                if (y->full) ++s.full;
+                s.synced_ms = ms_since(phase_at);
+                ++s.syncs;
+            } else if (std::holds_alternative<server_lost>(e)) {
+                s.lost_ms = ms_since(phase_at);
+                ++s.losses;
+            } else if (std::holds_alternative<server_changed>(e)) {
+                s.found_ms = ms_since(phase_at);
+                ++s.finds;
+            }
         });
     }
+    std::vector<double> round_ms;  // --trace: how long each round over the clients took, this phase
     auto round = [&] {
+        const auto t = clock::now();
         for (auto& s : clients) s.c->poll(milliseconds(0));
         writer.poll(milliseconds(0));
+        if (o.trace) round_ms.push_back(ms_since(t));
+    };
+    auto print_rounds = [&] {
+        if (o.trace && !round_ms.empty())
+            std::cout << "    rounds: " << round_ms.size() << ", ms p50/p90/max " << fmt(percentile(round_ms, 50), 1)
+                      << "/" << fmt(percentile(round_ms, 90), 1) << "/" << fmt(percentile(round_ms, 100), 1) << "\n";
+        round_ms.clear();
     };
     auto all_on = [&](const std::string& server, const std::string& key) {
         return std::all_of(clients.begin(), clients.end(), [&](const storm_client& s) {
@@ -254,10 +304,13 @@ rep_result measure(const options& o, const std::string& broker_path, std::size_t
     if (!until_all(cluster.name(0), last_key, {}))
         return fail("not every client synchronised with A within " + std::to_string(o.max_seconds) + " s");
     out.first_ms = ms_since(created_at);
+    if (o.trace) print_trace("first sync", clients);
+    print_rounds();
 
     // Failover: A dies, one write is the vote.
     for (auto& s : clients) s.full = 0;
     const auto kill_at = clock::now();
+    new_phase(kill_at);
     cluster.kill(0);
     std::optional<result> vote;
     writer.submit(change_request::put("storm.failover", "b"), deadline(clock::now() + limit),
@@ -269,6 +322,8 @@ rep_result measure(const options& o, const std::string& broker_path, std::size_t
     if (vote->server != cluster.name(1)) return fail("expected B to take over, " + vote->server + " did");
     if (!failed_over) return fail("not every client synchronised with B");
     out.failover_ms = ms_since(kill_at);
+    if (o.trace) print_trace("failover", clients);
+    print_rounds();
     for (auto& s : clients) {
         out.full_failover += s.full;
         s.full = 0;
@@ -276,12 +331,15 @@ rep_result measure(const options& o, const std::string& broker_path, std::size_t
 
     // Failback: A returns and takes its role back; a key written at the restart must reach every mirror.
     const auto restart_at = clock::now();
+    new_phase(restart_at);
     cluster.start(0);
     std::optional<result> back;
     writer.submit(change_request::put("storm.failback", "a"), deadline(clock::now() + limit),
                   [&](const result& r) { back = r; });
     if (!until_all(cluster.name(0), "storm.failback", {})) return fail("not every client synchronised with A again");
     out.failback_ms = ms_since(restart_at);
+    if (o.trace) print_trace("failback", clients);
+    print_rounds();
     for (auto& s : clients) out.full_failback += s.full;
     if (!back || !back->ok()) return fail("the write at the restart failed: " + (back ? back->message : "no answer"));
 
@@ -399,6 +457,7 @@ int main(int argc, char** argv) {
     app.add_option("--max-seconds", o.max_seconds, "time limit of each phase")->check(CLI::Range(1, 3600));
     app.add_option("--broker", o.broker, "starbus-broker to run (default: next to this program)");
     app.add_option("--log-dir", o.log_dir, "keep the broker logs under this directory (default: removed at exit)");
+    app.add_flag("--trace", o.trace, "print how the clients' events of each phase spread in time");
     app.add_flag("--serve-snapshot", serve, "internal: be the raw ROUTER process")->group("");
     app.add_option("--endpoint", endpoint, "internal: the raw ROUTER's endpoint")->group("");
     app.add_option("--bytes", bytes, "internal: bytes of each raw reply")->group("");

@@ -33,13 +33,19 @@ void connection::open_request(const broker_info& b) {
     close_request();
     zmq::socket_t s(_context, zmq::socket_type::dealer);
     configure_client_socket(s);
+    _attachment = !_own_key && _loss_watch == loss_watch::attachment;
+    _dealer_attached = false;
+    _dealer_lost = false;
+    _attachment_news = _attachment;
     // A pipelined client keeps up to a window of requests queued: never let
-    // libzmq's default HWM be what limits it.
-    s.set(zmq::sockopt::sndhwm, 100000);
+    // libzmq's default HWM be what limits it. Watched by attachment, no limit at all, so that a DEALER that
+    // cannot send has no pipe (no connection) rather than a full one.
+    s.set(zmq::sockopt::sndhwm, _attachment ? 0 : 100000);
     s.set(zmq::sockopt::rcvhwm, 100000);
+    if (_attachment) s.set(zmq::sockopt::immediate, 1);
     if (_own_key) make_curve_client(s, *_own_key, b.public_key);
     // Before connect(): a refused key, or the broker's death (its connection closed), is told at once.
-    if (_own_key || _watch_request) _dealer_monitor.emplace(_context, s);
+    if (_own_key || _loss_watch == loss_watch::monitor) _dealer_monitor.emplace(_context, s);
     s.connect(b.request_endpoint());
     _dealer.emplace(std::move(s));
     _dealer_broker = b.name;
@@ -49,12 +55,29 @@ void connection::close_request() {
     _dealer_monitor.reset();
     _dealer.reset();  // linger 0: queued requests die with the socket
     _dealer_broker.clear();
+    _attachment = false;
+    _dealer_attached = false;
+    _dealer_lost = false;
+    _attachment_news = false;
+}
+
+connection::attachment_news connection::request_attachment() {
+    attachment_news news;
+    if (!_dealer || !_attachment || _dealer_lost || !_attachment_news) return news;
+    _attachment_news = false;
+    // Reading ZMQ_EVENTS also lets the socket take in what its I/O thread told it (a pipe attached or gone).
+    // No send limit: a DEALER that cannot send has no pipe, rather than a full one.
+    const bool can_send = (_dealer->get(zmq::sockopt::events) & ZMQ_POLLOUT) != 0;
+    if (can_send && !_dealer_attached) news.came_up = _dealer_attached = true;
+    if (!can_send && _dealer_attached) news.lost = _dealer_lost = true;
+    return news;
 }
 
 bool connection::send_request(std::string_view frame) {
     if (!_dealer) return false;
     try {
         auto sent = _dealer->send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+        if (!sent) _attachment_news = _attachment;  // no pipe (yet, or any more)
         return sent.has_value();
     } catch (const zmq::error_t& e) {
         if (e.num() == EINTR) return false;
@@ -65,7 +88,9 @@ bool connection::send_request(std::string_view frame) {
 bool connection::send_frame(zmq::message_t& frame) {
     if (!_dealer) return false;
     try {
-        return _dealer->send(frame, zmq::send_flags::dontwait).has_value();
+        const bool sent = _dealer->send(frame, zmq::send_flags::dontwait).has_value();
+        if (!sent) _attachment_news = _attachment;  // no pipe (yet, or any more)
+        return sent;
     } catch (const zmq::error_t& e) {
         if (e.num() == EINTR) return false;
         throw;
@@ -84,7 +109,10 @@ std::optional<zmq::message_t> connection::receive_request() {
     if (!_dealer) return std::nullopt;
     zmq::message_t m;
     try {
-        if (!_dealer->recv(m, zmq::recv_flags::dontwait)) return std::nullopt;
+        if (!_dealer->recv(m, zmq::recv_flags::dontwait)) {
+            _attachment_news = _attachment;  // the receive may have taken in a pipe gone
+            return std::nullopt;
+        }
     } catch (const zmq::error_t& e) {
         if (e.num() == EINTR) return std::nullopt;
         throw;
@@ -169,12 +197,22 @@ std::optional<connection::published> connection::receive_published() {
 }
 
 connection::readiness connection::wait(std::chrono::milliseconds timeout, int watch_fd) {
-    zmq::pollitem_t items[4];
+    zmq::pollitem_t items[5];
     std::size_t n = 0;
-    int dealer_at = -1, sub_at = -1, fd_at = -1, monitor_at = -1;
+    int dealer_at = -1, raw_at = -1, sub_at = -1, fd_at = -1, monitor_at = -1;
     if (_dealer) {
         dealer_at = static_cast<int>(n);
-        items[n++] = {_dealer->handle(), 0, ZMQ_POLLIN, 0};
+        // Watched by attachment, until its first connection is up: also wake when it can send, so that what
+        // could not be sent before goes at once.
+        const bool connecting = _attachment && !_dealer_attached;
+        items[n++] = {_dealer->handle(), 0, static_cast<short>(connecting ? ZMQ_POLLIN | ZMQ_POLLOUT : ZMQ_POLLIN), 0};
+        if (_attachment && _dealer_attached && !_dealer_lost) {
+            // Once up: also wake when libzmq tells the socket anything (its ZMQ_FD signals every command, a pipe
+            // taken away included), which the item above would swallow (zmq_poll reads ZMQ_EVENTS, finds no
+            // message, and waits on). The caller's request_attachment() then sees whether it was a loss.
+            raw_at = static_cast<int>(n);
+            items[n++] = {nullptr, _dealer->get(zmq::sockopt::fd), ZMQ_POLLIN, 0};
+        }
     }
     if (_sub) {
         sub_at = static_cast<int>(n);
@@ -195,6 +233,8 @@ connection::readiness connection::wait(std::chrono::milliseconds timeout, int wa
     }
     if (poll_items(items, n, timeout) <= 0) return r;
     r.request = dealer_at >= 0 && (items[dealer_at].revents & ZMQ_POLLIN);
+    if (dealer_at >= 0 && ((items[dealer_at].revents & ZMQ_POLLOUT) || (raw_at >= 0 && items[raw_at].revents)))
+        _attachment_news = true;
     r.subscriber = sub_at >= 0 && (items[sub_at].revents & ZMQ_POLLIN);
     r.watched_fd = fd_at >= 0 && (items[fd_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR));
     r.handshake = monitor_at >= 0 && (items[monitor_at].revents & ZMQ_POLLIN);

@@ -56,12 +56,30 @@ class connection {
     [[nodiscard]] bool send_request_owned(std::string&& frame);
     // One frame from the DEALER, if one is waiting.
     [[nodiscard]] std::optional<zmq::message_t> receive_request();
-    // Whether the DEALERs opened from now on are watched (a socket monitor) for a connection that closes or is
-    // refused: the broker's process is gone, and the session walks on at once instead of after an attempt's
-    // silence. (With CURVE they are watched anyway, for a refused key.)
-    void watch_request_connection(bool on) { _watch_request = on; }
-    // The DEALER's handshakes and lost connections since the last call (nothing when not watched).
+    // How the DEALERs opened from now on show that their connection closed (the broker's process is gone, and
+    // the session walks on at once instead of after an attempt's silence):
+    //   - monitor (the default): a socket monitor (request_handshakes()), which also tells a refused connection
+    //     attempt (nobody listens there). Two sockets more and an inproc endpoint per DEALER: cheap in a context
+    //     of one's own; in a context shared by many clients, libzmq makes every socket close scan all of the
+    //     context's inproc endpoints.
+    //   - attachment: no socket more. The DEALER is opened with ZMQ_IMMEDIATE and no send limit (the session's
+    //     window bounds what it queues), so libzmq gives it a pipe only while a connection is up and takes the
+    //     pipe away when the connection closes: once connected, a DEALER that cannot send lost its connection
+    //     (request_attachment()). A refused attempt shows nothing: an attempt's silence finds it. Sends fail
+    //     until the first connection is up: the caller sends them when request_attachment() says it came up
+    //     (wait() wakes for it, and for a loss).
+    // With CURVE a monitor watches anyway, for a refused key.
+    enum class loss_watch { monitor, attachment };
+    void watch_request_connection(loss_watch how) { _loss_watch = how; }
+    // The DEALER's handshakes and lost connections since the last call (nothing when not watched by a monitor).
     [[nodiscard]] handshake_monitor::seen request_handshakes();
+    // Watched by attachment: what the current DEALER's connection did since the last call (reads without
+    // waiting; nothing when not watched by attachment).
+    struct attachment_news {
+        bool came_up = false;  // its first connection is up: what could not be sent before can go now
+        bool lost = false;     // it was up and is gone now (libzmq reconnects in vain: the broker's process is gone)
+    };
+    [[nodiscard]] attachment_news request_attachment();
 
     // ---- publish socket (SUB) ----
     // Closes any previous SUB and subscribes a new one to `b`'s publish endpoint
@@ -97,7 +115,8 @@ class connection {
         bool watched_fd = false;
         bool handshake = false;  // the DEALER's handshake monitor has news (request_handshakes())
     };
-    // Waits up to `timeout` for either socket, or `watch_fd` (if >= 0) to be readable.
+    // Waits up to `timeout` for either socket, or `watch_fd` (if >= 0) to be readable. Returns early, with
+    // nothing ready, when a DEALER watched by attachment may have connected or lost its connection.
     [[nodiscard]] readiness wait(std::chrono::milliseconds timeout, int watch_fd = -1);
 
   private:
@@ -106,8 +125,16 @@ class connection {
     zmq::context_t& _context;
     std::optional<curve_key_pair> _own_key;
     std::optional<zmq::socket_t> _dealer;
-    bool _watch_request = true;
+    loss_watch _loss_watch = loss_watch::monitor;
     std::optional<handshake_monitor> _dealer_monitor;
+    bool _attachment = false;       // the current DEALER is watched by attachment (ZMQ_IMMEDIATE)
+    bool _dealer_attached = false;  // ... and a connection of it has come up (it could send)
+    bool _dealer_lost = false;      // ... and that connection is gone (told once)
+    // ... and the socket may have taken in a pipe attached or gone since request_attachment() last looked: it
+    // looks only then, as reading ZMQ_EVENTS costs a system call. libzmq processes such news in zmq_poll (which
+    // wait() then sees on the raw ZMQ_FD or as POLLOUT), in a send (which then fails) or in a receive that
+    // finds nothing more.
+    bool _attachment_news = false;
     std::string _dealer_broker;
     std::optional<zmq::socket_t> _sub;
     bool _watch_handshake = false;

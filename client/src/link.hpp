@@ -93,7 +93,9 @@ struct link_step {
 // The link's clocks: when the current broker was last heard and pinged.
 struct link_times {
     clock::time_point connect_at{};     // when closed: connect then
-    clock::time_point last_rx{};        // last frame from the current broker
+    // Last frame from the current broker; or when the DEALER connected (or, watched by attachment, when its
+    // connection came up): the attempt counts from then.
+    clock::time_point last_rx{};
     clock::time_point last_ping{};
     // The first ping sent since the current broker was last heard (nullopt:
     // none outstanding). Unlike last_rx it is never refreshed by a long

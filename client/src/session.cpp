@@ -50,12 +50,14 @@ session::session(zmq::context_t& context, const client_options& options)
       _files(download_settings(options), [this] { return next_request_id(); }) {
     if (options.cluster.brokers.empty())
         throw config_error("the cluster lists no brokers: give the client a cluster file with at least one [[broker]]");
-    // Watching the DEALER (a socket monitor: an inproc endpoint) is cheap in a context of one's own. In a context
-    // shared by many clients, libzmq scans every inproc endpoint of the context each time a socket closes, so a
-    // thousand watched clients walking at once after a crash would make closing sockets quadratic (measured: the
-    // reaper fell seconds behind and the context ran out of sockets). Those clients find a dead server after an
-    // attempt's silence, as before.
-    _conn.watch_request_connection(options.context == nullptr);
+    // Watching the DEALER with a socket monitor (an inproc endpoint) is cheap in a context of one's own. In a
+    // context shared by many clients, libzmq scans every inproc endpoint of the context each time a socket
+    // closes, so a thousand monitored clients walking at once after a crash would make closing sockets quadratic
+    // (measured: the reaper fell seconds behind and the context ran out of sockets). Those clients watch whether
+    // their DEALER still has a connection to send on instead (connection.hpp, loss_watch::attachment): no socket
+    // more, and a crashed server is left as soon as the client is serviced, not after an attempt's silence.
+    _conn.watch_request_connection(options.context == nullptr ? connection::loss_watch::monitor
+                                                              : connection::loss_watch::attachment);
     if (options.cluster.curve()) {
         if (options.key.empty())
             throw config_error("the cluster uses CURVE ([security] mode = \"curve\"): a key is needed; set "
@@ -115,6 +117,7 @@ void session::connect(clock::time_point now) {
     _conn.open_request(b);
     _times.last_rx = now;
     _times.ping_unanswered_since.reset();  // a new connection: nothing asked of it yet
+    _position_check_at.reset();            // the mirror's next sync brings its own
     _server.reset();
     _mirror.abandon_sync();  // it travelled on the old DEALER, which is gone
     // Everything unacknowledged goes to the new broker unchanged, oldest
@@ -135,6 +138,7 @@ void session::leave_broker(clock::time_point now, const std::string& reason, con
     }
     _conn.close_request();
     _server.reset();
+    _position_check_at.reset();
     _mirror.abandon_sync();
     _bus.abandon();
     const broker_info* named = hint.empty() ? nullptr : _options.cluster.find(hint);
@@ -180,7 +184,8 @@ std::uint64_t session::send_ping(clock::time_point now) {
     // arrives (any traffic counts), so it does not match pongs. wants_service() says whether it asks this
     // broker to serve (until it is confirmed) or only keeps the link alive.
     const std::uint64_t id = next_request_id();
-    static_cast<void>(_conn.send_request(encode(ping{_client_id, id, wants_service(_link)})));
+    // Not sent while a DEALER watched by attachment is still connecting: housekeeping sends one when it is up.
+    _ping_unsent = !_conn.send_request(encode(ping{_client_id, id, wants_service(_link)}));
     return id;
 }
 
@@ -255,10 +260,22 @@ void session::check_handshakes() {
 void session::housekeeping(clock::time_point now) {
     if (_link != link_state::idle) {
         if (!_conn.request_open() && now >= _times.connect_at) on_link(link_event::connect_due, now);
+        const connection::attachment_news attached = _conn.request_attachment();
+        if (attached.came_up) {
+            // The broker could not answer before its connection was up: the attempt's clock starts now, so
+            // that a storm of clients connecting at once (slow handshakes) does not make a live broker silent.
+            // A broker that never lets the connection come up is still left after an attempt.
+            _times.last_rx = now;
+            if (_ping_unsent) send_ping(now);
+        }
+        if (attached.lost)
+            on_link(link_event::connection_lost, now, current_name() + " closed the connection (it stopped)");
         if (_conn.request_open() && link_silent(_times, _timing, now))
             on_link(link_event::silent, now, current_name() + " did not answer within " + millis(_timing.attempt_timeout));
         if (_conn.request_open()) {
-            if (ping_due(_times, _timing, now)) send_ping(now);
+            const bool position_check = _position_check_at && now >= *_position_check_at;
+            if (position_check) _position_check_at.reset();
+            if (ping_due(_times, _timing, now) || position_check) send_ping(now);
             _table.release_due_resends(now);
             send_unsent();
             if (mirror_sync_due(now)) start_mirror_sync(now);
@@ -301,6 +318,7 @@ clock::time_point session::next_wake(clock::time_point now, clock::time_point un
         !_mirror.sync_in_flight() && _sync_retry_at > now)
         t = std::min(t, _sync_retry_at);
     if (auto n = _table.next_timer()) t = std::min(t, *n);
+    if (_position_check_at && _conn.request_open()) t = std::min(t, *_position_check_at);
     return t;
 }
 

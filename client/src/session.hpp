@@ -144,7 +144,7 @@ class session {
     void handle(clock::time_point now, const message& m);
     void handle_pong(clock::time_point now, const pong& p);
     void handle_error(clock::time_point now, const error_reply& e);
-    void handle_sync_outcome(state_mirror::outcome o);
+    void handle_sync_outcome(clock::time_point now, state_mirror::outcome o);
     void serve_upload(clock::time_point now, const fetch_request& r);
     void send_bus_fetch();
     void handle_bus_batch(const bus_batch& b);
@@ -177,7 +177,13 @@ class session {
 
     link_state _link = link_state::idle;
     link_times _times;
+    // The last ping could not be sent (its DEALER was not connected yet): housekeeping sends one when it is.
+    bool _ping_unsent = false;
     clock::time_point _sync_retry_at{};            // mirror: do not restart a sync before this
+    // Mirror: when to ask the server's position (a PING) before the next ping interval: at once after a sync
+    // (its SUB may have missed what the server published before the subscription reached it, and nothing
+    // published later may show the gap), and half an interval after a PONG first showed the server ahead.
+    std::optional<clock::time_point> _position_check_at;
     clock::time_point _sub_retry_at{};             // CURVE: do not reopen a failed SUB before this
     std::optional<server_info> _server;            // confirmed server on the current connection
     std::optional<server_info> _announced;         // the last server_changed emitted

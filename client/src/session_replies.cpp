@@ -92,11 +92,11 @@ void session::handle(clock::time_point now, const message& m) {
     } else if (const auto* p = std::get_if<pong>(&m)) {
         handle_pong(now, *p);
     } else if (const auto* part = std::get_if<snapshot_part>(&m)) {
-        handle_sync_outcome(_mirror.on_part(*part));
+        handle_sync_outcome(now, _mirror.on_part(*part));
     } else if (const auto* batch = std::get_if<change_batch>(&m)) {
-        handle_sync_outcome(_mirror.on_delta(*batch));
+        handle_sync_outcome(now, _mirror.on_delta(*batch));
     } else if (const auto* end = std::get_if<snapshot_end>(&m)) {
-        handle_sync_outcome(_mirror.on_end(*end));
+        handle_sync_outcome(now, _mirror.on_end(*end));
     } else if (const auto* list = std::get_if<file_list_reply>(&m)) {
         const pending_request* r = _table.find(list->request_id);
         if (!r || r->kind != request_kind::file_list) return;
@@ -122,7 +122,14 @@ void session::handle_pong(clock::time_point now, const pong& p) {
     const link_event e = classify_pong(_link, known, p.state, p.epoch);
     if (e != link_event::not_serving) {
         on_link(e, now, {}, {}, p.epoch);
-        if (_options.mirror_state) _mirror.note_server_seq(p.seq);
+        if (_options.mirror_state) {
+            const bool was_behind = _mirror.behind_server();
+            _mirror.note_server_seq(p.seq);
+            // Newly behind the server: look again after half a ping interval (a publication on its way arrives
+            // well within it) rather than a whole one; still behind then, the mirror resyncs. Once per episode:
+            // a mirror that stays behind (a steady stream of changes) is looked at every ping interval.
+            if (!was_behind && _mirror.behind_server()) _position_check_at = now + _timing.ping_interval / 2;
+        }
         return;
     }
     std::string reason = current_name() + " does not serve (it is " + std::string(to_string(p.state));
@@ -204,8 +211,12 @@ void session::handle_error(clock::time_point now, const error_reply& e) {
     _table.complete(e.request_id, std::move(g));
 }
 
-void session::handle_sync_outcome(state_mirror::outcome o) {
+void session::handle_sync_outcome(clock::time_point now, state_mirror::outcome o) {
     if (o != state_mirror::outcome::completed) return;  // a gap makes housekeeping start another sync
+    // Ask where the server is at once rather than after a ping interval: a change it committed after the
+    // snapshot and published before our new SUB's subscription reached it would otherwise be noticed only two
+    // ping intervals later (handle_pong).
+    _position_check_at = now;
     const position at = _mirror.last();
     _events.push_back(synchronised{at.epoch, at.seq, _mirror.last_sync_full()});
 }

@@ -123,8 +123,9 @@ bool state_mirror::note_server_seq(std::uint64_t committed_seq) {
         _behind_mark = 0;
         return false;
     }
-    // Behind for a whole report interval: the published changes that should
-    // have closed the gap are not coming.
+    // Behind from one report to the next (a ping interval apart, or half of
+    // one just after a sync): the published changes that should have closed
+    // the gap are not coming.
     if (_behind_mark != 0 && _state.last().seq < _behind_mark) {
         _behind_mark = 0;
         _wanted = true;

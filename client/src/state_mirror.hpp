@@ -73,11 +73,14 @@ class state_mirror {
     outcome on_published(const change_batch& m);
 
     // The server's last committed seq, from a pong. Returns true when the
-    // mirror has stayed behind a seq the server reported one report earlier:
+    // mirror has stayed behind a seq the server reported one report earlier
+    // (the session asks again a ping interval later, half of one after a sync):
     // published changes were lost (e.g. the subscription was not yet active
     // when the snapshot was taken), so a sync is wanted (and want_sync() is
     // called).
     bool note_server_seq(std::uint64_t committed_seq);
+    // A report showed the server ahead of the mirror, and the next one will tell whether the gap was lost.
+    [[nodiscard]] bool behind_server() const { return _behind_mark != 0; }
 
   private:
     outcome apply_published(const change_batch& m);

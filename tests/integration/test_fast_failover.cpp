@@ -1,13 +1,19 @@
 // File: test_fast_failover.cpp
 // A crashed broker process is known dead when the kernel closes its
 // connections, not after an expiry: backups (their heartbeat links) and
-// clients (their DEALER) act at once, under the same split-brain rules (the
-// client's vote, the rank order, synchronised backups only). And a heartbeat
-// link speaks for its own peer only.
+// clients (their DEALER, whether they own their ZeroMQ context or share one)
+// act at once, under the same split-brain rules (the client's vote, the rank
+// order, synchronised backups only). And a heartbeat link speaks for its own
+// peer only.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <memory>
 #include <thread>
+#include <vector>
+
+#include <zmq.hpp>
 
 #include <starbus/client/client.hpp>
 #include <starbus/wire/codec.hpp>
@@ -65,6 +71,56 @@ TEST_CASE("fast failover: a SIGKILLed server is replaced long before its expiry,
     auto state = c.dump("C");
     REQUIRE(state);
     for (const char* k : {"crash.a.before", "crash.a.after", "crash.b.before", "crash.b.after"}) CHECK(state->count(k) == 1);
+    c.start(0);
+    c.start(1);
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 60s));
+}
+
+TEST_CASE("fast failover: clients sharing one ZeroMQ context leave a SIGKILLed server at once too", "[integration]") {
+    // Clients sharing a context watch no socket monitor (connection.hpp): they see their DEALER lose the pipe
+    // libzmq gave it while connected. Heartbeat 500 ms: attempt timeout 1.5 s, which is what they waited before.
+    test_cluster c(3, 500);
+    c.start_all();
+    REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 30s));
+    zmq::context_t ctx(1);
+    auto shared = client_options_for(c);
+    shared.context = &ctx;
+
+    // A client blocked in a request (its wait must wake for the loss, not only at its next timer).
+    starbus::client writer(shared);
+    const ms first = gap_after_kill(c, writer, 0, "shared.a");
+    INFO("A killed: B served the shared-context client after " << first.count() << " ms");
+    REQUIRE(writer.server()->name == "B");
+    CHECK(first < 750ms);
+
+    // Mirroring clients serviced in turn with poll(0), as in the reconnect storm: each finds the next server
+    // and resynchronises, holding the write made after the kill.
+    auto mirror = shared;
+    mirror.mirror_state = true;
+    std::vector<std::unique_ptr<starbus::client>> mirrors;
+    for (int i = 0; i < 20; ++i) mirrors.push_back(std::make_unique<starbus::client>(mirror));
+    const auto all_on = [&](const std::string& server, const std::string& key) {
+        for (auto& m : mirrors) m->poll(0ms);
+        writer.poll(0ms);
+        return std::all_of(mirrors.begin(), mirrors.end(), [&](const auto& m) {
+            return m->synchronised() && m->server() && m->server()->name == server && m->mirror().find(key);
+        });
+    };
+    REQUIRE_WITH_LOGS(c, wait_until([&] { return all_on("B", "shared.a.after"); }, 20s, 0ms));
+    REQUIRE_WITH_LOGS(c, c.wait_role("C", "passive", 20s, false));
+    REQUIRE(wait_until([&] { return c.dump("C") == c.dump("B"); }, 20s, 50ms));
+
+    const auto killed = std::chrono::steady_clock::now();
+    c.kill(1);
+    std::optional<starbus::result> vote;
+    writer.submit(starbus::change_request::put("shared.b.after", "y"), starbus::deadline(killed + 15s),
+                  [&](const starbus::result& r) { vote = r; });
+    REQUIRE_WITH_LOGS(c, wait_until([&] { return all_on("C", "shared.b.after"); }, 15s, 0ms));
+    const auto all_synced = std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - killed);
+    INFO("B killed: 20 mirrors synchronised with C after " << all_synced.count() << " ms");
+    REQUIRE(vote);
+    CHECK(vote->ok());
+    CHECK(all_synced < 750ms);
     c.start(0);
     c.start(1);
     REQUIRE_WITH_LOGS(c, c.wait_settled("A", {"B", "C"}, 60s));

@@ -43,12 +43,14 @@ struct client_options {
     // sockets (a DEALER and, when mirroring or subscribed, a SUB: about two
     // file descriptors each). Raise the context's ZMQ_MAX_SOCKETS (default
     // 1023) to at least 2 per client plus 3 for a first-contact probe, and
-    // RLIMIT_NOFILE to match. A client with a context of its own watches its
-    // connection to the broker (a socket monitor: 2 sockets more), so that a
-    // crashed broker is left at once; clients sharing a context do not
-    // (libzmq makes every socket close in a context scan all its monitors'
-    // endpoints), and leave a crashed broker after an attempt time-out, as a
-    // hung one. The client stays single-threaded: clients that
+    // RLIMIT_NOFILE to match. Either way a client watches its connection to
+    // the broker, so that a crashed broker is left at once. With a context of
+    // its own: a socket monitor (2 sockets more). Sharing a context: no socket
+    // more (libzmq makes every socket close in a context scan all its
+    // monitors' endpoints); its DEALER can send only while its connection is
+    // up (ZMQ_IMMEDIATE), which shows the loss; a refused connection is left
+    // after an attempt time-out, as a hung broker. The client stays
+    // single-threaded: clients that
     // share a context may still be used from different threads, one thread
     // per client.
     zmq::context_t* context = nullptr;
