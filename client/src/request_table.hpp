@@ -23,7 +23,10 @@
 #include <vector>
 
 #include <starbus/client/client_types.hpp>
-#include <starbus/wire/messages.hpp>
+
+namespace starbus {
+enum class command : std::uint8_t;  // starbus/wire/messages.hpp: only named here, not included (a heavy header)
+}
 
 namespace starbus::client_detail {
 

@@ -82,18 +82,6 @@ struct field_verdict {
 
 // ---- PUBLISH and PUBLISH-MANY read in place (the broker's bus path) ----
 
-// A PUBLISH whose topic and payload view the frame it came from: valid only
-// while that frame lives.
-struct publish_view {
-    std::uint64_t request_id = 0;
-    std::uint64_t client_id = 0;
-    std::string_view topic;
-    std::string_view payload;
-};
-[[nodiscard]] inline publish_view publish_view_of(const publish_request& r) {
-    return {r.request_id, r.client_id, r.topic, r.payload};
-}
-
 // Decodes and validates a PUBLISH-MANY frame into `out` (cleared first) as
 // views into the frame, without copying a topic or a payload; decode() of the
 // same frame would accept exactly the same ones. Returns the verdict: when it

@@ -175,6 +175,18 @@ struct set_many_request {
     MSGPACK_DEFINE(request_id, sets)
 };
 
+// A PUBLISH whose topic and payload view the frame it came from: valid only
+// while that frame lives.
+struct publish_view {
+    std::uint64_t request_id = 0;
+    std::uint64_t client_id = 0;
+    std::string_view topic;
+    std::string_view payload;
+};
+[[nodiscard]] inline publish_view publish_view_of(const publish_request& r) {
+    return {r.request_id, r.client_id, r.topic, r.payload};
+}
+
 // S: one or more requests were applied. For set_request, (epoch, seq) is the
 // change's position; for publish_request they are 0. Acks may be batched.
 struct ack_reply {

@@ -9,7 +9,6 @@
 
 #include <cstdint>
 
-#include <starbus/wire/codec.hpp>
 #include <starbus/wire/messages.hpp>
 
 namespace starbus {
